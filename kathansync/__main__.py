@@ -1,0 +1,5 @@
+"""python -m kathansync"""
+
+from kathansync.cli import main
+
+main()
