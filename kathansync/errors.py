@@ -3,7 +3,7 @@
     KathansyncError                 anything the CLI reports as one clean message, exit 1
      ├── ConfigError                 bad flags, missing credentials, bad kathansync.yaml
      ├── ManifestError               manifests that do not load; carries every Problem found
-     ├── PlanFileError               a saved plan that cannot be used (unreadable, other API, version)
+     ├── PlanFileError               a saved plan that cannot be used (unreadable, other API)
      └── ApiError                    an HTTP call that failed: handle, status, server detail
           └── ApiUnreachable          no HTTP answer at all (connection refused, timeout, DNS)
 

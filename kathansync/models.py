@@ -157,7 +157,9 @@ def _check_uuid(value: str) -> str:
     try:
         uuid.UUID(value)
     except ValueError:
-        raise ValueError(f"expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000, got {value!r}")
+        raise ValueError(
+            f"expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000, got {value!r}"
+        ) from None
     return value
 
 
@@ -298,7 +300,9 @@ class Manifest:
 
     handle: str  # path below the manifests directory, no suffix, "/"-separated: "sales/outbound"
     file: str  # the file as shown to the user (relative to the working directory when possible)
-    id: str | None  # the remote id in the selected environment; None: the assistant is to be created
+    id: (
+        str | None
+    )  # the remote id in the selected environment; None: the assistant is to be created
     desired: dict[str, Any]
     sensitive: frozenset[str] = frozenset()  # dotted leaf paths whose value came from ${VAR}
     origins: Mapping[str, str] = field(default_factory=dict)  # leaf path -> _defaults file

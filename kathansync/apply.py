@@ -1,0 +1,208 @@
+"""APPLY -> VERIFY: send each planned change, check the answer, one Outcome per assistant.
+
+Nothing here raises for a single assistant's failure: an HTTP error, a stale plan or a server
+that did not take a value are all Outcomes, so one bad assistant never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from kathansync.diff import diff_leaves
+from kathansync.errors import ApiError
+from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
+
+if TYPE_CHECKING:
+    from kathansync.client import KathanClient
+
+
+class Status(StrEnum):
+    APPLIED = "applied"
+    CREATED = "created"
+    DELETED = "deleted"
+    UNCHANGED = "unchanged"
+    STALE = "stale"
+    FAILED = "failed"
+    NOT_CONVERGED = "did-not-converge"
+
+    @property
+    def ok(self) -> bool:
+        return self in {Status.APPLIED, Status.CREATED, Status.DELETED, Status.UNCHANGED}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    handle: str
+    id: str | None
+    action: Action
+    status: Status
+    message: str | None = None
+    paths: tuple[str, ...] = ()
+    http_status: int | None = None
+    # The server's answer (real values): lets the CLI write a created id back. Never serialised.
+    response: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "handle": self.handle,
+            "id": self.id,
+            "action": self.action.value,
+            "status": self.status.value,
+            "message": self.message,
+            "paths": list(self.paths),
+            "http_status": self.http_status,
+        }
+
+
+def result_dict(plan: Plan, outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The serialised apply result (`apply --format json`), same family as Plan.to_dict()."""
+    summary = {status.value.replace("-", "_"): 0 for status in Status}
+    for outcome in outcomes:
+        summary[outcome.status.value.replace("-", "_")] += 1
+    return {
+        "format_version": FORMAT_VERSION,
+        "environment": plan.environment,
+        "api_url": plan.api_url,
+        "outcomes": [o.to_dict() for o in outcomes],
+        "summary": summary,
+    }
+
+
+def succeeded(outcomes: Sequence[Outcome]) -> bool:
+    return all(o.status.ok for o in outcomes)
+
+
+def apply_changes(
+    changes: Sequence[Change],
+    client: KathanClient,
+    desired: Mapping[str, Mapping[str, Any]],
+    *,
+    refused: Mapping[str, Outcome] | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Apply every change concurrently; outcomes come back in the order of `changes`.
+
+    `desired` maps handle -> desired tree, to verify the server's answer. `refused` holds
+    outcomes decided before sending (stale plans): nothing is sent for those handles.
+    """
+    refused = refused or {}
+
+    def run(change: Change) -> Outcome:
+        outcome = refused.get(change.handle) or _apply_one(change, client, desired)
+        if on_done:
+            on_done(outcome)
+        return outcome
+
+    return client.run_concurrently(run, list(changes))
+
+
+def _apply_one(
+    change: Change, client: KathanClient, desired: Mapping[str, Mapping[str, Any]]
+) -> Outcome:
+    if change.action is Action.NO_OP:
+        return Outcome(change.handle, change.id, change.action, Status.UNCHANGED)
+    try:
+        if change.action is Action.DELETE:
+            assert change.id is not None
+            client.delete_assistant(change.id)
+            return Outcome(change.handle, change.id, change.action, Status.DELETED)
+        if change.action is Action.CREATE:
+            response = client.create_assistant(change.payload)
+            done = Status.CREATED
+        else:
+            assert change.id is not None
+            response = client.update_assistant(change.id, change.payload)
+            done = Status.APPLIED
+    except ApiError as error:
+        return Outcome(
+            change.handle,
+            change.id,
+            change.action,
+            Status.FAILED,
+            message=str(error.for_handle(change.handle)),
+            http_status=error.status,
+        )
+    assistant_id = change.id or _str_or_none(response.get("id"))
+    return _verify(change, desired.get(change.handle, {}), response, assistant_id, done)
+
+
+def _verify(
+    change: Change,
+    desired: Mapping[str, Any],
+    response: Mapping[str, Any],
+    assistant_id: str | None,
+    done: Status,
+) -> Outcome:
+    """Did the server keep what was sent? Only the sent top-level keys are checked."""
+    sent = {key: value for key, value in desired.items() if key in change.payload}
+    drift = diff_leaves(sent, response)
+    if not drift:
+        return Outcome(change.handle, assistant_id, change.action, done, response=response)
+    shown = [
+        f"{d.dotted} = {SENSITIVE if d.dotted in change.sensitive else _show(d.before)}"
+        for d in drift
+    ]
+    return Outcome(
+        change.handle,
+        assistant_id,
+        change.action,
+        Status.NOT_CONVERGED,
+        message=f"{change.handle}: the server did not take what was sent; it kept "
+        + ", ".join(shown),
+        paths=tuple(d.dotted for d in drift),
+        response=response,
+    )
+
+
+def _show(value: Any) -> str:
+    import json
+
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+# --- Saved plans: is what the plan was based on still true? ----------------------------------
+
+
+def stale_outcome(saved: Mapping[str, Any], fresh: Change | None) -> Outcome | None:
+    """Compare one assistant's saved-plan entry with a fresh plan of it; None when still valid.
+
+    `saved` is the plan file's entry: handle, id, action, and the fingerprints of the remote and
+    the desired leaves the plan was computed from.
+    """
+    handle, assistant_id = saved["handle"], saved.get("id")
+    action = Action(saved["action"])
+
+    def stale(why: str, paths: Sequence[str] = ()) -> Outcome:
+        message = f"{handle}: stale plan: {why}"
+        if paths:
+            message += f" ({', '.join(paths)})"
+        message += "; nothing was sent for it. Run plan again."
+        return Outcome(handle, assistant_id, action, Status.STALE, message, tuple(paths))
+
+    if fresh is None:
+        return stale("the manifest was removed since the plan")
+    if fresh.id != assistant_id:
+        return stale("the manifest's id changed since the plan")
+    moved = _moved(saved.get("desired_fingerprints", {}), fresh.desired_fingerprints)
+    if moved:
+        return stale("the manifest changed since the plan", moved)
+    moved = _moved(saved.get("remote_fingerprints", {}), fresh.remote_fingerprints)
+    if moved:
+        return stale("the remote changed since the plan", moved)
+    if fresh.action is not action:
+        return stale(f"it now plans as {fresh.action.value}, not {action.value}")
+    return None
+
+
+def _moved(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
+    return sorted(
+        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+    )

@@ -1,0 +1,183 @@
+"""DIFF (pure): compare the managed leaves of a manifest with the remote, build the minimal PUT.
+
+A *leaf* is a path into `desired` that ends at a non-mapping value: a scalar, a list or null.
+The managed leaves of a manifest are exactly the paths it spells out; everything else on the
+remote is invisible here, except that an object-valued field which has to be sent is sent whole
+(remote object with the desired leaves laid over it), so a server that replaces nested objects
+keeps the sibling fields the manifest does not mention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kathansync.models import FIELD_ORDER, OBJECT_FIELDS, UNORDERED_LISTS
+
+Path = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LeafDiff:
+    """One managed leaf whose remote value differs from the desired one."""
+
+    path: Path
+    before: Any  # remote value (None when the remote does not have it)
+    after: Any  # desired value
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+def dotted(path: Path) -> str:
+    return ".".join(path)
+
+
+def iter_leaves(tree: Mapping[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
+    """Every (path, value) whose value is not a mapping, in the tree's own order."""
+    for key, value in tree.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping):
+            yield from iter_leaves(value, path)
+        else:
+            yield path, value
+
+
+def value_at(tree: Any, path: Path) -> Any:
+    """The value at `path`, or None when any step is missing (absent and null read alike)."""
+    for key in path:
+        if not isinstance(tree, Mapping):
+            return None
+        tree = tree.get(key)
+    return tree
+
+
+def project(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
+    """The remote values at exactly the desired leaf paths, shaped like `desired`."""
+    projected: dict[str, Any] = {}
+    for key, value in desired.items():
+        if isinstance(value, Mapping):
+            sub = remote.get(key)
+            projected[key] = project(sub if isinstance(sub, Mapping) else {}, value)
+        else:
+            projected[key] = remote.get(key)
+    return projected
+
+
+def canonical(value: Any, path: Path = ()) -> Any:
+    """A comparable form: numbers as floats (the API returns `1` for 1.0), set-like lists sorted."""
+    if isinstance(value, Mapping):
+        return {k: canonical(v, (*path, k)) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [canonical(v, path) for v in value]
+        if dotted(path) in UNORDERED_LISTS:
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        return items
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Through JSON, so that True and 1.0 (equal in Python) stay different.
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[LeafDiff]:
+    """The managed leaves whose remote value differs, in the manifest's order."""
+    wanted = canonical(desired)
+    actual = canonical(project(remote, desired))
+    if _same(wanted, actual):  # the common case costs one dumps, not a DeepDiff
+        return []
+
+    from deepdiff import DeepDiff  # ~200 ms to import: only when something differs
+
+    report = DeepDiff(
+        actual,
+        wanted,
+        view="tree",
+        threshold_to_diff_deeper=0,  # per-field changes, never a whole replaced sub-dict
+        math_epsilon=1e-9,
+        verbose_level=2,
+    )
+    changed: set[Path] = set()
+    leaves = {path for path, _ in iter_leaves(desired)}
+    for levels in report.values():
+        for level in levels:
+            path = tuple(str(step) for step in level.path(output_format="list"))
+            changed.add(_owning_leaf(path, leaves))
+    return [
+        LeafDiff(path, value_at(remote, path), value)
+        for path, value in iter_leaves(desired)
+        if path in changed
+    ]
+
+
+def _owning_leaf(path: Path, leaves: set[Path]) -> Path:
+    """Map a deepdiff path (which may point inside a list) back to the managed leaf holding it."""
+    for end in range(len(path), 0, -1):
+        if path[:end] in leaves:
+            return path[:end]
+    return path
+
+
+def overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with every leaf of `top` laid over it (nested mappings merged, the rest replaced)."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = overlay(below, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def build_payload(
+    desired: Mapping[str, Any], remote: Mapping[str, Any], changes: list[LeafDiff]
+) -> dict[str, Any]:
+    """The minimal PUT body: only top-level keys with a changed leaf, objects sent whole."""
+    touched = {change.path[0] for change in changes}
+    payload: dict[str, Any] = {}
+    for key in _api_order(touched):
+        if key in OBJECT_FIELDS and isinstance(desired.get(key), Mapping):
+            current = remote.get(key)
+            payload[key] = overlay(current if isinstance(current, Mapping) else {}, desired[key])
+        else:
+            payload[key] = desired[key]
+    return payload
+
+
+def _api_order(keys: set[str]) -> list[str]:
+    known = [k for k in FIELD_ORDER if k in keys]
+    return known + sorted(keys.difference(known))
+
+
+def fingerprints(
+    tree: Mapping[str, Any],
+    paths: list[Path],
+    *,
+    salt: str,
+    secret_key: bytes,
+    sensitive: frozenset[str],
+) -> dict[str, str]:
+    """A short digest of the value at each path, for the saved plan's stale check.
+
+    Plain values are hashed with the plan's salt. Sensitive ones are keyed with `secret_key`
+    (derived from the API key), so a plan file cannot be used to guess a secret offline.
+    """
+    digests: dict[str, str] = {}
+    for path in paths:
+        name = dotted(path)
+        data = json.dumps(canonical(value_at(tree, path), path), sort_keys=True).encode()
+        if name in sensitive:
+            digest = hmac.new(secret_key, salt.encode() + data, hashlib.sha256).hexdigest()
+        else:
+            digest = hashlib.sha256(salt.encode() + data).hexdigest()
+        digests[name] = digest[:24]
+    return digests

@@ -1,0 +1,221 @@
+"""PLAN (data): what would change, per assistant, as frozen values; made from manifests + remotes.
+
+`Plan.to_dict()` is the one serialised form (format_version "1"): `--format json`, the saved
+plan file and every human renderer are built from it, so they always show the same thing.
+Sensitive values never reach it: they are replaced by "(sensitive)".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from kathansync.diff import (
+    LeafDiff,
+    build_payload,
+    diff_leaves,
+    dotted,
+    fingerprints,
+    iter_leaves,
+)
+from kathansync.models import Manifest
+
+FORMAT_VERSION = "1"
+SENSITIVE = "(sensitive)"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    NO_OP = "no-op"
+
+    @property
+    def symbol(self) -> str:
+        return {"create": "+", "update": "~", "delete": "-", "no-op": " "}[self.value]
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # dotted: "call_actions.transfer_mode"
+    before: Any
+    after: Any
+    sensitive: bool = False
+    origin: str | None = None  # the _defaults file the desired value came from
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "path": self.path,
+            "before": SENSITIVE if self.sensitive else self.before,
+            "after": SENSITIVE if self.sensitive else self.after,
+        }
+        if self.origin:
+            data["origin"] = self.origin
+        return data
+
+
+@dataclass(frozen=True)
+class Change:
+    """The planned action for one assistant. `payload` holds real values: never serialise it raw."""
+
+    handle: str
+    file: str | None
+    id: str | None
+    action: Action
+    fields: tuple[FieldChange, ...] = ()
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    sensitive: frozenset[str] = frozenset()
+    name: str | None = None  # for deletes, which have no manifest
+    # What the plan was based on, for `apply PLANFILE` (dotted leaf -> digest).
+    remote_fingerprints: Mapping[str, str] = field(default_factory=dict)
+    desired_fingerprints: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return self.action is not Action.NO_OP
+
+    def masked_payload(self) -> dict[str, Any]:
+        return _mask(self.payload, self.sensitive, ())
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "handle": self.handle,
+            "file": self.file,
+            "id": self.id,
+            "action": self.action.value,
+            "fields": [f.to_dict() for f in self.fields],
+            "payload": self.masked_payload(),
+        }
+        if self.name is not None:
+            data["name"] = self.name
+        return data
+
+
+def _mask(
+    tree: Mapping[str, Any], sensitive: frozenset[str], prefix: tuple[str, ...]
+) -> dict[str, Any]:
+    masked: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = (*prefix, key)
+        if dotted(path) in sensitive:
+            masked[key] = SENSITIVE
+        elif isinstance(value, Mapping):
+            masked[key] = _mask(value, sensitive, path)
+        else:
+            masked[key] = value
+    return masked
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]
+    api_url: str
+    environment: str | None = None
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.has_changes for c in self.changes)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"create": 0, "update": 0, "delete": 0, "no_op": 0}
+        for change in self.changes:
+            counts[change.action.value.replace("-", "_")] += 1
+        return counts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "environment": self.environment,
+            "api_url": self.api_url,
+            "changes": [c.to_dict() for c in self.changes],
+            "summary": self.summary(),
+        }
+
+
+@dataclass(frozen=True)
+class FingerprintKeys:
+    """Inputs of the stale-check digests: a per-plan salt and a key derived from the API key."""
+
+    salt: str
+    secret: bytes
+
+
+def plan_assistant(
+    manifest: Manifest, remote: Mapping[str, Any] | None, keys: FingerprintKeys
+) -> Change:
+    """Compare one manifest with its remote object (None: not created yet)."""
+    if remote is None:
+        return _plan_create(manifest, keys)
+    diffs = diff_leaves(manifest.desired, remote)
+    leaves = [path for path, _ in iter_leaves(manifest.desired)]
+    return Change(
+        handle=manifest.handle,
+        file=manifest.file,
+        id=manifest.id,
+        action=Action.UPDATE if diffs else Action.NO_OP,
+        fields=tuple(_field_change(d, manifest) for d in diffs),
+        payload=build_payload(manifest.desired, remote, diffs),
+        sensitive=manifest.sensitive,
+        remote_fingerprints=fingerprints(
+            remote, leaves, salt=keys.salt, secret_key=keys.secret, sensitive=manifest.sensitive
+        ),
+        desired_fingerprints=fingerprints(
+            manifest.desired,
+            leaves,
+            salt=keys.salt,
+            secret_key=keys.secret,
+            sensitive=manifest.sensitive,
+        ),
+    )
+
+
+def _plan_create(manifest: Manifest, keys: FingerprintKeys) -> Change:
+    leaves = list(iter_leaves(manifest.desired))
+    diffs = [LeafDiff(path, None, value) for path, value in leaves]
+    return Change(
+        handle=manifest.handle,
+        file=manifest.file,
+        id=None,
+        action=Action.CREATE,
+        fields=tuple(_field_change(d, manifest) for d in diffs),
+        payload=dict(manifest.desired),
+        sensitive=manifest.sensitive,
+        desired_fingerprints=fingerprints(
+            manifest.desired,
+            [path for path, _ in leaves],
+            salt=keys.salt,
+            secret_key=keys.secret,
+            sensitive=manifest.sensitive,
+        ),
+    )
+
+
+def _field_change(diff: LeafDiff, manifest: Manifest) -> FieldChange:
+    path = diff.dotted
+    return FieldChange(
+        path=path,
+        before=diff.before,
+        after=diff.after,
+        sensitive=path in manifest.sensitive,
+        origin=manifest.origins.get(path),
+    )
+
+
+def make_plan(
+    manifests: Sequence[Manifest],
+    remotes: Mapping[str, Mapping[str, Any]],
+    *,
+    api_url: str,
+    keys: FingerprintKeys,
+    environment: str | None = None,
+    deletes: Sequence[Change] = (),
+) -> Plan:
+    """One Change per manifest (sorted by handle), plus any planned deletes."""
+    # Every manifest with an id must have its remote here: a missing one is a fetch error the
+    # caller reports, never silently a create.
+    changes = [plan_assistant(m, remotes[m.id] if m.id else None, keys) for m in manifests]
+    changes.extend(deletes)
+    changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
+    return Plan(tuple(changes), api_url=api_url, environment=environment)
