@@ -1,0 +1,30 @@
+# kathansync — everyday commands. `make install` once, then `make test` / `make demo`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: install test lint demo bench clean
+
+$(BIN)/kathansync: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/kathansync ## venv + editable install with the dev extras
+
+test: install ## the whole test suite (network off except the local emulator)
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check kathansync tests scripts
+	$(BIN)/ruff format --check kathansync tests scripts
+
+demo: install ## plan and apply against the built-in emulator, no credentials needed
+	bash scripts/demo.sh
+
+bench: install ## timings against the emulator with 50 ms latency (see docs/performance.md)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf $(VENV) .demo .bench build *.egg-info

@@ -1,0 +1,251 @@
+"""`make bench`: kathansync's speed against the emulator with injected latency.
+
+Runs the real CLI as a subprocess (start-up included) against `kathansync emulator` in another
+process, and prints wall time, requests sent and the ratio to the sequential floor
+(requests x latency). Targets and recorded figures: docs/performance.md.
+Not a test: a slow machine prints slow numbers, nothing fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".bench"
+KATHANSYNC = [sys.executable, "-m", "kathansync"]
+API_KEY, USER_ID = "bench-key", "bench-user"
+
+# One full assistant as the API returns it (the seed's response example, filled in).
+TEMPLATE: dict[str, Any] = {
+    "name": "",
+    "system_instruction": "You are a helpful voice assistant.\nKeep answers short.\n",
+    "voice": {
+        "voice_id": "voice-1",
+        "tts_provider": "cartesia",
+        "tts_model": "sonic-3",
+        "language": "en",
+        "speed": 1,
+    },
+    "llm": {"llm_provider": "google", "model": "gemini-1.5-flash"},
+    "transcriber": {"stt_provider": "deepgram", "stt_model": "nova-3", "language": "en"},
+    "speech_settings": {
+        "style": "neutral",
+        "responsiveness": "balanced",
+        "interruptions": "on",
+        "emotions": "natural",
+    },
+    "long_term_memory": {
+        "enabled": False,
+        "search_limit": 5,
+        "search_threshold": 0.1,
+        "system_prompt": "Relevant, user-specific context from previous conversations:\n\n",
+    },
+    "short_term_memory": {"enabled": False, "search_limit": 3},
+    "call_summary": {"prompt": "Summarise the call."},
+    "recording": {"enabled": False, "stereo": True, "mp3_enabled": True},
+    "call_actions": {
+        "enabled": True,
+        "allow_hangup": True,
+        "allow_transfer": True,
+        "hangup_triggers": ["bye"],
+        "transfer_triggers": ["human"],
+        "transfer_number": "+15550100",
+        "transfer_mode": "cold",
+        "confirm_required": True,
+        "auto_hangup_silence_seconds": 30,
+        "confirm_yes": ["yes"],
+        "confirm_no": ["no"],
+        "webhook_url": "https://hooks.example/call",
+        "webhook_timeout_ms": 3500,
+    },
+    "description": "Benchmark assistant",
+    "first_message": "Hello!",
+    "knowledge_base_ids": [],
+    "phone_number_id": None,
+    "assistant_speaks_first": True,
+}
+
+MANIFEST = """\
+# Benchmark assistant {n}
+id: {id}
+name: Bench {n}
+description: Benchmark assistant
+first_message: Hello!
+assistant_speaks_first: true
+system_instruction: |
+  You are a helpful voice assistant.
+  Keep answers short.
+voice:
+  voice_id: voice-1
+  tts_provider: cartesia
+  tts_model: sonic-3
+  language: en
+  speed: {speed}
+llm:
+  llm_provider: google
+  model: gemini-1.5-flash
+transcriber:
+  stt_provider: deepgram
+  stt_model: nova-3
+  language: en
+speech_settings:
+  style: neutral
+  responsiveness: balanced
+  interruptions: "on"
+  emotions: natural
+short_term_memory:
+  enabled: false
+  search_limit: 3
+recording:
+  enabled: false
+  stereo: true
+call_actions:
+  enabled: true
+  allow_hangup: true
+  hangup_triggers:
+    - bye
+  transfer_mode: cold
+  auto_hangup_silence_seconds: 30
+  webhook_timeout_ms: 3500
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_fleet(directory: Path, count: int, changed: int) -> dict[str, Any]:
+    """`count` manifests, the first `changed` of them differing from the remote (voice.speed)."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    assistants: dict[str, Any] = {}
+    for n in range(count):
+        assistant_id = str(uuid.UUID(int=n + 1, version=4))
+        remote = copy.deepcopy(TEMPLATE)
+        remote.update(id=assistant_id, name=f"Bench {n}")
+        assistants[assistant_id] = remote
+        speed = 1.1 if n < changed else 1.0
+        text = MANIFEST.format(n=n, id=assistant_id, speed=speed)
+        (directory / f"bench-{n:04d}.yaml").write_text(text)
+    return {"assistants": assistants}
+
+
+class Emulator:
+    """`kathansync emulator` in its own process, so it does not share our CPU time slices."""
+
+    def __init__(self, state: dict[str, Any], latency_ms: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        state_file = WORK / f"state-{self.port}.json"
+        state_file.write_text(json.dumps(state))
+        self.process = subprocess.Popen(
+            [*KATHANSYNC, "emulator", "--port", str(self.port), "--state", str(state_file),
+             "--latency-ms", str(latency_ms), "--api-key", API_KEY, "--user-id", USER_ID],
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise SystemExit("the emulator did not start")
+
+    def stats(self) -> dict[str, int]:
+        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=2) as answer:
+            return json.load(answer)
+
+    def requests(self) -> int:
+        stats = self.stats()
+        counts = stats.get("requests", stats)
+        return sum(v for k, v in counts.items() if isinstance(v, int) and k != "total")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    done = subprocess.run([*KATHANSYNC, *args], env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0, 2):
+        sys.stderr.write(done.stdout + done.stderr)
+        raise SystemExit(f"kathansync {' '.join(args)} failed with {done.returncode}")
+    return elapsed, done.returncode
+
+
+def report(name: str, seconds: float, target: float | None, requests: int | None = None,
+           latency_ms: int = 0) -> None:
+    line = f"{name:<34} {seconds:7.3f} s"
+    if target is not None:
+        line += f"   target {target:5.2f} s  {'ok  ' if seconds <= target else 'SLOW'}"
+    if requests is not None:
+        floor = requests * latency_ms / 1000
+        ratio = f"{floor / seconds:6.1f}x" if seconds else "-"
+        line += f"   requests {requests:5d}   sequential floor {floor:6.2f} s ({ratio} faster)"
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--latency-ms", type=int, default=50)
+    parser.add_argument("--sizes", default="10,100,1000")
+    options = parser.parse_args()
+    latency = options.latency_ms
+    WORK.mkdir(exist_ok=True)
+    env = {**os.environ, "KATHAN_API_KEY": API_KEY, "KATHAN_USER_ID": USER_ID, "NO_COLOR": "1"}
+    env.pop("KATHANSYNC_ENV", None)
+
+    print(f"kathansync benchmark, {latency} ms emulator latency, {os.cpu_count()} cores")
+    samples = [run(["--help"], env)[0] for _ in range(5)]
+    report("--help start-up (best of 5)", min(samples), 0.15)
+
+    for size in [int(s) for s in options.sizes.split(",")]:
+        directory = WORK / f"fleet-{size}"
+        state = make_fleet(directory, size, changed=max(1, size * 5 // 100))
+        emulator = Emulator(state, latency)
+        try:
+            env["KATHAN_API_URL"] = emulator.url
+            before = emulator.requests()
+            seconds, code = run(["plan", "--dir", str(directory)], env)
+            target = 2.0 if size == 1000 else None
+            report(f"plan, {size} assistants (5% changed)", seconds, target,
+                   emulator.requests() - before, latency)
+        finally:
+            emulator.stop()
+
+    directory = WORK / "apply-100"
+    emulator = Emulator(make_fleet(directory, 100, changed=100), latency)
+    try:
+        env["KATHAN_API_URL"] = emulator.url
+        before = emulator.requests()
+        seconds, _ = run(["apply", "--auto-approve", "--dir", str(directory)], env)
+        report("apply, 100 changes", seconds, 1.5, emulator.requests() - before, latency)
+    finally:
+        emulator.stop()
+
+    directory = WORK / "fleet-1000"
+    if not directory.exists():
+        make_fleet(directory, 1000, changed=50)
+    seconds, _ = run(["validate", "--dir", str(directory)], env)
+    report("validate, 1000 manifests", seconds, 1.5)
+
+
+if __name__ == "__main__":
+    main()
