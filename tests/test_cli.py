@@ -1,0 +1,273 @@
+"""CLI: every exit code and the whole pipeline, through click against the emulator on a free port."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kathansync import cli as cli_module
+from kathansync.cli import cli
+
+SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+SALES = "3115faf9-c94c-4b85-83de-fee57eb0657f"
+
+SUPPORT_YAML = f"""\
+# Support line
+id: {SUPPORT}
+name: Support
+description: null
+voice:
+  speed: 1.05
+call_actions:
+  transfer_mode: warm
+"""
+
+SALES_YAML = f"""\
+id: {SALES}
+name: Sales
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository with two manifests, the working directory of every command."""
+    (tmp_path / "assistants").mkdir()
+    (tmp_path / "assistants" / "support.yaml").write_text(SUPPORT_YAML)
+    (tmp_path / "assistants" / "sales.yaml").write_text(SALES_YAML)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("KATHANSYNC_ENV", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def remote(emulator: Any, kathan_env: None) -> Any:
+    """The emulator holding both assistants, differing from the manifests in a few leaves."""
+    emulator.seed(
+        SUPPORT,
+        name="Support",
+        description="Old description",
+        voice={"voice_id": "keep-me", "tts_provider": "cartesia", "speed": 1},
+        call_actions={"transfer_mode": "cold", "transfer_number": "+15550100", "enabled": True},
+    )
+    emulator.seed(SALES, name="Sales")
+    return emulator
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def puts(emulator: Any) -> int:
+    return int(emulator.stats().get("PUT", 0))
+
+
+# --- exit codes ------------------------------------------------------------------------------
+
+
+def test_usage_errors_exit_1_not_2(repo: Path) -> None:
+    result = run("plan", "--no-such-flag")
+    assert result.exit_code == 1
+    assert "No such option" in result.output
+
+
+def test_version_and_help_exit_0() -> None:
+    assert run("--version").exit_code == 0
+    for command in ("validate", "plan", "apply"):
+        result = run(command, "--help")
+        assert result.exit_code == 0
+        assert "Example" in result.output
+
+
+def test_validate_ok_and_error(repo: Path) -> None:
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "2 manifest(s) valid" in result.stdout
+    (repo / "assistants" / "support.yaml").write_text(SUPPORT_YAML + "voice_sped: 1\n")
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "support.yaml:9:1" in result.output
+    assert "voice" in result.output and "did you mean" in result.output
+
+
+def test_missing_credentials_named_before_any_request(
+    repo: Path, emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KATHAN_API_URL", emulator.url)
+    monkeypatch.delenv("KATHAN_API_KEY", raising=False)
+    monkeypatch.setenv("KATHAN_USER_ID", "someone")
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "KATHAN_API_KEY" in result.output
+    assert sum(emulator.stats().values()) == 0
+
+
+def test_invalid_manifest_sends_nothing(repo: Path, remote: Any) -> None:
+    (repo / "assistants" / "sales.yaml").write_text(SALES_YAML + "voice: {speed: fast}\n")
+    before = sum(remote.stats().values())
+    for command in (["plan"], ["apply", "--auto-approve"]):
+        result = run(*command)
+        assert result.exit_code == 1
+        assert "sales.yaml:3" in result.output
+    assert sum(remote.stats().values()) == before
+
+
+def test_plan_detailed_exitcode(repo: Path, remote: Any) -> None:
+    assert run("plan").exit_code == 0
+    assert run("plan", "--detailed-exitcode").exit_code == 2
+    assert run("apply", "--auto-approve").exit_code == 0
+    result = run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0
+    assert "No changes." in result.stdout
+
+
+def test_unknown_target_is_an_error(repo: Path, remote: Any) -> None:
+    result = run("plan", "--target", "suport")
+    assert result.exit_code == 1
+    assert "support" in result.output  # did you mean
+
+
+def test_unknown_id_names_handle_and_status(repo: Path, remote: Any) -> None:
+    del remote.assistants[SALES]
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "sales" in result.output and "404" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unreachable_api_is_one_clean_line(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
+    monkeypatch.setenv("KATHAN_API_KEY", "sk-test-secret-key")
+    monkeypatch.setenv("KATHAN_USER_ID", "user")
+    result = run("plan", "--max-retries", "1")
+    assert result.exit_code == 1
+    assert "cannot reach" in result.output or "connect" in result.output.lower()
+    assert "sk-test-secret-key" not in result.output
+    assert "Traceback" not in result.output
+
+
+# --- plan output -----------------------------------------------------------------------------
+
+
+def test_plan_json_is_the_documented_format(repo: Path, remote: Any) -> None:
+    result = run("plan", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["format_version"] == "1"
+    assert data["summary"] == {"create": 0, "update": 1, "delete": 0, "no_op": 1}
+    by_handle = {c["handle"]: c for c in data["changes"]}
+    assert by_handle["sales"]["action"] == "no-op"
+    support = by_handle["support"]
+    assert support["file"].endswith("support.yaml") and support["id"] == SUPPORT
+    assert {f["path"] for f in support["fields"]} == {
+        "description",
+        "voice.speed",
+        "call_actions.transfer_mode",
+    }
+    assert set(support["payload"]) == {"description", "voice", "call_actions"}
+
+
+def test_plan_text(repo: Path, remote: Any) -> None:
+    result = run("plan", "--no-color")
+    assert result.exit_code == 0
+    assert "support" in result.stdout
+    assert "voice.speed" in result.stdout
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 1 unchanged." in result.stdout
+    assert "\x1b[" not in result.stdout
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+def test_apply_sends_minimal_whole_objects_and_converges(repo: Path, remote: Any) -> None:
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    stored = remote.assistants[SUPPORT]
+    assert stored["voice"]["speed"] == pytest.approx(1.05)
+    # The manifest manages voice.speed only: the emulator replaces nested objects, so the
+    # sibling survives only because the client sent the whole object.
+    assert stored["voice"]["voice_id"] == "keep-me"
+    assert stored["call_actions"]["transfer_number"] == "+15550100"
+    assert stored["call_actions"]["transfer_mode"] == "warm"
+    assert stored["description"] is None, "explicit null clears"
+    assert puts(remote) == 1, "sales has no change and gets no request"
+    assert "No changes." in run("plan").stdout
+
+
+def test_apply_without_terminal_refuses(repo: Path, remote: Any) -> None:
+    result = run("apply")
+    assert result.exit_code == 1
+    assert "--auto-approve" in result.output
+    assert puts(remote) == 0
+
+
+def test_apply_asks_for_yes(repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    result = run("apply", input="no\n")
+    assert result.exit_code == 1
+    assert puts(remote) == 0
+    result = run("apply", input="yes\n")
+    assert result.exit_code == 0, result.output
+    assert puts(remote) == 1
+
+
+def test_apply_failure_of_one_does_not_stop_others(repo: Path, remote: Any) -> None:
+    (repo / "assistants" / "sales.yaml").write_text(SALES_YAML.replace("Sales", "Sales 2"))
+    remote.inject({"status": 422, "method": "PUT", "path": f"/assistants/{SALES}"})
+    result = run("apply", "--auto-approve", "--format", "json")
+    assert result.exit_code == 1
+    outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
+    assert outcomes["sales"]["status"] == "failed"
+    assert outcomes["sales"]["http_status"] == 422
+    assert outcomes["support"]["status"] == "applied"
+
+
+# --- saved plans -----------------------------------------------------------------------------
+
+
+def test_saved_plan_applies_without_prompt(repo: Path, remote: Any) -> None:
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    result = run("apply", "plan.json")
+    assert result.exit_code == 0, result.output
+    assert remote.assistants[SUPPORT]["voice"]["speed"] == pytest.approx(1.05)
+    result = run("plan", "--out", "clean.json")
+    assert run("apply", "clean.json").exit_code == 0
+    assert puts(remote) == 1
+
+
+def test_saved_plan_stale_remote_sends_nothing_for_it(repo: Path, remote: Any) -> None:
+    (repo / "assistants" / "sales.yaml").write_text(SALES_YAML.replace("Sales", "Sales 2"))
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    remote.assistants[SUPPORT]["voice"]["speed"] = 1.2  # edited in the dashboard
+    result = run("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "stale" in result.output and "support" in result.output
+    assert "remote" in result.output and "voice.speed" in result.output
+    assert remote.assistants[SUPPORT]["voice"]["speed"] == 1.2
+    assert remote.assistants[SALES]["name"] == "Sales 2", "the other assistant proceeds"
+    assert puts(remote) == 1
+
+
+def test_saved_plan_stale_manifest(repo: Path, remote: Any) -> None:
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(path.read_text().replace("1.05", "1.5"))
+    result = run("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "stale" in result.output and "manifest" in result.output
+    assert puts(remote) == 0
+
+
+def test_saved_plan_from_other_api_refused(
+    repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")
+    result = run("apply", "plan.json")
+    assert result.exit_code == 1
+    assert "made against" in result.output
