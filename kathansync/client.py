@@ -382,7 +382,7 @@ class KathanClient:
         if status == 401:
             text += f" — check {API_KEY_ENV} and {USER_ID_ENV}"
         elif status == 403:
-            text += f" — {USER_ID_ENV} may not access this assistant"
+            text += f" — {USER_ID_ENV} is not allowed to do this"
         elif status == 404 and assistant_id is not None:
             text = f"assistant {assistant_id} not found"
         message = f"HTTP {status} from {tries.method} {tries.path}: {text}{tries.suffix()}"

@@ -206,8 +206,8 @@ UNPROCESSABLE = [
         ),
         (
             error(403, "Forbidden"),
-            f"HTTP 403 from PUT /assistants/{ID}: Forbidden — KATHAN_USER_ID may not access "
-            "this assistant",
+            f"HTTP 403 from PUT /assistants/{ID}: Forbidden — KATHAN_USER_ID is not allowed "
+            "to do this",
         ),
         (error(404, "Not Found"), f"HTTP 404 from PUT /assistants/{ID}: assistant {ID} not found"),
         (
