@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -130,7 +130,6 @@ class _Tries:
     count: int = 0
     ambiguous: bool = False  # some try was sent and got no answer
     gave_up: str = ""  # why retrying stopped early, for the message
-    waits: list[float] = field(default_factory=list)
 
     def suffix(self) -> str:
         """' (after 5 tries)' and the reason retrying stopped, or '' for a single try."""
