@@ -1,0 +1,674 @@
+"""LOAD -> DESIRED: discover manifests, merge _defaults, resolve ${VAR} and !file, validate.
+
+One manifest goes: read (size cap, strict UTF-8) -> parse (C safe loader) -> resolve (`${VAR}`,
+`$${`, `!file`; alias-bomb budget) -> merge under its `_defaults.yaml` chain -> validate
+(`models.AssistantSpec`) -> `models.Manifest`. Nothing raises for a user error: every problem in
+every file becomes a `Problem`, and a file is parsed a second time (round-trip, for line and
+column) only when it has one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from kathansync import yamlio
+from kathansync.errors import Problem, Severity
+from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.suggest import did_you_mean
+
+SUFFIXES = (".yaml", ".yml")
+DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+CONFIG_NAME = "kathansync.yaml"
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every manifest that loaded cleanly (sorted by handle) and every problem found (sorted)."""
+
+    manifests: list[Manifest]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def load_manifests(
+    directory: Path,
+    *,
+    env: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+    root: Path | None = None,
+) -> LoadResult:
+    """Load and validate every manifest under `directory`; never raises for user errors.
+
+    `variables` (kathansync.yaml vars) win over `environ` (default: os.environ) for `${NAME}`.
+    `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
+    errors instead of warnings.
+    """
+    loader = _Loader(directory, env, variables, environ, strict, root)
+    if not directory.is_dir():
+        problem = Problem(_display(directory), 0, 0, "manifests directory not found")
+        return LoadResult([], [problem])
+    paths = discover(directory)
+    handles: dict[str, Path] = {}
+    for path in paths:
+        handle = handle_of(path, directory)
+        if handle in handles:
+            loader.add(
+                Problem(
+                    _display(path),
+                    0,
+                    0,
+                    f"handle {handle!r} is also the handle of {_display(handles[handle])}:"
+                    " keep one of the two files",
+                )
+            )
+            continue
+        handles[handle] = path
+        loader.load(path, handle)
+    loader.check_duplicate_ids()
+    return loader.result()
+
+
+def load_manifest_file(
+    path: Path,
+    *,
+    directory: Path,
+    env: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+    root: Path | None = None,
+) -> LoadResult:
+    """Load one manifest (with the _defaults above it, up to `directory`), e.g. to re-check it
+    before apply. `manifests` holds zero or one Manifest."""
+    loader = _Loader(directory, env, variables, environ, strict, root)
+    loader.load(path, handle_of(path, directory))
+    return loader.result()
+
+
+def discover(directory: Path) -> list[Path]:
+    """Manifest files below `directory`: *.yaml/*.yml, recursively, skipping hidden directories
+    and files and files whose name starts with `_` (reserved: _defaults.yaml)."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(current, name)
+            for name in files
+            if name.endswith(SUFFIXES) and not name.startswith(("_", "."))
+        )
+    return sorted(found)
+
+
+def handle_of(path: Path, directory: Path) -> str:
+    """`sales/outbound` for `<directory>/sales/outbound.yaml`."""
+    try:
+        relative = path.relative_to(directory)
+    except ValueError:
+        relative = Path(os.path.relpath(path, directory))
+    return relative.with_suffix("").as_posix()
+
+
+def find_root(directory: Path) -> Path:
+    """The repository root that `!file` paths may not leave: the nearest directory at or above
+    `directory` holding kathansync.yaml, else the parent of the manifests directory."""
+    start = directory.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_NAME).is_file():
+            return candidate
+    return start.parent
+
+
+# --- One parsed file -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Source:
+    """One YAML file (manifest or defaults) after parsing and resolving."""
+
+    path: Path
+    display: str
+    text: str = ""
+    data: dict[str, Any] | None = None
+    sensitive: set[Loc] = field(default_factory=set)
+    problems: list[Problem] = field(default_factory=list)
+    _tree: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.data is not None and not any(p.severity == "error" for p in self.problems)
+
+    def problem(
+        self,
+        loc: Loc,
+        message: str,
+        *,
+        at_key: bool = False,
+        severity: Severity = "error",
+        where: tuple[int, int] | None = None,
+    ) -> Problem:
+        line, column = where if where is not None else self.position(loc, at_key=at_key)
+        problem = Problem(self.display, line, column, message, severity)
+        self.problems.append(problem)
+        return problem
+
+    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
+        # The slow round-trip parse, only for a file that has something to point at.
+        if self._tree is None:
+            try:
+                self._tree = yamlio.parse_positions(self.text)
+            except yamlio.SourceError:
+                self._tree = {}
+        return yamlio.position(self._tree, loc, at_key=at_key)
+
+
+# --- The loader: state for one run -----------------------------------------------------------------
+
+
+class _Loader:
+    def __init__(
+        self,
+        directory: Path,
+        env: str | None,
+        variables: Mapping[str, str] | None,
+        environ: Mapping[str, str] | None,
+        strict: bool,
+        root: Path | None,
+    ) -> None:
+        self.directory = directory
+        self.env = env
+        self.variables = variables or {}
+        self.environ = os.environ if environ is None else environ
+        self.strict = strict
+        self.root = (root or find_root(directory)).resolve()
+        self.problems: set[Problem] = set()
+        self.manifests: list[Manifest] = []
+        self.defaults: dict[Path, _Source | None] = {}
+        self.ids: list[tuple[str, str | None, _Source, Loc]] = []  # (uuid, env, file, loc)
+
+    def add(self, problem: Problem) -> None:
+        self.problems.add(problem)
+
+    def result(self) -> LoadResult:
+        return LoadResult(
+            sorted(self.manifests, key=lambda m: m.handle),
+            sorted(self.problems),
+        )
+
+    # -- reading
+
+    def read(self, path: Path, *, is_defaults: bool) -> _Source:
+        source = _Source(path, _display(path))
+        try:
+            source.text = yamlio.read_text(path)
+            data = yamlio.parse_fast(source.text)
+        except yamlio.SourceError as exc:
+            source.problem((), exc.message, where=(exc.line, exc.column))
+            return source
+        if yamlio.yaml11_directive(source.text):
+            source.problem(
+                (),
+                "%YAML 1.1 directive ignored: kathansync reads YAML 1.2"
+                " (on/off/yes/no are strings; write booleans as true/false)",
+                severity="warning",
+                where=(1, 1),
+            )
+        if data is None:
+            if is_defaults:
+                source.data = {}
+            else:
+                source.problem((), "file is empty: expected a mapping of assistant fields", where=(1, 1))
+            return source
+        if not isinstance(data, dict):
+            source.problem(
+                (), f"expected a mapping of assistant fields, got {_describe(data)}", where=(1, 1)
+            )
+            return source
+        source.data = self.resolve(source, data, ())
+        return source
+
+    def resolve(self, source: _Source, node: Any, loc: Loc) -> Any:
+        """A fresh copy of `node` with ${VAR}, $${ and !file resolved (problems recorded)."""
+        if isinstance(node, dict):
+            resolved: dict[str, Any] = {}
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    source.problem(loc, f"expected a text key, got {_describe(key)}")
+                    continue
+                resolved[key] = self.resolve(source, value, (*loc, key))
+            return resolved
+        if isinstance(node, list):
+            return [self.resolve(source, item, (*loc, i)) for i, item in enumerate(node)]
+        if isinstance(node, str):
+            return self.interpolate(source, node, loc) if "$" in node else node
+        if isinstance(node, yamlio.FileRef):
+            return self.read_included(source, node)
+        return node
+
+    def interpolate(self, source: _Source, text: str, loc: Loc) -> str:
+        used_variable = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal used_variable
+            if match.group(0) == "$${":
+                return "${"
+            name = match.group(1)
+            if name is None:
+                source.problem(loc, "unclosed ${ (write $${ for a literal ${)")
+                return ""
+            if not _VAR_NAME.fullmatch(name):
+                source.problem(loc, f"invalid variable name {name!r} in ${{...}}")
+                return ""
+            used_variable = True
+            if name in self.variables:
+                return self.variables[name]
+            if name in self.environ:
+                return self.environ[name]
+            source.problem(
+                loc,
+                f"variable ${{{name}}} is not set (set it in the environment"
+                " or in kathansync.yaml vars)",
+            )
+            return ""
+
+        result = _INTERPOLATION.sub(replace, text)
+        if used_variable:
+            source.sensitive.add(loc)
+        return result
+
+    def read_included(self, source: _Source, ref: yamlio.FileRef) -> str:
+        where = (ref.line, ref.column)
+        target = (source.path.parent / ref.path).resolve()
+        if not target.is_relative_to(self.root):
+            source.problem((), f"!file {ref.path!r} leaves the repository root {self.root}", where=where)
+            return ""
+        if not target.is_file():
+            source.problem((), f"!file {ref.path!r}: no such file", where=where)
+            return ""
+        try:
+            return yamlio.read_text(target)
+        except yamlio.SourceError as exc:
+            at = f" (line {exc.line}, column {exc.column})" if exc.line else ""
+            source.problem((), f"!file {ref.path!r}: {exc.message}{at}", where=where)
+            return ""
+
+    # -- defaults
+
+    def defaults_chain(self, manifest_path: Path) -> list[_Source]:
+        """The _defaults files that apply to a manifest, outermost first."""
+        top = self.directory.resolve()
+        folder = manifest_path.parent.resolve()
+        folders = [folder]
+        while folder != top and top in folder.parents:
+            folder = folder.parent
+            folders.append(folder)
+        chain = [self.defaults_in(f) for f in reversed(folders)]
+        return [source for source in chain if source is not None]
+
+    def defaults_in(self, folder: Path) -> _Source | None:
+        if folder not in self.defaults:
+            self.defaults[folder] = self.read_defaults(folder)
+        return self.defaults[folder]
+
+    def read_defaults(self, folder: Path) -> _Source | None:
+        present = [folder / name for name in DEFAULTS_NAMES if (folder / name).is_file()]
+        if not present:
+            return None
+        source = self.read(present[0], is_defaults=True)
+        if len(present) > 1:
+            source.problem((), f"both {present[0].name} and {present[1].name}: keep one", where=(1, 1))
+        if source.data is not None:
+            if "id" in source.data:
+                source.problem(("id",), "id does not belong in a defaults file: each assistant has its own", at_key=True)
+                del source.data["id"]
+            self.validate(source.data, [source])
+        self.problems.update(source.problems)
+        return source
+
+    # -- one manifest
+
+    def load(self, path: Path, handle: str) -> None:
+        # Defaults are read even when the manifest is broken: their problems count too.
+        chain = self.defaults_chain(path)
+        source = self.read(path, is_defaults=False)
+        manifest = self.build(source, handle, chain) if source.data is not None else None
+        self.problems.update(source.problems)
+        if manifest is not None and source.ok:
+            self.manifests.append(manifest)
+
+    def build(self, source: _Source, handle: str, chain: list[_Source]) -> Manifest | None:
+        assert source.data is not None
+        data = dict(source.data)
+        raw_id = data.pop("id", None)
+        has_id = "id" in source.data
+        layers = [*chain, source]
+        merged = _merge([layer.data or {} for layer in chain] + [data])
+        desired = self.validate(merged, layers)
+        selected = self.check_id(source, raw_id) if has_id else None
+        if desired is None or not all(layer.data is not None for layer in chain):
+            return None
+        if any(p.severity == "error" for layer in chain for p in layer.problems):
+            return None
+        sensitive, origins = _provenance(desired, layers)
+        return Manifest(
+            handle=handle,
+            file=source.display,
+            id=selected,
+            desired=desired,
+            sensitive=frozenset(sensitive),
+            origins=origins,
+        )
+
+    def validate(self, merged: dict[str, Any], layers: list[_Source]) -> dict[str, Any] | None:
+        """Validate merged data; problems go to the layer each offending value came from."""
+        self.check_known_values(merged, layers)
+        try:
+            model = AssistantSpec.model_validate(merged)
+        except ValidationError as exc:
+            for loc, message, at_key in describe_errors(exc, AssistantSpec, extra_keys=("id",)):
+                owner = _owner(loc, layers)
+                if owner.sensitive and _is_sensitive(loc, owner.sensitive):
+                    message = _mask(message)
+                owner.problem(loc, message, at_key=at_key)
+            return None
+        return model.model_dump(mode="json", exclude_unset=True)
+
+    def check_known_values(self, merged: dict[str, Any], layers: list[_Source]) -> None:
+        """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
+        for dotted, known in KNOWN_VALUES.items():
+            loc: Loc = tuple(dotted.split("."))
+            value = _get(merged, loc)
+            # Non-strings are type errors (or YAML 1.1 booleans the model reads as on/off).
+            if not isinstance(value, str) or value in known:
+                continue
+            owner = _owner(loc, layers)
+            shown = "(sensitive)" if _is_sensitive(loc, owner.sensitive) else repr(value)
+            hint = did_you_mean(value, known) if shown != "(sensitive)" else ""
+            owner.problem(
+                loc,
+                f"unknown value {shown} for {dotted} (known: {', '.join(known)}){hint}",
+                severity="error" if self.strict else "warning",
+            )
+
+    def check_id(self, source: _Source, raw: Any) -> str | None:
+        """Validate `id` and pick the one for the selected environment (None: create)."""
+        loc: Loc = ("id",)
+        if isinstance(raw, str):
+            if _is_uuid(raw):
+                self.ids.append((raw.lower(), None, source, loc))
+                return raw
+            source.problem(loc, f"{_UUID_EXPECTED}, got {_describe(raw)}")
+            return None
+        if isinstance(raw, dict):
+            for env_name, env_id in raw.items():
+                if not isinstance(env_id, str) or not _is_uuid(env_id):
+                    source.problem((*loc, env_name), f"{_UUID_EXPECTED}, got {_describe(env_id)}")
+                else:
+                    self.ids.append((env_id.lower(), env_name, source, (*loc, env_name)))
+            if self.env is None:
+                source.problem(loc, "id is a per-environment mapping: choose one with --env", at_key=True)
+                return None
+            chosen = raw.get(self.env)
+            return chosen if isinstance(chosen, str) and _is_uuid(chosen) else None
+        source.problem(
+            loc, f"{_UUID_EXPECTED} or a mapping of environment name to UUID, got {_describe(raw)}"
+        )
+        return None
+
+    def check_duplicate_ids(self) -> None:
+        """The same UUID in two files (in the same environment, or one of them plain) is an error."""
+        by_id: dict[str, list[tuple[str | None, _Source, Loc]]] = {}
+        for value, env_name, source, loc in self.ids:
+            by_id.setdefault(value, []).append((env_name, source, loc))
+        for value, uses in by_id.items():
+            for env_a, source_a, loc_a in uses:
+                clashes = [
+                    other.display
+                    for env_b, other, _ in uses
+                    if other is not source_a and (env_a is None or env_b is None or env_a == env_b)
+                ]
+                if clashes:
+                    self.add(
+                        source_a.problem(
+                            loc_a,
+                            f"id {value} is also used by {', '.join(sorted(set(clashes)))}",
+                        )
+                    )
+
+
+# --- Pydantic errors -> messages --------------------------------------------------------------------
+
+_EXPECTED = {
+    "string_type": "a string",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "int_parsing": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "model_type": "a mapping",
+    "dict_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def describe_errors(
+    exc: ValidationError, model: type[BaseModel], *, extra_keys: Iterable[str] = ()
+) -> list[tuple[Loc, str, bool]]:
+    """(loc, message, points-at-key) for each error, with what was expected and did-you-mean.
+
+    `extra_keys` are top-level keys handled outside `model` (offered as suggestions too).
+    """
+    described: list[tuple[Loc, str, bool]] = []
+    for error in exc.errors(include_url=False):
+        loc: Loc = tuple(error["loc"])
+        kind = error["type"]
+        dotted = _shown(loc)
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            names = _field_names(model, loc[:-1])
+            if not loc[:-1]:
+                names = [*names, *extra_keys]
+            parent = _shown(loc[:-1])
+            where = f" in {parent}" if parent else ""
+            message = f"unknown key {key!r}{where}{did_you_mean(key, names)}"
+            described.append((loc, message, True))
+        elif kind in _EXPECTED:
+            message = f"{dotted}: expected {_EXPECTED[kind]}, got {_describe(error['input'])}"
+            described.append((loc, message, False))
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            described.append((loc, f"{dotted}: {message}", False))
+    return described
+
+
+def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None or not isinstance(part, str) or part not in current.model_fields:
+            return []
+        annotation = current.model_fields[part].annotation
+        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        current = annotation if is_model else None
+    return list(current.model_fields) if current is not None else []
+
+
+def _describe(value: Any) -> str:
+    """A value as an error message shows it: its YAML type and a short rendering."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"number {value}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {shown!r}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value}"
+
+
+def _mask(message: str) -> str:
+    # A message about an interpolated value must not carry the value: keep what was expected.
+    head, sep, _ = message.partition(", got ")
+    return f"{head}, got (sensitive)" if sep else message
+
+
+# --- Merge and provenance ---------------------------------------------------------------------------
+
+
+def _merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Deep-merge, later layers win; mappings merge, anything else (lists too) replaces."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        _merge_into(merged, layer)
+    return merged
+
+
+def _merge_into(target: dict[str, Any], layer: dict[str, Any]) -> None:
+    for key, value in layer.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = _copy(value)
+
+
+def _copy(value: Any) -> Any:
+    # Defaults are shared by many manifests: never hand out their containers.
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def _owner(loc: Loc, layers: list[_Source]) -> _Source:
+    """The layer a merged value came from: the last one holding its (longest present) path."""
+    for length in range(len(loc), 0, -1):
+        for layer in reversed(layers):
+            if _has(layer.data, loc[:length]):
+                return layer
+    return layers[-1]
+
+
+def _has(data: Any, loc: Loc) -> bool:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _get(data: Any, loc: Loc) -> Any:
+    """The value at `loc`, or None when it is not there."""
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def _leaves(data: dict[str, Any], prefix: Loc = ()) -> Iterable[Loc]:
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+def _is_sensitive(loc: Loc, sensitive: set[Loc]) -> bool:
+    """A path is sensitive when an interpolated value sits at it or inside it (list items)."""
+    return any(s[: len(loc)] == loc for s in sensitive)
+
+
+def _provenance(desired: dict[str, Any], layers: list[_Source]) -> tuple[set[str], dict[str, str]]:
+    sensitive: set[str] = set()
+    origins: dict[str, str] = {}
+    manifest = layers[-1]
+    for loc in _leaves(desired):
+        owner = _owner(loc, layers)
+        if _is_sensitive(loc, owner.sensitive):
+            sensitive.add(_dotted(loc))
+        if owner is not manifest:
+            origins[_dotted(loc)] = owner.display
+    return sensitive, origins
+
+
+# --- Small helpers --------------------------------------------------------------------------------
+
+_INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UUID_EXPECTED = "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000"
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _dotted(loc: Loc) -> str:
+    """`voice.speed`; list indexes are dropped (a list is one leaf)."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            break
+        parts.append(part)
+    return ".".join(parts)
+
+
+def _shown(loc: Loc) -> str:
+    """`voice.speed`, `knowledge_base_ids[0]`: a path as messages show it."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _display(path: Path) -> str:
+    """The path as the user should see it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+__all__ = [
+    "LoadResult",
+    "describe_errors",
+    "discover",
+    "find_root",
+    "handle_of",
+    "load_manifest_file",
+    "load_manifests",
+]
