@@ -171,3 +171,15 @@ def test_scaffold_is_deterministic(tmp_path: Path) -> None:
     init_project(tmp_path / "a")
     init_project(tmp_path / "b")
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+
+
+def test_scaffold_loads_with_the_real_config_and_manifest_loaders(project: Path) -> None:
+    # The templates are static text: this catches drift from the config and manifest formats.
+    config_module = pytest.importorskip("kathansync.config")
+    manifest_module = pytest.importorskip("kathansync.manifest")
+
+    config = config_module.load_config(project)
+    assert set(config.environments) == {"staging", "production"}
+    result = manifest_module.load_manifests(project / "assistants", strict=True)
+    assert result.problems == []
+    assert [m.handle for m in result.manifests] == ["example"]
