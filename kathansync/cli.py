@@ -195,12 +195,16 @@ def _load(opts: Options, settings: Settings, *, strict: bool = False) -> list[Ma
 
 
 def _annotate(problems: Sequence[Any]) -> None:
-    """In GitHub Actions, repeat problems as workflow commands so they show on the PR."""
+    """In GitHub Actions, repeat problems as workflow commands so they show on the PR.
+
+    On stderr: the runner reads commands from both streams, and stdout may be a plan that is
+    being redirected into a pull-request comment.
+    """
     from kathansync import github
 
     if github.in_github_actions(os.environ):
         for problem in problems:
-            click.echo(github.annotation(problem))
+            click.echo(github.annotation(problem), err=True)
 
 
 def _select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
@@ -498,12 +502,41 @@ def apply(
             return EXIT_OK
         desired = {m.handle: m.desired for m in manifests}
         pending = [c for c in the_plan.changes if c.has_changes or c.handle in refused]
-        outcomes = apply_changes(pending, conn.client, desired, refused=refused)
+        with Progress("applying", len(pending), opts) as progress:
+            outcomes = apply_changes(
+                pending, conn.client, desired, refused=refused, on_done=progress.tick
+            )
     _write_back_ids(manifests, outcomes, opts)
     unchanged = [c for c in the_plan.changes if not c.has_changes and c.handle not in refused]
     everything = sorted([*outcomes, *(_unchanged(c) for c in unchanged)], key=lambda o: o.handle)
     click.echo(_render_outcomes_of(the_plan, everything, fmt, opts), nl=False)
     return EXIT_OK if succeeded(everything) else EXIT_ERROR
+
+
+class Progress:
+    """`applying 37/100` on stderr, redrawn in place: only on a terminal, only for long runs."""
+
+    def __init__(self, label: str, total: int, opts: Options, *, minimum: int = 10) -> None:
+        import threading
+
+        self.label, self.total, self.done = label, total, 0
+        self.enabled = total >= minimum and not opts.quiet and sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def tick(self, _: object = None) -> None:
+        with self._lock:
+            self.done += 1
+            if self.enabled:
+                sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
+                sys.stderr.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\r\x1b[K")  # erase the line: the report follows
+            sys.stderr.flush()
 
 
 def _unchanged(change: Change) -> Outcome:
