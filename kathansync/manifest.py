@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -137,7 +137,7 @@ def find_root(directory: Path) -> Path:
     return start.parent
 
 
-# --- One parsed file -----------------------------------------------------------------------------
+# --- One parsed file ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -180,7 +180,7 @@ class _Source:
         return yamlio.position(self._tree, loc, at_key=at_key)
 
 
-# --- The loader: state for one run -----------------------------------------------------------------
+# --- The loader: state for one run ----------------------------------------------------------------
 
 
 class _Loader:
@@ -235,7 +235,9 @@ class _Loader:
             if is_defaults:
                 source.data = {}
             else:
-                source.problem((), "file is empty: expected a mapping of assistant fields", where=(1, 1))
+                source.problem(
+                    (), "file is empty: expected a mapping of assistant fields", where=(1, 1)
+                )
             return source
         if not isinstance(data, dict):
             source.problem(
@@ -298,7 +300,9 @@ class _Loader:
         where = (ref.line, ref.column)
         target = (source.path.parent / ref.path).resolve()
         if not target.is_relative_to(self.root):
-            source.problem((), f"!file {ref.path!r} leaves the repository root {self.root}", where=where)
+            source.problem(
+                (), f"!file {ref.path!r} leaves the repository root {self.root}", where=where
+            )
             return ""
         if not target.is_file():
             source.problem((), f"!file {ref.path!r}: no such file", where=where)
@@ -334,10 +338,16 @@ class _Loader:
             return None
         source = self.read(present[0], is_defaults=True)
         if len(present) > 1:
-            source.problem((), f"both {present[0].name} and {present[1].name}: keep one", where=(1, 1))
+            source.problem(
+                (), f"both {present[0].name} and {present[1].name}: keep one", where=(1, 1)
+            )
         if source.data is not None:
             if "id" in source.data:
-                source.problem(("id",), "id does not belong in a defaults file: each assistant has its own", at_key=True)
+                source.problem(
+                    ("id",),
+                    "id does not belong in a defaults file: each assistant has its own",
+                    at_key=True,
+                )
                 del source.data["id"]
             self.validate(source.data, [source])
         self.problems.update(source.problems)
@@ -424,7 +434,9 @@ class _Loader:
                 else:
                     self.ids.append((env_id.lower(), env_name, source, (*loc, env_name)))
             if self.env is None:
-                source.problem(loc, "id is a per-environment mapping: choose one with --env", at_key=True)
+                source.problem(
+                    loc, "id is a per-environment mapping: choose one with --env", at_key=True
+                )
                 return None
             chosen = raw.get(self.env)
             return chosen if isinstance(chosen, str) and _is_uuid(chosen) else None
@@ -434,7 +446,7 @@ class _Loader:
         return None
 
     def check_duplicate_ids(self) -> None:
-        """The same UUID in two files (in the same environment, or one of them plain) is an error."""
+        """One UUID in two files (same environment, or one of them plain) is an error."""
         by_id: dict[str, list[tuple[str | None, _Source, Loc]]] = {}
         for value, env_name, source, loc in self.ids:
             by_id.setdefault(value, []).append((env_name, source, loc))
@@ -454,7 +466,7 @@ class _Loader:
                     )
 
 
-# --- Pydantic errors -> messages --------------------------------------------------------------------
+# --- Pydantic errors -> messages ------------------------------------------------------------------
 
 _EXPECTED = {
     "string_type": "a string",
@@ -496,6 +508,10 @@ def describe_errors(
         elif kind in _EXPECTED:
             message = f"{dotted}: expected {_EXPECTED[kind]}, got {_describe(error['input'])}"
             described.append((loc, message, False))
+        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+            bound = str(error["msg"]).removeprefix("Input should be ")
+            got = _describe(error["input"])
+            described.append((loc, f"{dotted}: expected a number {bound}, got {got}", False))
         else:
             message = str(error["msg"]).removeprefix("Value error, ")
             described.append((loc, f"{dotted}: {message}", False))
@@ -503,14 +519,20 @@ def describe_errors(
 
 
 def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
-    current: type[BaseModel] | None = model
+    """The keys allowed at `loc` (for did-you-mean); a `dict[str, Model]` level is stepped over."""
+    current: Any = model
     for part in loc:
-        if current is None or not isinstance(part, str) or part not in current.model_fields:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if part not in current.model_fields:
+                return []
+            current = current.model_fields[part].annotation
+        elif get_origin(current) is dict:
+            current = get_args(current)[1]
+        else:
             return []
-        annotation = current.model_fields[part].annotation
-        is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        current = annotation if is_model else None
-    return list(current.model_fields) if current is not None else []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
 
 
 def _describe(value: Any) -> str:
@@ -539,7 +561,7 @@ def _mask(message: str) -> str:
     return f"{head}, got (sensitive)" if sep else message
 
 
-# --- Merge and provenance ---------------------------------------------------------------------------
+# --- Merge and provenance -------------------------------------------------------------------------
 
 
 def _merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
@@ -578,9 +600,9 @@ def _owner(loc: Loc, layers: list[_Source]) -> _Source:
 
 def _has(data: Any, loc: Loc) -> bool:
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        in_dict = isinstance(data, dict) and part in data
+        in_list = isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
+        if in_dict or in_list:
             data = data[part]
         else:
             return False

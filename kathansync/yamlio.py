@@ -45,7 +45,7 @@ class FileRef:
     column: int
 
 
-# --- Reading -----------------------------------------------------------------------------------
+# --- Reading --------------------------------------------------------------------------------------
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
@@ -76,7 +76,7 @@ def decode_utf8(data: bytes) -> str:
         ) from None
 
 
-# --- Parsing -----------------------------------------------------------------------------------
+# --- Parsing --------------------------------------------------------------------------------------
 
 _YAML11 = re.compile(r"^%YAML[ \t]+1\.1\b", re.MULTILINE)
 _fast: YAML | None = None
@@ -246,10 +246,10 @@ def _start(node: Any) -> tuple[int, int]:
     return lc.line + 1, lc.col + 1
 
 
-# --- Round-trip write-back (import / pull) -----------------------------------------------------
+# --- Round-trip write-back (import / pull) --------------------------------------------------------
 
 # Plain scalars a YAML 1.1 reader would take as booleans or null: always written quoted.
-BOOLEAN_LOOKING = frozenset("y n yes no true false on off null ~".split())
+BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
 
 
 def _roundtrip_yaml() -> YAML:

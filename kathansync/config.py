@@ -1,0 +1,133 @@
+"""kathansync.yaml: repository settings and named environments (api_url, manifests, vars)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kathansync import yamlio
+from kathansync.errors import ConfigError
+from kathansync.suggest import did_you_mean
+
+CONFIG_NAME = "kathansync.yaml"
+DEFAULT_MANIFESTS = "assistants"
+
+
+class _EnvironmentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    api_url: str | None = None
+    manifests: str | None = None
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class _ConfigSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    api_url: str | None = None
+    manifests: str = DEFAULT_MANIFESTS
+    prune_threshold: float | None = Field(default=None, ge=0, le=1)
+    environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One named environment: where its API is, where its manifests are, its `${...}` vars."""
+
+    name: str
+    api_url: str | None = None
+    manifests: str | None = None
+    vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ResolvedSettings:
+    """The settings for one run: top-level values with the selected environment laid over."""
+
+    env: str | None
+    api_url: str | None  # None: the CLI's default (--api-url / KATHAN_API_URL / the seed's URL)
+    manifests: Path  # absolute when the config file was found, else relative to the cwd
+    vars: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Config:
+    """kathansync.yaml as loaded (all defaults when there is no file)."""
+
+    path: Path | None
+    api_url: str | None = None
+    manifests: str = DEFAULT_MANIFESTS
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    prune_threshold: float | None = None
+
+    @property
+    def root(self) -> Path:
+        """The repository root: the config file's directory (the cwd without one)."""
+        return self.path.parent if self.path is not None else Path(".")
+
+    def select(self, env: str | None) -> ResolvedSettings:
+        """Settings for `env` (None: the top-level ones). Unknown env: ConfigError naming the
+        known ones."""
+        if env is None:
+            return ResolvedSettings(None, self.api_url, self.root / self.manifests, {})
+        if env not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none defined"
+            where = self.path if self.path is not None else CONFIG_NAME
+            raise ConfigError(
+                f"unknown environment {env!r} (known in {where}: {known})"
+                f"{did_you_mean(env, self.environments)}"
+            )
+        chosen = self.environments[env]
+        return ResolvedSettings(
+            env,
+            chosen.api_url or self.api_url,
+            self.root / (chosen.manifests or self.manifests),
+            chosen.vars,
+        )
+
+
+def load_config(root: Path) -> Config:
+    """Read `root/kathansync.yaml`; absent -> defaults. Errors: ConfigError, file:line:col."""
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        return Config(path=None)
+    shown = str(path)
+    try:
+        text = yamlio.read_text(path)
+        data = yamlio.parse_fast(text)
+    except yamlio.SourceError as exc:
+        raise ConfigError(_at(shown, exc.line, exc.column, exc.message)) from None
+    if data is None:
+        return Config(path=path)
+    if not isinstance(data, dict):
+        raise ConfigError(_at(shown, 1, 1, "expected a mapping of settings"))
+    try:
+        spec = _ConfigSpec.model_validate(data)
+    except ValidationError as exc:
+        from kathansync.manifest import describe_errors
+
+        tree = yamlio.parse_positions(text)
+        located = sorted(
+            (*yamlio.position(tree, loc, at_key=at_key), message)
+            for loc, message, at_key in describe_errors(exc, _ConfigSpec)
+        )
+        raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
+    environments = {
+        name: Environment(name, env.api_url, env.manifests, MappingProxyType(dict(env.vars)))
+        for name, env in spec.environments.items()
+    }
+    return Config(
+        path=path,
+        api_url=spec.api_url,
+        manifests=spec.manifests,
+        environments=MappingProxyType(environments),
+        prune_threshold=spec.prune_threshold,
+    )
+
+
+def _at(file: str, line: int, column: int, message: str) -> str:
+    return f"{file}:{line}:{column}: {message}" if line else f"{file}: {message}"
