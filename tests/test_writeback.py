@@ -1,0 +1,330 @@
+"""Round-trip write-back: the id after a create, pull, and atomic replacement of the file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kathansync import yamlio
+from kathansync.errors import ConfigError
+from kathansync.manifest import load_manifests
+from kathansync.models import Manifest
+from kathansync.writeback import guess_indent, pull_manifest, write_id
+
+ID = "3f2b8c1e-0000-4000-8000-000000000001"
+OTHER = "3f2b8c1e-0000-4000-8000-000000000002"
+
+COMMENTED = """\
+# Support line assistant.
+# Owned by the support team; ask #support-bots before changing the voice.
+
+name: "Acme Support"   # shown in the dashboard
+description: 'Answers questions about orders'
+system_instruction: |
+  You are Acme's support assistant.
+  Be brief and friendly.
+first_message: Hello! How can I help?
+voice:
+  voice_id: alloy      # picked in the 2025 voice test
+  speed: 1.0
+speech_settings:
+  style: professional
+  interruptions: "off"  # callers found barge-in confusing
+call_actions:
+  hangup_triggers: [bye, goodbye]
+  confirm_yes:
+    - "yes"
+    - yep   # common in the south
+  transfer_number: "+15550100"
+knowledge_base_ids: null
+"""
+
+
+def _manifest(path: Path, **overrides: Any) -> Manifest:
+    result = load_manifests(path.parent, environ={})
+    assert not result.errors, result.problems
+    (manifest,) = [m for m in result.manifests if m.file.endswith(path.name)]
+    if overrides:
+        from dataclasses import replace
+
+        manifest = replace(manifest, **overrides)
+    return manifest
+
+
+def _remote(manifest: Manifest, **changes: Any) -> dict[str, Any]:
+    """The manifest's desired state as the remote would return it, with `changes` laid over."""
+    from kathansync.diff import overlay
+
+    return overlay({"id": manifest.id, **manifest.desired}, changes)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "kathansync.yaml").write_text("{}\n")
+    (tmp_path / "assistants").mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+# --- write_id ----------------------------------------------------------------------------------
+
+
+def test_write_id_puts_id_first_and_keeps_every_other_line(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(COMMENTED)
+
+    write_id(path, ID, env=None)
+
+    lines = COMMENTED.splitlines(keepends=True)
+    header, body = lines[:3], lines[3:]
+    assert path.read_text() == "".join([*header, f"id: {ID}\n", *body])
+    assert _manifest(path).id == ID
+
+
+def test_write_id_replaces_a_plain_id(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}  # the old one\nname: Support\n")
+    write_id(path, OTHER, env=None)
+    assert path.read_text() == f"id: {OTHER}  # the old one\nname: Support\n"
+
+
+def test_write_id_for_an_environment_adds_to_the_id_mapping(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"# header\nid:\n  staging: {ID}   # made by hand\nname: Support\n")
+    write_id(path, OTHER, env="production")
+    assert path.read_text() == (
+        f"# header\nid:\n  staging: {ID}   # made by hand\n  production: {OTHER}\nname: Support\n"
+    )
+
+
+def test_write_id_for_an_environment_without_an_id_writes_a_mapping(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text("name: Support  # hi\n")
+    write_id(path, ID, env="staging")
+    assert path.read_text() == f"id:\n  staging: {ID}\nname: Support  # hi\n"
+
+
+def test_write_id_refuses_to_turn_a_shared_id_into_a_per_environment_one(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\nname: Support\n")
+    with pytest.raises(ConfigError, match="every environment"):
+        write_id(path, OTHER, env="staging")
+    assert path.read_text() == f"id: {ID}\nname: Support\n"
+
+
+# --- pull --------------------------------------------------------------------------------------
+
+
+def test_pull_changes_only_the_changed_lines_byte_for_byte(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\n" + COMMENTED)
+    manifest = _manifest(path)
+    remote = _remote(
+        manifest,
+        first_message="Hi there!",
+        voice={"speed": 1.1},
+        speech_settings={"interruptions": "on"},
+        call_actions={"confirm_yes": ["yes", "yeah"]},
+    )
+
+    report = pull_manifest(manifest, remote, root=repo)
+
+    assert sorted(report.written) == [
+        "call_actions.confirm_yes",
+        "first_message",
+        "speech_settings.interruptions",
+        "voice.speed",
+    ]
+    before = (f"id: {ID}\n" + COMMENTED).splitlines(keepends=True)
+    after = path.read_text().splitlines(keepends=True)
+    assert len(after) == len(before)
+    pairs = enumerate(zip(after, before, strict=True))
+    changed = {i: line for i, (line, old) in pairs if line != old}
+    # Every other line, comments and quoting included, is byte-for-byte what the user wrote.
+    assert [before[i].split(":")[0] for i in changed] == [
+        "first_message",
+        "  speed",
+        "  interruptions",
+        "    - yep   # common in the south\n",
+    ]
+    assert [line.split("#")[0].rstrip() for line in changed.values()] == [
+        "first_message: Hi there!",
+        "  speed: 1.1",
+        '  interruptions: "on"',
+        "    - yeah",
+    ]
+    assert changed[max(changed)].endswith("# common in the south\n")
+    # And what was written is what the remote has: the next comparison is clean.
+    from kathansync.diff import diff_leaves
+
+    assert diff_leaves(_manifest(path).desired, remote) == []
+
+
+def test_pull_keeps_block_style_and_quotes_boolean_looking_values(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\n" + COMMENTED)
+    manifest = _manifest(path)
+    remote = _remote(
+        manifest,
+        system_instruction="You are Acme's assistant.\nBe brief.\n",
+        description="yes",
+        call_actions={"hangup_triggers": ["bye", "no"]},
+    )
+
+    pull_manifest(manifest, remote, root=repo)
+
+    text = path.read_text()
+    assert "system_instruction: |\n  You are Acme's assistant.\n  Be brief.\nfirst_message" in text
+    assert "description: 'yes'" in text
+    assert 'hangup_triggers: [bye, "no"]' in text
+    assert (
+        load_manifests(repo / "assistants", environ={}).manifests[0].desired["description"] == "yes"
+    )
+
+
+def test_pull_writes_a_new_multi_line_value_as_a_literal_block(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\nfirst_message: Hello\nname: Support\n")
+    manifest = _manifest(path)
+    pull_manifest(manifest, _remote(manifest, first_message="Hello.\nHow are you?"), root=repo)
+    assert path.read_text() == (
+        f"id: {ID}\nfirst_message: |-\n  Hello.\n  How are you?\nname: Support\n"
+    )
+
+
+def test_pull_escapes_a_literal_dollar_brace(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\nfirst_message: Hello\n")
+    manifest = _manifest(path)
+    remote = _remote(manifest, first_message="Costs ${5}")
+    pull_manifest(manifest, remote, root=repo)
+    assert _manifest(path).desired["first_message"] == "Costs ${5}"
+
+
+def test_pull_with_nothing_to_change_does_not_touch_the_file(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\n" + COMMENTED)
+    before = path.stat().st_mtime_ns
+    manifest = _manifest(path)
+    report = pull_manifest(manifest, _remote(manifest, voice={"speed": 1}), root=repo)
+    assert not report.changed and not report.kept
+    assert path.stat().st_mtime_ns == before
+
+
+def test_pull_reports_values_from_variables_and_defaults_without_writing_them(
+    repo: Path,
+) -> None:
+    folder = repo / "assistants"
+    (folder / "_defaults.yaml").write_text("voice:\n  speed: 1.0\n")
+    path = folder / "support.yaml"
+    text = f"id: {ID}\nname: Support\nfirst_message: ${{GREETING}}\n"
+    path.write_text(text)
+    result = load_manifests(folder, environ={"GREETING": "Hi"})
+    (manifest,) = result.manifests
+    remote = _remote(manifest, first_message="Hello", voice={"speed": 1.2})
+
+    report = pull_manifest(manifest, remote, root=repo)
+
+    assert report.written == []
+    assert any(line.startswith("first_message: comes from ${...}") for line in report.kept)
+    defaults = [line for line in report.kept if line.startswith("voice.speed: comes from")]
+    assert defaults and "_defaults.yaml" in defaults[0]
+    assert all("Hello" not in line and "Hi" not in line for line in report.kept)
+    assert path.read_text() == text
+
+
+def test_pull_updates_a_file_reference_only_with_write_files(repo: Path) -> None:
+    folder = repo / "assistants"
+    (repo / "prompts").mkdir()
+    prompt = repo / "prompts" / "support.md"
+    prompt.write_text("Be nice.\n")
+    path = folder / "support.yaml"
+    text = f"id: {ID}\nsystem_instruction: !file ../prompts/support.md\n"
+    path.write_text(text)
+    manifest = _manifest(path)
+    remote = _remote(manifest, system_instruction="Be very nice.\n")
+
+    report = pull_manifest(manifest, remote, root=repo)
+    assert report.kept == [
+        "system_instruction: comes from !file ../prompts/support.md;"
+        " pass --write-files to update it"
+    ]
+    assert prompt.read_text() == "Be nice.\n"
+
+    report = pull_manifest(manifest, remote, root=repo, write_files=True)
+    assert report.files_written and report.written == []
+    assert prompt.read_text() == "Be very nice.\n"
+    assert path.read_text() == text
+    assert _manifest(path).desired["system_instruction"] == "Be very nice.\n"
+
+
+def test_pull_never_writes_a_file_outside_the_repository(repo: Path, tmp_path: Path) -> None:
+    root = repo / "assistants"  # pretend the repository is only this folder
+    outside = repo / "outside.md"
+    outside.write_text("Be nice.\n")
+    path = root / "support.yaml"
+    path.write_text(f"id: {ID}\nsystem_instruction: !file ../outside.md\n")
+    manifest = _manifest(path)
+    report = pull_manifest(
+        manifest, _remote(manifest, system_instruction="x"), root=root, write_files=True
+    )
+    assert "outside the repository" in report.kept[0]
+    assert outside.read_text() == "Be nice.\n"
+
+
+def test_pull_leaves_a_null_remote_value_alone_where_a_manifest_cannot_say_null(
+    repo: Path,
+) -> None:
+    path = repo / "assistants" / "support.yaml"
+    text = f"id: {ID}\nvoice:\n  language: en\ndescription: Old\n"
+    path.write_text(text)
+    manifest = _manifest(path)
+    remote = _remote(manifest, voice={"language": None}, description=None)
+    report = pull_manifest(manifest, remote, root=repo)
+    assert report.written == ["description"]
+    assert report.kept == ["voice.language: the remote has no value; left as is"]
+    assert path.read_text() == f"id: {ID}\nvoice:\n  language: en\ndescription: null\n"
+
+
+# --- atomic replacement --------------------------------------------------------------------------
+
+
+def test_a_failure_between_write_and_rename_leaves_the_original_intact(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = repo / "assistants" / "support.yaml"
+    path.write_text(f"id: {ID}\n" + COMMENTED)
+    manifest = _manifest(path)
+    written: list[str] = []
+
+    def crash(source: str, target: str) -> None:
+        written.append(Path(source).read_text())  # the new text was fully written...
+        raise OSError("disk unplugged")  # ...and then the rename never happens
+
+    monkeypatch.setattr(yamlio.os, "replace", crash)
+    with pytest.raises(OSError, match="disk unplugged"):
+        pull_manifest(manifest, _remote(manifest, name="Renamed"), root=repo)
+
+    assert "Renamed" in written[0]
+    assert path.read_text() == f"id: {ID}\n" + COMMENTED
+    assert os.listdir(path.parent) == ["support.yaml"]  # no temporary file left behind
+
+
+# --- indentation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a:\n  b: 1\n  c:\n    - x\n", (2, 4, 2)),
+        ("a:\n    b: 1\nc:\n- x\n", (4, 2, 0)),
+        ("a:\n  - x\n", (2, 4, 2)),
+        ("a: 1\n", (2, 4, 2)),
+        ("a:\n  - b:\n      c: 1\n", (2, 4, 2)),
+    ],
+)
+def test_guess_indent(text: str, expected: tuple[int, int, int]) -> None:
+    assert guess_indent(text) == expected
