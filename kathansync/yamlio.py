@@ -8,6 +8,7 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tempfile
@@ -295,18 +296,41 @@ def dump_roundtrip(data: Any, path: Path) -> None:
     import io
 
     yaml = _roundtrip_yaml()
-    mapping, sequence, offset = 2, 4, 2
+    mapping, sequence, offset = 2, 4, 2  # new files: the examples' style
     if path.exists():
-        from ruamel.yaml.util import load_yaml_guess_indent
-
-        _, indent, block_seq_indent = load_yaml_guess_indent(path.read_text(encoding="utf-8"))
-        mapping = sequence = indent or 2
-        offset = block_seq_indent or 0
-        sequence = max(sequence, offset + 2)
+        mapping, sequence, offset = guess_indent(path.read_text(encoding="utf-8"))
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     write_atomic(path, buffer.getvalue())
+
+
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) indentation as `YAML.indent` takes it, guessed from text."""
+    from ruamel.yaml.util import load_yaml_guess_indent
+
+    try:
+        _, sequence, offset = load_yaml_guess_indent(text)
+    except Exception:  # unparsable: fall back to the defaults
+        sequence, offset = None, None
+    mapping = _mapping_indent(text)
+    if offset is None or sequence is None:  # no block sequence in the file
+        return mapping, mapping + 2, 2
+    return mapping, sequence, offset
+
+
+def _mapping_indent(text: str) -> int:
+    # ruamel's guess only reports sequence indentation: find a key nested under a key.
+    lines = [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    for parent, child in itertools.pairwise(lines):
+        body = child.lstrip()
+        if parent.rstrip().endswith(":") and not body.startswith("-"):
+            step = (len(child) - len(body)) - (len(parent) - len(parent.lstrip()))
+            if step > 0:
+                return step
+    return 2
 
 
 def write_atomic(path: Path, text: str) -> None:
