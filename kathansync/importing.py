@@ -1,0 +1,182 @@
+"""IMPORT: write one new manifest per existing remote assistant, never overwriting a file."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kathansync.errors import ApiError, ConfigError
+from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
+
+if TYPE_CHECKING:
+    from kathansync.client import KathanClient
+
+LONG_STRING = 80  # characters: longer strings are written as `|` blocks, which diff per line
+SUFFIX = ".yaml"
+
+
+@dataclass(frozen=True)
+class Imported:
+    id: str
+    handle: str
+    file: str
+
+
+@dataclass
+class ImportReport:
+    """Per id: written (handle, file), skipped (already managed: where), or failed (why)."""
+
+    written: list[Imported] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+def slug(name: str) -> str:
+    """A handle from an assistant's name: `Acme Support (EN)` -> `acme-support-en`."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return text[:60].rstrip("-") or "assistant"
+
+
+def manifest_fields(remote: Mapping[str, Any]) -> dict[str, Any]:
+    """The remote's fields a manifest can hold, in the API's order, without `id`.
+
+    Fields the tool does not know are left out (they would be manifest errors), and so are nulls
+    a manifest cannot say (a null sub-field, a null non-nullable field).
+    """
+    fields: dict[str, Any] = {}
+    for key in FIELD_ORDER:
+        if key == "id" or key not in remote:
+            continue
+        value = remote[key]
+        spec = AssistantSpec.model_fields[key].annotation
+        if isinstance(spec, type) and issubclass(spec, Spec):
+            if isinstance(value, Mapping):
+                fields[key] = {
+                    name: value[name]
+                    for name in spec.model_fields
+                    if name in value and value[name] is not None
+                }
+        elif value is not None or key in NULLABLE_FIELDS:
+            fields[key] = value
+    return fields
+
+
+def manifest_text(remote: Mapping[str, Any]) -> str:
+    """A new manifest for `remote`: `id` first, every known field the API returned, long or
+    multi-line strings as `|` blocks, boolean-looking strings quoted."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from kathansync.writeback import dump_text
+
+    tree = CommentedMap()
+    tree["id"] = str(remote["id"])
+    for key, value in manifest_fields(remote).items():
+        tree[key] = _styled(value)
+    return dump_text(tree)
+
+
+def _styled(value: Any) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    if isinstance(value, Mapping):
+        styled = CommentedMap()
+        for key, item in value.items():
+            styled[key] = _styled(item)
+        return styled
+    if isinstance(value, list):
+        return [_styled(item) for item in value]
+    if isinstance(value, str):
+        value = value.replace("${", "$${")  # the loader would read `${` as a variable
+        if "\n" in value or len(value) > LONG_STRING:
+            return LiteralScalarString(value)
+    return value
+
+
+def import_assistants(
+    client: KathanClient,
+    ids: Sequence[str] | None,
+    directory: Path,
+    existing: Sequence[Manifest],
+) -> ImportReport:
+    """Write a manifest under `directory` for each id (None: every remote assistant).
+
+    An id some manifest already has is skipped (the report says where); a file is never
+    overwritten: a taken handle gets a `-2`, `-3` ... suffix.
+    """
+    report = ImportReport()
+    remotes = _fetch(client, ids, report)
+    known = {m.id.lower(): m.file for m in existing if m.id}
+    taken = {m.handle for m in existing}
+    directory.mkdir(parents=True, exist_ok=True)
+    for remote in remotes:
+        assistant_id = str(remote["id"])
+        if assistant_id.lower() in known:
+            report.skipped.append(
+                f"{assistant_id}: already managed in {known[assistant_id.lower()]}"
+            )
+            continue
+        handle = _free_handle(slug(str(remote.get("name") or "")), directory, taken)
+        path = directory / f"{handle}{SUFFIX}"
+        _create_file(path, manifest_text(remote))
+        taken.add(handle)
+        known[assistant_id.lower()] = str(path)
+        report.written.append(Imported(assistant_id, handle, str(path)))
+    return report
+
+
+def _fetch(client: KathanClient, ids: Sequence[str] | None, report: ImportReport) -> list[Any]:
+    if ids is None:
+        listed = client.list_assistants()
+        if listed is None:
+            raise ConfigError(
+                "this API cannot list assistants (GET /assistants): pass the ids to import"
+            )
+        return sorted(listed, key=lambda r: (str(r.get("name") or ""), str(r["id"])))
+    remotes: list[Any] = []
+    for assistant_id, result in client.fetch_assistants(list(ids)).items():
+        if isinstance(result, ApiError):
+            report.failed.append(f"{assistant_id}: {result}")
+        else:
+            remotes.append(result)
+    return remotes
+
+
+def _free_handle(base: str, directory: Path, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3` ...: the first one no manifest and no file uses."""
+    candidate, number = base, 1
+    while candidate in taken or any(
+        (directory / f"{candidate}{suffix}").exists() for suffix in (".yaml", ".yml")
+    ):
+        number += 1
+        candidate = f"{base}-{number}"
+    return candidate
+
+
+def _create_file(path: Path, text: str) -> None:
+    """Write a new file atomically, refusing to replace one that exists (even if just created)."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; a manifest is not secret
+        os.link(tmp_name, path)  # fails with FileExistsError instead of replacing
+    except FileExistsError:
+        raise ConfigError(f"{path} exists: refusing to overwrite it") from None
+    finally:
+        Path(tmp_name).unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
