@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from kathansync.apply import Outcome
     from kathansync.client import KathanClient
     from kathansync.config import Config
+    from kathansync.manifest import LoadResult
     from kathansync.models import Manifest
     from kathansync.plan import Change, FingerprintKeys, Plan
 
@@ -172,25 +173,35 @@ def _settings(opts: Options) -> Settings:
     selected = config.select(opts.env)
     api_url = opts.api_url or os.environ.get(API_URL_ENV) or selected.api_url or DEFAULT_API_URL
     manifests = opts.directory or selected.manifests
-    return Settings(api_url.rstrip("/"), manifests, selected.name, selected.vars, config)
+    return Settings(api_url.rstrip("/"), manifests, selected.env, selected.vars, config)
 
 
-def _load(opts: Options, settings: Settings, *, strict: bool = False) -> list[Manifest]:
-    """Load every manifest; warnings go to stderr, any error stops the run before the network."""
-    from kathansync.errors import ConfigError, ManifestError
+def _load_result(settings: Settings, *, strict: bool = False) -> LoadResult:
+    """Every manifest and every problem; nothing raised for a user's mistake in a manifest."""
+    from kathansync.errors import ConfigError
     from kathansync.manifest import load_manifests
 
     if not settings.manifests.is_dir():
         raise ConfigError(f"manifests directory {settings.manifests} does not exist (see --dir)")
-    result = load_manifests(
-        settings.manifests, env=settings.environment, variables=settings.variables, strict=strict
+    return load_manifests(
+        settings.manifests,
+        env=settings.environment,
+        variables=settings.variables,
+        strict=strict,
+        root=settings.config.root if settings.config.path else None,
     )
+
+
+def _load(opts: Options, settings: Settings, *, strict: bool = False) -> list[Manifest]:
+    """Load every manifest; warnings go to stderr, any error stops the run before the network."""
+    from kathansync.errors import ManifestError
+
+    result = _load_result(settings, strict=strict)
+    _annotate(result.problems)
     if result.errors:
-        _annotate(result.problems)
         raise ManifestError(result.problems)
     for problem in result.problems:
         opts.info(str(problem))
-    _annotate(result.problems)
     return result.manifests
 
 
@@ -346,16 +357,10 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
       kathansync validate --strict
     """
     from kathansync import github
-    from kathansync.errors import ConfigError
-    from kathansync.manifest import load_manifests
 
     opts = _options(kwargs)
     settings = _settings(opts)
-    if not settings.manifests.is_dir():
-        raise ConfigError(f"manifests directory {settings.manifests} does not exist (see --dir)")
-    result = load_manifests(
-        settings.manifests, env=settings.environment, variables=settings.variables, strict=strict
-    )
+    result = _load_result(settings, strict=strict)
     for problem in result.problems:
         click.echo(str(problem), err=True)
     if fmt == "github" or github.in_github_actions(os.environ):
