@@ -30,7 +30,9 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8787
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket; binding ourselves lets port 0 pick a free port without a race."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say so; without it each
+    # response (headers and body are two writes) waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

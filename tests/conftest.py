@@ -1,0 +1,27 @@
+"""Shared pytest fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kathansync.emulator import EmulatorServer
+
+# --- Emulator ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def emulator() -> Iterator[EmulatorServer]:
+    """A fresh local Kathan API on a free port, stopped after the test (see docs/emulator.md)."""
+    with EmulatorServer() as server:
+        yield server
+
+
+@pytest.fixture
+def kathan_env(monkeypatch: pytest.MonkeyPatch, emulator: EmulatorServer) -> EmulatorServer:
+    """KATHAN_API_URL, KATHAN_API_KEY and KATHAN_USER_ID pointing at the `emulator`."""
+    monkeypatch.setenv("KATHAN_API_URL", emulator.url)
+    monkeypatch.setenv("KATHAN_API_KEY", emulator.api_key)
+    monkeypatch.setenv("KATHAN_USER_ID", emulator.user_id)
+    return emulator
