@@ -68,15 +68,18 @@ def manifest_fields(remote: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def manifest_text(remote: Mapping[str, Any]) -> str:
+def manifest_text(remote: Mapping[str, Any], env: str | None = None) -> str:
     """A new manifest for `remote`: `id` first, every known field the API returned, long or
-    multi-line strings as `|` blocks, boolean-looking strings quoted."""
+    multi-line strings as `|` blocks, boolean-looking strings quoted.
+
+    With an environment the id is written as `{env: id}`: a plain id means every environment.
+    """
     from ruamel.yaml.comments import CommentedMap
 
     from kathansync.writeback import dump_text
 
     tree = CommentedMap()
-    tree["id"] = str(remote["id"])
+    tree["id"] = str(remote["id"]) if env is None else CommentedMap({env: str(remote["id"])})
     for key, value in manifest_fields(remote).items():
         tree[key] = _styled(value)
     return dump_text(tree)
@@ -105,6 +108,8 @@ def import_assistants(
     ids: Sequence[str] | None,
     directory: Path,
     existing: Sequence[Manifest],
+    *,
+    env: str | None = None,
 ) -> ImportReport:
     """Write a manifest under `directory` for each id (None: every remote assistant).
 
@@ -125,7 +130,7 @@ def import_assistants(
             continue
         handle = _free_handle(slug(str(remote.get("name") or "")), directory, taken)
         path = directory / f"{handle}{SUFFIX}"
-        _create_file(path, manifest_text(remote))
+        _create_file(path, manifest_text(remote, env))
         taken.add(handle)
         known[assistant_id.lower()] = str(path)
         report.written.append(Imported(assistant_id, handle, str(path)))

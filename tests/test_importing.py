@@ -192,3 +192,43 @@ def test_manifest_text_leaves_out_what_a_manifest_cannot_hold() -> None:
     assert manifest_text(remote) == (
         f"id: {SUPPORT}\nname: X\nvoice:\n  voice_id: v\nphone_number_id: null\n"
     )
+
+
+def test_manifest_text_for_an_environment_keys_the_id_by_it() -> None:
+    text = manifest_text({"id": SUPPORT, "name": "X"}, env="staging")
+    assert text == f"id:\n  staging: {SUPPORT}\nname: X\n"
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+def _run(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from kathansync.cli import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_import_and_pull_commands(
+    remote: EmulatorServer, kathan_env: EmulatorServer, repo: Path
+) -> None:
+    assert _run("import").exit_code == 1  # neither ids nor --all
+
+    result = _run("import", "--all")
+    assert result.exit_code == 0, result.stderr
+    assert "assistants/acme-support.yaml: imported " + SUPPORT in result.stdout
+    assert "3 imported, 0 already managed, 0 failed." in result.stdout
+
+    again = _run("import", SUPPORT)
+    assert again.exit_code == 0
+    assert f"Skipped {SUPPORT}: already managed in assistants/acme-support.yaml" in again.stderr
+
+    assert "No changes." in _run("plan").stdout
+    remote.seed(SUPPORT, **{**remote.assistants[SUPPORT], "name": "Acme Help"})
+    pulled = _run("pull", "--target", "acme-support")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert pulled.stdout.startswith("assistants/acme-support.yaml: updated name\n")
+    assert "name: Acme Help\n" in (repo / "assistants" / "acme-support.yaml").read_text()
+    assert "No changes." in _run("plan").stdout
+    assert "Nothing to pull" in _run("pull").stdout
