@@ -132,8 +132,8 @@ def import_assistants(
         path = directory / f"{handle}{SUFFIX}"
         _create_file(path, manifest_text(remote, env))
         taken.add(handle)
-        known[assistant_id.lower()] = str(path)
-        report.written.append(Imported(assistant_id, handle, str(path)))
+        known[assistant_id.lower()] = _display(path)
+        report.written.append(Imported(assistant_id, handle, _display(path)))
     return report
 
 
@@ -179,6 +179,14 @@ def _create_file(path: Path, text: str) -> None:
         raise ConfigError(f"{path} exists: refusing to overwrite it") from None
     finally:
         Path(tmp_name).unlink(missing_ok=True)
+
+
+def _display(path: Path) -> str:
+    """The path as the user should see it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _umask() -> int:
