@@ -1,6 +1,6 @@
 """Write an emulator state file in which the example manifests' assistants have drifted a little.
 
-    python scripts/demo_state.py [MANIFEST_DIR] [STATE_FILE]   (defaults: assistants .demo/state.json)
+    python scripts/demo_state.py [MANIFEST_DIR] [STATE_FILE]  (default: assistants .demo/state.json)
 
 Each manifest's values are laid over the seed's defaults, then DRIFT is applied, so `kathansync
 plan` has a few visible changes to show and one field the manifests do not manage stays put.
