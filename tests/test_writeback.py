@@ -328,3 +328,30 @@ def test_a_failure_between_write_and_rename_leaves_the_original_intact(
 )
 def test_guess_indent(text: str, expected: tuple[int, int, int]) -> None:
     assert guess_indent(text) == expected
+
+
+def test_create_then_write_id_keeps_comments_and_the_next_plan_is_clean(
+    repo: Path, emulator: Any
+) -> None:
+    from kathansync.client import Credentials, KathanClient
+    from kathansync.plan import Action, FingerprintKeys, make_plan
+
+    keys = FingerprintKeys(salt="test", secret=b"test")
+    path = repo / "assistants" / "support.yaml"
+    # Not `knowledge_base_ids: null`: the emulator answers [] for it, which diff reads as drift.
+    text = COMMENTED.replace("knowledge_base_ids: null\n", "")
+    path.write_text(text)
+    manifest = _manifest(path)
+    credentials = Credentials(emulator.api_key, emulator.user_id)
+    with KathanClient(emulator.url, credentials) as client:
+        (change,) = make_plan([manifest], {}, api_url=emulator.url, keys=keys).changes
+        assert change.action is Action.CREATE
+        created = client.create_assistant(change.payload)
+
+        write_id(path, created["id"], env=None)
+
+        assert path.read_text().endswith(text.split("\n", 3)[3])  # every line after the id
+        again = _manifest(path)
+        remote = client.get_assistant(created["id"])
+        plan = make_plan([again], {again.id: remote}, api_url=emulator.url, keys=keys)
+        assert not plan.has_changes
