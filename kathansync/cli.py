@@ -756,6 +756,120 @@ def emulator(host: str, port: int, **options: Any) -> int:
     return EXIT_OK
 
 
+# --- IMPORT / PULL: remote -> manifests --------------------------------------------------------
+
+
+@cli.command("import")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "import_all", is_flag=True, help="Every assistant the API lists.")
+@common_options
+@_scale_options
+def import_(
+    ids: tuple[str, ...], import_all: bool, parallelism: int, max_retries: int, **kwargs: Any
+) -> int:
+    """Write a manifest for each existing assistant (ID... or --all).
+
+    Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id some
+    manifest already has is skipped. `plan` right after shows `No changes.`
+
+    \b
+    Examples:
+      kathansync import --all
+      kathansync import 3f2b8c1e-... --dir assistants/imported
+    """
+    from kathansync.importing import import_assistants
+
+    opts = _options(kwargs)
+    if bool(ids) == import_all:
+        raise click.UsageError("give the ids of the assistants to import, or --all (not both)")
+    settings = _settings(opts)
+    existing = _load(opts, settings) if settings.manifests.is_dir() else []
+    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
+        report = import_assistants(
+            conn.client,
+            None if import_all else list(ids),
+            settings.manifests,
+            existing,
+            env=settings.environment,
+        )
+    for item in report.written:
+        click.echo(f"{item.file}: imported {item.id}")
+    for line in report.skipped:
+        opts.info(f"Skipped {line}")
+    for line in report.failed:
+        click.echo(f"Error: {line}", err=True)
+    if not opts.quiet:
+        click.echo(
+            f"{len(report.written)} imported, {len(report.skipped)} already managed,"
+            f" {len(report.failed)} failed."
+            + (" Review and commit the new files." if report.written else "")
+        )
+    return EXIT_ERROR if report.failed else EXIT_OK
+
+
+@cli.command()
+@common_options
+@click.option(
+    "--target", "targets", multiple=True, metavar="HANDLE", help="Only this assistant (repeatable)."
+)
+@click.option(
+    "--write-files",
+    is_flag=True,
+    help="Also update files referenced with !file (only inside the repository).",
+)
+@_scale_options
+def pull(
+    targets: tuple[str, ...],
+    write_files: bool,
+    parallelism: int,
+    max_retries: int,
+    **kwargs: Any,
+) -> int:
+    """Take the remote's current values into the manifests (accept drift into git).
+
+    Only managed fields that differ change, and only their lines: comments, key order, quoting
+    and block styles stay. Values from ${VAR}, !file or _defaults.yaml are reported, not
+    overwritten (--write-files updates !file targets).
+
+    \b
+    Examples:
+      kathansync pull --target support
+      kathansync pull --write-files
+    """
+    from kathansync.manifest import find_root
+    from kathansync.writeback import pull_manifest
+
+    opts = _options(kwargs)
+    settings = _settings(opts)
+    manifests = _select(_load(opts, settings), targets)
+    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
+        remotes = _fetch(conn.client, manifests)
+    root = find_root(settings.manifests)
+    updated = kept = 0
+    for manifest in manifests:
+        if not manifest.id:
+            opts.info(f"{manifest.file}: no id yet (not created): nothing to pull")
+            continue
+        report = pull_manifest(manifest, remotes[manifest.id], root=root, write_files=write_files)
+        for path in report.written:
+            click.echo(f"{manifest.file}: updated {path}")
+        for written in report.files_written:
+            click.echo(f"{written}: updated ({manifest.handle})")
+        for line in report.kept:
+            click.echo(f"{manifest.file}: not pulled: {line}")
+        updated += report.changed
+        kept += len(report.kept)
+    if not opts.quiet:
+        if updated or kept:
+            click.echo(
+                f"{updated} manifest(s) updated, {kept} value(s) left as is."
+                + (" Review and commit the changes." if updated else "")
+            )
+        else:
+            click.echo("Nothing to pull: the manifests match the remote.")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> NoReturn:
     cli.main(args=list(argv) if argv is not None else None, prog_name="kathansync")
     raise SystemExit(0)  # pragma: no cover - cli.main always exits
