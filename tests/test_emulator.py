@@ -496,6 +496,17 @@ def test_a_bad_fault_is_refused(emulator: EmulatorServer, fault: Any) -> None:
     assert emulator.stats()["faults_pending"] == 0
 
 
+def test_faults_are_read_as_json_whatever_the_content_type(emulator: EmulatorServer) -> None:
+    # What `curl -d '[...]'` sends: a form content type.
+    response = httpx.post(
+        f"{emulator.url}/_emulator/faults",
+        content=b'[{"status": 503}]',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.json() == {"pending": 1}
+
+
 def test_control_routes_are_untouched_by_faults_and_knobs() -> None:
     with EmulatorServer(fail_rate=1.0, rate_limit=1) as emulator:
         emulator.inject({"drop": True})

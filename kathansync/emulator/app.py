@@ -1,9 +1,10 @@
 """The emulator's HTTP surface: the Kathan API routes (FastAPI) and emulator-only control routes."""
 
+import json
 import uuid
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from kathansync.emulator.faults import CONTROL_PREFIX, Controls, Fault, FaultMiddleware, Knobs
 from kathansync.emulator.store import Store
@@ -171,11 +172,24 @@ def _validation_error(field: str, message: str) -> Exception:
 
 
 def _add_control_routes(control: Any, store: Store, controls: Controls) -> None:
-    """Emulator-only routes for tests and demos: no auth, never affected by knobs or faults."""
-    from fastapi import Body, HTTPException
+    """Emulator-only routes for tests and demos: no auth, never affected by knobs or faults.
+
+    Bodies are read as JSON whatever the Content-Type, so a bare `curl -d '[...]'` works.
+    """
+    from fastapi import HTTPException, Request
+
+    async def json_body(request: Request, empty: Any) -> Any:
+        raw = await request.body()
+        if not raw.strip():
+            return empty
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise HTTPException(422, f"body is not JSON: {exc}") from None
 
     @control.post("/faults")
-    async def inject_faults(faults: Annotated[Any, Body()]) -> dict[str, Any]:
+    async def inject_faults(request: Request) -> dict[str, Any]:
+        faults = await json_body(request, [])
         items = faults if isinstance(faults, list) else [faults]
         try:
             parsed = [Fault.from_dict(item) for item in items]
@@ -198,7 +212,8 @@ def _add_control_routes(control: Any, store: Store, controls: Controls) -> None:
         return {"reset": True}
 
     @control.put("/assistants/{assistant_id}")
-    async def seed_assistant(
-        assistant_id: uuid.UUID, fields: Annotated[dict[str, Any] | None, Body()] = None
-    ) -> dict[str, Any]:
-        return store.seed(str(assistant_id), fields or {})
+    async def seed_assistant(assistant_id: uuid.UUID, request: Request) -> dict[str, Any]:
+        fields = await json_body(request, {})
+        if not isinstance(fields, dict):
+            raise HTTPException(422, "body must be a JSON object of assistant fields")
+        return store.seed(str(assistant_id), fields)
