@@ -1,0 +1,121 @@
+"""The terminal plan and apply report: terraform-like lines, optional ANSI colour."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from kathansync.render.views import (
+    LABELS,
+    SYMBOLS,
+    FieldView,
+    changed,
+    detail,
+    outcome_summary,
+    plan_summary,
+    show,
+    split_space,
+    target,
+    view_field,
+)
+from kathansync.textdiff import Segment
+
+# Raw ANSI rather than click.style: render stays free of CLI libraries.
+_COLORS = {"green": "32", "red": "31", "yellow": "33", "cyan": "36", "bold": "1"}
+_ACTION_COLORS = {"create": "green", "update": "yellow", "delete": "red"}
+_STATUS_COLORS = {
+    "applied": "green",
+    "created": "green",
+    "deleted": "green",
+    "stale": "yellow",
+    "failed": "red",
+    "did-not-converge": "red",
+}
+
+
+def _paint(text: str, color: str | None, enabled: bool) -> str:
+    if not enabled or color is None or not text:
+        return text
+    return f"\x1b[{_COLORS[color]}m{text}\x1b[0m"
+
+
+# --- Plans ------------------------------------------------------------------------------------
+
+
+def plan_text(plan: Mapping[str, Any], color: bool) -> str:
+    out = [f"Kathan API: {target(plan)}", ""]
+    for change in changed(plan):
+        out.extend(_change_text(change, color))
+    if len(out) > 2:
+        out.append("")
+    out.append(plan_summary(plan["summary"]))
+    return "\n".join(out) + "\n"
+
+
+def _change_text(change: Mapping[str, Any], color: bool) -> list[str]:
+    action = change["action"]
+    symbol = _paint(SYMBOLS[action], _ACTION_COLORS.get(action), color)
+    out = [f"{symbol} {_paint(change['handle'], 'bold', color)}  ({_where(change)})"]
+    if action == "delete":
+        return out
+    for field in change["fields"]:
+        out.extend(_field_text(view_field(field, action), action, color))
+    return out
+
+
+def _where(change: Mapping[str, Any]) -> str:
+    parts = [change["file"]] if change.get("file") else []
+    if change.get("id"):
+        parts.append(f"id {change['id']}")
+    elif change["action"] == "create":
+        parts.append("new assistant")
+    if change.get("name") and change["action"] == "delete":
+        parts.append(show(change["name"]))
+    return ", ".join(parts)
+
+
+def _field_text(view: FieldView, action: str, color: bool) -> list[str]:
+    origin = f"    (from {view.origin})" if view.origin else ""
+    head = f"    {view.path}: "
+    if view.lines:
+        body = [f"        {_paint(line, _line_color(line), color)}" for line in view.lines]
+        return [head + f"{view.note}{origin}", *body]
+    if view.words:
+        return [head + _words_text(view.words, color) + f"  ({view.note}){origin}"]
+    if action == "create":
+        return [head + view.after + origin]
+    return [head + f"{view.before} -> {view.after}{origin}"]
+
+
+def _line_color(line: str) -> str | None:
+    return {"-": "red", "+": "green", "@": "cyan"}.get(line[:1])
+
+
+def _words_text(words: Sequence[Segment], color: bool) -> str:
+    def piece(segment: Segment) -> str:
+        lead, core, trail = split_space(json.dumps(segment.text, ensure_ascii=False)[1:-1])
+        if segment.kind == "delete" and core:
+            return lead + _paint(f"[-{core}-]", "red", color) + trail
+        if segment.kind == "insert" and core:
+            return lead + _paint(f"{{+{core}+}}", "green", color) + trail
+        return lead + core + trail
+
+    return '"' + "".join(piece(s) for s in words) + '"'
+
+
+# --- Apply results ----------------------------------------------------------------------------
+
+
+def outcomes_text(result: Mapping[str, Any], color: bool) -> str:
+    out = []
+    for outcome in result["outcomes"]:
+        status = outcome["status"]
+        if status == "unchanged":
+            continue
+        label = _paint(f"{LABELS[status]:<7}", _STATUS_COLORS.get(status), color)
+        out.append(f"{label}  {detail(outcome)}")
+    if out:
+        out.append("")
+    out.append(outcome_summary(result["summary"]))
+    return "\n".join(out) + "\n"
