@@ -241,6 +241,12 @@ def test_multi_line_prompt_is_a_unified_diff_with_its_character_delta() -> None:
     assert_golden("prompt-multiline.md", render_plan(plan, "markdown"))
 
 
+def test_a_prompt_cleared_to_null_says_so() -> None:
+    text = render_plan(one_change({"path": "system_instruction", "before": "a\nb", "after": None}))
+    assert "    system_instruction: 2 lines removed, -3 characters, cleared to null\n" in text
+    assert "        -a\n        -b\n" in text
+
+
 def test_long_single_line_change_marks_the_words_that_changed() -> None:
     plan = one_change({"path": "first_message", "before": GREETING, "after": GREETING_NEW})
     text = render_plan(plan)

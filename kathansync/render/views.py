@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from kathansync.plan import SENSITIVE
@@ -68,7 +68,12 @@ def view_field(field: Mapping[str, Any], action: str) -> FieldView:
     if action == "create":
         before = None
     if _is_text(before) and _is_text(after) and "\n" in (before or "") + (after or ""):
-        return _multiline_view(path, origin, before or "", after or "", action)
+        view = _multiline_view(path, origin, before or "", after or "", action)
+        if action != "create" and (before is None or after is None):
+            # A diff against "" cannot tell null from an empty string: say which it is.
+            null = "was null" if before is None else "cleared to null"
+            view = replace(view, note=f"{view.note}, {null}")
+        return view
     if isinstance(before, str) and isinstance(after, str) and _too_long(before, after):
         words = word_diff(before, after)
         if words is not None:
