@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -21,11 +21,10 @@ from kathansync import __version__
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
-    from kathansync.client import KathanClient
-    from kathansync.config import Config
-    from kathansync.manifest import LoadResult
+    from kathansync.errors import Problem
     from kathansync.models import Manifest
-    from kathansync.plan import Change, FingerprintKeys, Plan
+    from kathansync.plan import Plan
+    from kathansync.session import Session
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -153,170 +152,76 @@ def cli() -> None:
     """
 
 
-# --- LOAD -> DESIRED -------------------------------------------------------------------------
+# --- The run: settings, the session, and how remarks reach the user ---------------------------
 
 
-@dataclass(frozen=True)
-class Settings:
-    api_url: str
-    manifests: Path
-    environment: str | None
-    variables: Mapping[str, str]
-    config: Config
+def _session(opts: Options) -> Session:
+    from kathansync.session import Session, resolve_settings
 
-
-def _settings(opts: Options) -> Settings:
-    from kathansync.client import API_URL_ENV, DEFAULT_API_URL
-    from kathansync.config import load_config
-
-    config = load_config(Path.cwd())
-    selected = config.select(opts.env)
-    api_url = opts.api_url or os.environ.get(API_URL_ENV) or selected.api_url or DEFAULT_API_URL
-    manifests = opts.directory or selected.manifests
-    return Settings(api_url.rstrip("/"), manifests, selected.env, selected.vars, config)
-
-
-def _load_result(settings: Settings, *, strict: bool = False) -> LoadResult:
-    """Every manifest and every problem; nothing raised for a user's mistake in a manifest."""
-    from kathansync.errors import ConfigError
-    from kathansync.manifest import load_manifests
-
-    if not settings.manifests.is_dir():
-        raise ConfigError(f"manifests directory {settings.manifests} does not exist (see --dir)")
-    return load_manifests(
-        settings.manifests,
-        env=settings.environment,
-        variables=settings.variables,
-        strict=strict,
-        root=settings.config.root if settings.config.path else None,
+    settings = resolve_settings(
+        directory=opts.directory,
+        env=opts.env,
+        api_url=opts.api_url,
+        environ=os.environ,
+        cwd=Path.cwd(),
     )
+    return Session(settings, info=opts.info, log=opts.log)
 
 
-def _load(opts: Options, settings: Settings, *, strict: bool = False) -> list[Manifest]:
-    """Load every manifest; warnings go to stderr, any error stops the run before the network."""
+def _load(opts: Options, session: Session) -> list[Manifest]:
+    """Manifests, or every problem (also as GitHub annotations) and exit 1 before the network."""
     from kathansync.errors import ManifestError
 
-    result = _load_result(settings, strict=strict)
-    _annotate(result.problems)
-    if result.errors:
-        raise ManifestError(result.problems)
-    for problem in result.problems:
-        opts.info(str(problem))
-    return result.manifests
+    try:
+        return session.load()
+    except ManifestError as error:
+        _annotate(error.problems)
+        raise
 
 
-def _annotate(problems: Sequence[Any]) -> None:
+def _annotate(problems: Sequence[Problem], *, err: bool = True) -> None:
     """In GitHub Actions, repeat problems as workflow commands so they show on the PR.
 
-    On stderr: the runner reads commands from both streams, and stdout may be a plan that is
-    being redirected into a pull-request comment.
+    On stderr by default: the runner reads commands from both streams, and stdout may be a
+    plan being redirected into a pull-request comment.
     """
     from kathansync import github
 
-    if github.in_github_actions(os.environ):
-        for problem in problems:
-            click.echo(github.annotation(problem), err=True)
+    for problem in problems:
+        click.echo(github.annotation(problem), err=err)
 
 
-def _select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
-    if not targets:
-        return manifests
-    from kathansync.errors import ConfigError
-    from kathansync.suggest import did_you_mean
+def _in_actions() -> bool:
+    from kathansync import github
 
-    by_handle = {m.handle: m for m in manifests}
-    unknown = [t for t in targets if t not in by_handle]
-    if unknown:
-        hint = did_you_mean(unknown[0], by_handle)
-        raise ConfigError(f"--target {unknown[0]}: no manifest has this handle{hint}")
-    wanted = set(targets)
-    return [m for m in manifests if m.handle in wanted]
+    return github.in_github_actions(os.environ)
 
 
-# --- FETCH -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Connection:
-    """A client plus the API key's role in plan fingerprints (the key is never printed)."""
-
-    client: KathanClient
-    api_key: str = field(repr=False)
-
-    def keys(self, salt: str | None = None) -> FingerprintKeys:
-        from kathansync.planfile import new_keys
-
-        return new_keys(self.api_key, salt=salt)
-
-    def __enter__(self) -> Connection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-
-
-def _connect(
-    opts: Options, settings: Settings, *, parallelism: int, max_retries: int
-) -> Connection:
-    """A client for the selected API; missing credentials fail here, before any request."""
-    from kathansync.client import Credentials, KathanClient, RetryPolicy
-
-    credentials = Credentials.from_env(os.environ)
-    client = KathanClient(
-        settings.api_url,
-        credentials,
-        retry=RetryPolicy(max_tries=max_retries),
-        parallelism=parallelism,
-        log=opts.log,
-    )
-    return Connection(client, credentials.api_key)
-
-
-def _fetch(client: KathanClient, manifests: Sequence[Manifest]) -> dict[str, dict[str, Any]]:
-    """The remote object of every manifest that has an id; any failure stops the run."""
-    from kathansync.errors import ApiError, KathansyncError
-
-    ids = [m.id for m in manifests if m.id]
-    fetched = client.fetch_assistants(ids)
-    failures = [
-        str(result.for_handle(m.handle))
-        for m in manifests
-        if m.id and isinstance(result := fetched[m.id], ApiError)
-    ]
-    if failures:
-        raise KathansyncError("could not read the remote state:\n  " + "\n  ".join(failures))
-    return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}
-
-
-# --- PLAN -> RENDER --------------------------------------------------------------------------
-
-
-def _make_plan(
-    opts: Options,
-    settings: Settings,
-    targets: Sequence[str],
-    client: KathanClient,
-    keys: FingerprintKeys,
-    manifests: list[Manifest] | None = None,
-) -> tuple[Plan, list[Manifest]]:
-    from kathansync.plan import make_plan
-
-    selected = _select(manifests if manifests is not None else _load(opts, settings), targets)
-    remotes = _fetch(client, selected)
-    plan = make_plan(
-        selected, remotes, api_url=settings.api_url, keys=keys, environment=settings.environment
-    )
-    return plan, selected
-
-
-def _render_plan(plan: Plan, fmt: str, opts: Options) -> str:
+def _render_plan(the_plan: Plan, fmt: str, opts: Options) -> str:
     from kathansync.render import render_plan
 
-    return render_plan(plan.to_dict(), fmt, color=opts.color())
+    return render_plan(the_plan.to_dict(), fmt, color=opts.color() and fmt == "text")
+
+
+def _render_outcomes(the_plan: Plan, outcomes: Sequence[Outcome], fmt: str, opts: Options) -> str:
+    from kathansync.apply import result_dict
+    from kathansync.render import render_outcomes
+
+    return render_outcomes(result_dict(the_plan, outcomes), fmt, color=opts.color())
 
 
 FORMATS = click.Choice(["text", "json", "markdown"])
 PLAN_FORMATS = click.Choice(["text", "json", "markdown", "github"])
+
+
+def _target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="HANDLE",
+        help="Only this assistant (repeatable).",
+    )(func)
 
 
 def _scale_options(func: F) -> F:
@@ -335,6 +240,21 @@ def _scale_options(func: F) -> F:
         help="Requests in flight at once.",
     )(func)
     return func
+
+
+def _prune_options(func: F) -> F:
+    func = click.option(
+        "--force", is_flag=True, help="Prune even past the safety threshold (prune_threshold)."
+    )(func)
+    func = click.option(
+        "--prune",
+        is_flag=True,
+        help="Also delete remote assistants that no manifest references.",
+    )(func)
+    return func
+
+
+# --- validate --------------------------------------------------------------------------------
 
 
 @cli.command()
@@ -356,34 +276,33 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     Example:
       kathansync validate --strict
     """
-    from kathansync import github
-
     opts = _options(kwargs)
-    settings = _settings(opts)
-    result = _load_result(settings, strict=strict)
+    session = _session(opts)
+    result = session.load_result(strict=strict)
     for problem in result.problems:
         click.echo(str(problem), err=True)
-    if fmt == "github" or github.in_github_actions(os.environ):
-        for problem in result.problems:
-            click.echo(github.annotation(problem))
+    if fmt == "github" or _in_actions():
+        _annotate(result.problems, err=False)
     errors = len(result.errors)
     warnings = len(result.problems) - errors
-    count = len(result.manifests)
     if errors:
-        click.echo(f"{errors} error(s), {warnings} warning(s) in {settings.manifests}.", err=True)
+        where = session.settings.manifests
+        click.echo(f"{errors} error(s), {warnings} warning(s) in {where}.", err=True)
         return EXIT_ERROR
     if not opts.quiet:
+        count = len(result.manifests)
         click.echo(
             f"{count} manifest(s) valid" + (f", {warnings} warning(s)." if warnings else ".")
         )
     return EXIT_OK
 
 
+# --- plan ------------------------------------------------------------------------------------
+
+
 @cli.command()
 @common_options
-@click.option(
-    "--target", "targets", multiple=True, metavar="HANDLE", help="Only this assistant (repeatable)."
-)
+@_target_option
 @click.option(
     "--out",
     "out",
@@ -392,17 +311,23 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
 )
 @click.option("--format", "fmt", type=PLAN_FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@_prune_options
 @_scale_options
 def plan(
     targets: tuple[str, ...],
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
+    prune: bool,
+    force: bool,
     parallelism: int,
     max_retries: int,
     **kwargs: Any,
 ) -> int:
     """Show what apply would change: manifests against the live API.
+
+    --format github prints the markdown plan and, in GitHub Actions, adds it to the job
+    summary (as any format does there).
 
     \b
     Examples:
@@ -413,109 +338,117 @@ def plan(
     from kathansync.planfile import save_plan
 
     opts = _options(kwargs)
-    settings = _settings(opts)
-    manifests = _load(opts, settings)
-    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
-        keys = conn.keys()
-        the_plan, _ = _make_plan(opts, settings, targets, conn.client, keys, manifests)
-    shown = "markdown" if fmt == "github" else fmt
-    click.echo(_render_plan(the_plan, shown, opts), nl=False)
-    if fmt == "github" or _in_actions():
-        _step_summary(the_plan, opts)
+    session = _session(opts)
+    manifests = _load(opts, session)
+    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+        run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
+    click.echo(_render_plan(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
+    if _in_actions() or fmt == "github":
+        from kathansync import github
+
+        github.append_step_summary(_render_plan(run.plan, "markdown", opts), os.environ)
     if out:
-        save_plan(the_plan, keys, out)
+        save_plan(run.plan, run.keys, out)
         opts.info(f"Saved the plan to {out}; apply it with: kathansync apply {out}")
-    if detailed_exitcode and the_plan.has_changes:
+    if detailed_exitcode and run.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
 
 
-def _in_actions() -> bool:
-    from kathansync import github
-
-    return github.in_github_actions(os.environ)
-
-
-def _step_summary(the_plan: Plan, opts: Options) -> None:
-    from kathansync import github
-
-    github.append_step_summary(_render_plan(the_plan, "markdown", opts), os.environ)
-
-
-# --- APPLY -> VERIFY -------------------------------------------------------------------------
+# --- apply -----------------------------------------------------------------------------------
 
 
 @cli.command()
 @click.argument("planfile", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @common_options
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="HANDLE",
-    help="Only this assistant (repeatable; not with PLANFILE).",
-)
+@_target_option
 @click.option("--auto-approve", is_flag=True, help="Do not ask for 'yes'.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
+@_prune_options
 @_scale_options
 def apply(
     planfile: Path | None,
     targets: tuple[str, ...],
     auto_approve: bool,
     fmt: str,
+    prune: bool,
+    force: bool,
     parallelism: int,
     max_retries: int,
     **kwargs: Any,
 ) -> int:
-    """Send the minimal PUTs that make the API match the manifests.
+    """Make the API match the manifests, sending only what changed.
 
     Without PLANFILE: plans, shows the plan and asks for 'yes' (--auto-approve skips the
-    question; with no terminal it is required). With PLANFILE: applies exactly that saved plan,
-    refusing any assistant whose remote or manifest changed since ("stale plan").
+    question; with no terminal it is required). With PLANFILE: applies exactly that saved plan
+    without asking, refusing any assistant whose remote or manifest changed since ("stale").
 
     \b
     Examples:
       kathansync apply
       kathansync apply --auto-approve --target support
-      kathansync apply plan.json
+      kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.apply import apply_changes, succeeded
+    from kathansync.apply import succeeded
+    from kathansync.planfile import load_plan
 
     opts = _options(kwargs)
-    settings = _settings(opts)
-    if planfile and targets:
-        raise click.UsageError(
-            "--target cannot be used with a PLANFILE: a saved plan is applied whole"
-        )
-    manifests = _load(opts, settings)
-    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
+    if planfile and (targets or prune):
+        raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
+    session = _session(opts)
+    settings = session.settings
+    manifests = _load(opts, session)
+    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
         if planfile:
-            the_plan, refused = _replan_saved(opts, settings, planfile, conn, manifests)
+            saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
+            run, refused = session.replan_saved(conn, manifests, saved)
+            for outcome in refused.values():
+                opts.info(outcome.message or outcome.handle)
         else:
-            the_plan, refused = _plan_and_confirm(
-                opts, settings, targets, conn, manifests, fmt, auto_approve
-            )
-            if the_plan is None:
+            run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
+            refused = {}
+            if run.plan.has_changes and not _confirm(run.plan, fmt, opts, auto_approve):
                 return EXIT_ERROR
-        if not the_plan.has_changes and not refused:
-            click.echo(
-                "No changes. Nothing to apply."
-                if fmt == "text"
-                else _render_outcomes_of(the_plan, [], fmt, opts),
-                nl=fmt == "text",
-            )
+        if not run.plan.has_changes and not refused:
+            if fmt == "text":
+                click.echo("No changes. Nothing to apply.")
+            else:
+                click.echo(_render_outcomes(run.plan, [], fmt, opts), nl=False)
             return EXIT_OK
-        desired = {m.handle: m.desired for m in manifests}
-        pending = [c for c in the_plan.changes if c.has_changes or c.handle in refused]
-        with Progress("applying", len(pending), opts) as progress:
-            outcomes = apply_changes(
-                pending, conn.client, desired, refused=refused, on_done=progress.tick
-            )
-    _write_back_ids(manifests, outcomes, opts)
-    unchanged = [c for c in the_plan.changes if not c.has_changes and c.handle not in refused]
-    everything = sorted([*outcomes, *(_unchanged(c) for c in unchanged)], key=lambda o: o.handle)
-    click.echo(_render_outcomes_of(the_plan, everything, fmt, opts), nl=False)
-    return EXIT_OK if succeeded(everything) else EXIT_ERROR
+        pending = sum(c.has_changes for c in run.plan.changes)
+        with Progress("applying", pending, opts) as progress:
+            outcomes = session.apply(conn, run, refused, on_done=progress.tick)
+    click.echo(_render_outcomes(run.plan, outcomes, fmt, opts), nl=False)
+    return EXIT_OK if succeeded(outcomes) else EXIT_ERROR
+
+
+def _confirm(the_plan: Plan, fmt: str, opts: Options, auto_approve: bool) -> bool:
+    """Show the plan and get a 'yes'. With a machine format the plan goes to stderr."""
+    click.echo(_render_plan(the_plan, "text", opts), nl=False, err=fmt != "text")
+    if auto_approve:
+        return True
+    if not _interactive():
+        from kathansync.errors import ConfigError
+
+        raise ConfigError(
+            "refusing to apply without confirmation: no terminal to ask on; "
+            "pass --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)"
+        )
+    answer = click.prompt(
+        "Apply these changes? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+        err=True,
+    )
+    if answer.strip() == "yes":
+        return True
+    click.echo("Apply cancelled; nothing was sent.", err=True)
+    return False
+
+
+def _interactive() -> bool:
+    """Is there a person to ask? (A function, so tests can stand in for the terminal.)"""
+    return sys.stdin.isatty()
 
 
 class Progress:
@@ -544,127 +477,118 @@ class Progress:
             sys.stderr.flush()
 
 
-def _unchanged(change: Change) -> Outcome:
-    from kathansync.apply import Outcome, Status
-
-    return Outcome(change.handle, change.id, change.action, Status.UNCHANGED)
+# --- import / pull: remote -> manifests ------------------------------------------------------
 
 
-def _render_outcomes_of(
-    the_plan: Plan, outcomes: Sequence[Outcome], fmt: str, opts: Options
-) -> str:
-    from kathansync.apply import result_dict
-    from kathansync.render import render_outcomes
+@cli.command("import")
+@click.argument("ids", nargs=-1, metavar="[ID]...")
+@click.option("--all", "import_all", is_flag=True, help="Every assistant the API lists.")
+@common_options
+@_scale_options
+def import_(
+    ids: tuple[str, ...], import_all: bool, parallelism: int, max_retries: int, **kwargs: Any
+) -> int:
+    """Write a manifest for each existing assistant (ID... or --all).
 
-    return render_outcomes(result_dict(the_plan, outcomes), fmt, color=opts.color())
+    Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id some
+    manifest already has is skipped. `plan` right after shows `No changes.`
 
+    \b
+    Examples:
+      kathansync import --all
+      kathansync import 3f2b8c1e-... --dir assistants/imported
+    """
+    from kathansync.importing import import_assistants
 
-def _plan_and_confirm(
-    opts: Options,
-    settings: Settings,
-    targets: Sequence[str],
-    conn: Connection,
-    manifests: list[Manifest],
-    fmt: str,
-    auto_approve: bool,
-) -> tuple[Plan | None, dict[str, Outcome]]:
-    the_plan, _ = _make_plan(opts, settings, targets, conn.client, conn.keys(), manifests)
-    if not the_plan.has_changes:
-        return the_plan, {}
-    # The plan is shown on stdout in text mode; with a machine format, stdout is the result
-    # only, so the plan goes to stderr for whoever watches.
-    shown = _render_plan(the_plan, "text", opts)
-    click.echo(shown, nl=False, err=fmt != "text")
-    if auto_approve:
-        return the_plan, {}
-    if not _interactive():
-        from kathansync.errors import ConfigError
-
-        raise ConfigError(
-            "refusing to apply without confirmation: no terminal to ask on; "
-            "pass --auto-approve, or apply a saved plan (plan --out FILE, then apply FILE)"
+    opts = _options(kwargs)
+    if bool(ids) == import_all:
+        raise click.UsageError("give the ids of the assistants to import, or --all (not both)")
+    session = _session(opts)
+    settings = session.settings
+    existing = _load(opts, session) if settings.manifests.is_dir() else []
+    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+        report = import_assistants(
+            conn.client,
+            None if import_all else list(ids),
+            settings.manifests,
+            existing,
+            env=settings.environment,
         )
-    answer = click.prompt(
-        "Apply these changes? Only 'yes' will be accepted",
-        default="",
-        show_default=False,
-        err=True,
-    )
-    if answer.strip() != "yes":
-        click.echo("Apply cancelled; nothing was sent.", err=True)
-        return None, {}
-    return the_plan, {}
+    for item in report.written:
+        click.echo(f"{item.file}: imported {item.id}")
+    for line in report.skipped:
+        opts.info(f"Skipped {line}")
+    for line in report.failed:
+        click.echo(f"Error: {line}", err=True)
+    if not opts.quiet:
+        click.echo(
+            f"{len(report.written)} imported, {len(report.skipped)} already managed,"
+            f" {len(report.failed)} failed."
+            + (" Review and commit the new files." if report.written else "")
+        )
+    return EXIT_ERROR if report.failed else EXIT_OK
 
 
-def _interactive() -> bool:
-    """Is there a person to ask? (A function, so tests can stand in for the terminal.)"""
-    return sys.stdin.isatty()
+@cli.command()
+@common_options
+@_target_option
+@click.option(
+    "--write-files",
+    is_flag=True,
+    help="Also update files referenced with !file (only inside the repository).",
+)
+@_scale_options
+def pull(
+    targets: tuple[str, ...],
+    write_files: bool,
+    parallelism: int,
+    max_retries: int,
+    **kwargs: Any,
+) -> int:
+    """Take the remote's current values into the manifests (accept drift into git).
 
+    Only managed fields that differ change, and only their lines: comments, key order, quoting
+    and block styles stay. Values from ${VAR}, !file or _defaults.yaml are reported, not
+    overwritten (--write-files updates !file targets).
 
-def _replan_saved(
-    opts: Options,
-    settings: Settings,
-    planfile: Path,
-    conn: Connection,
-    manifests: list[Manifest],
-) -> tuple[Plan, dict[str, Outcome]]:
-    """Recompute the saved plan from fresh inputs; refuse each assistant that moved since."""
-    from kathansync.apply import stale_outcome
-    from kathansync.plan import Plan
-    from kathansync.planfile import load_plan
+    \b
+    Examples:
+      kathansync pull --target support
+      kathansync pull --write-files
+    """
+    from kathansync.manifest import find_root
+    from kathansync.session import select
+    from kathansync.writeback import pull_manifest
 
-    saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
-    entries = {entry["handle"]: entry for entry in saved.entries}
-    present = [m for m in manifests if m.handle in entries]
-    keys = conn.keys(saved.salt)
-    fresh, _ = _make_plan(opts, settings, [], conn.client, keys, present)
-    by_handle = {c.handle: c for c in fresh.changes}
-    refused: dict[str, Outcome] = {}
-    for handle, entry in entries.items():
-        if entry["action"] == "no-op" and handle in by_handle:
-            continue  # nothing was planned for it; a new difference waits for the next plan
-        outcome = stale_outcome(entry, by_handle.get(handle))
-        if outcome:
-            refused[handle] = outcome
-            opts.info(outcome.message or handle)
-    # Only what the saved plan planned is applied; refused ones are reported, never sent.
-    changes = tuple(
-        c if entries[c.handle]["action"] != "no-op" else _as_no_op(c) for c in fresh.changes
-    )
-    missing = [_missing_change(entries[h]) for h in refused if h not in by_handle]
-    return Plan((*changes, *missing), fresh.api_url, fresh.environment), refused
-
-
-def _as_no_op(change: Change) -> Change:
-    from dataclasses import replace
-
-    from kathansync.plan import Action
-
-    return replace(change, action=Action.NO_OP, fields=(), payload={})
-
-
-def _missing_change(entry: Mapping[str, Any]) -> Change:
-    from kathansync.plan import Action, Change
-
-    return Change(entry["handle"], entry.get("file"), entry.get("id"), Action(entry["action"]))
-
-
-def _write_back_ids(
-    manifests: Sequence[Manifest], outcomes: Sequence[Outcome], opts: Options
-) -> None:
-    """After a create, the new id belongs in the manifest (the manifests are the state)."""
-    from kathansync.apply import Status
-
-    created = [o for o in outcomes if o.status in (Status.CREATED,) and o.id]
-    if not created:
-        return
-    from kathansync.writeback import write_id
-
-    by_handle = {m.handle: m for m in manifests}
-    for outcome in created:
-        manifest = by_handle[outcome.handle]
-        write_id(Path(manifest.file), outcome.id or "", env=None)
-        opts.info(f"{manifest.file}: wrote id {outcome.id}; commit this change.")
+    opts = _options(kwargs)
+    session = _session(opts)
+    manifests = select(_load(opts, session), targets)
+    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+        remotes = session.fetch(conn.client, manifests)
+    root = find_root(session.settings.manifests)
+    updated = kept = 0
+    for manifest in manifests:
+        if not manifest.id:
+            opts.info(f"{manifest.file}: no id yet (not created): nothing to pull")
+            continue
+        report = pull_manifest(manifest, remotes[manifest.id], root=root, write_files=write_files)
+        for path in report.written:
+            click.echo(f"{manifest.file}: updated {path}")
+        for written in report.files_written:
+            click.echo(f"{written}: updated ({manifest.handle})")
+        for line in report.kept:
+            click.echo(f"{manifest.file}: not pulled: {line}")
+        updated += report.changed
+        kept += len(report.kept)
+    if not opts.quiet:
+        if updated or kept:
+            click.echo(
+                f"{updated} manifest(s) updated, {kept} value(s) left as is."
+                + (" Review and commit the changes." if updated else "")
+            )
+        else:
+            click.echo("Nothing to pull: the manifests match the remote.")
+    return EXIT_OK
 
 
 # --- Editors, scaffolding and the local API -------------------------------------------------
@@ -753,120 +677,6 @@ def emulator(host: str, port: int, **options: Any) -> int:
     from kathansync.emulator import serve
 
     serve(host, port, **options)
-    return EXIT_OK
-
-
-# --- IMPORT / PULL: remote -> manifests --------------------------------------------------------
-
-
-@cli.command("import")
-@click.argument("ids", nargs=-1, metavar="[ID]...")
-@click.option("--all", "import_all", is_flag=True, help="Every assistant the API lists.")
-@common_options
-@_scale_options
-def import_(
-    ids: tuple[str, ...], import_all: bool, parallelism: int, max_retries: int, **kwargs: Any
-) -> int:
-    """Write a manifest for each existing assistant (ID... or --all).
-
-    Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id some
-    manifest already has is skipped. `plan` right after shows `No changes.`
-
-    \b
-    Examples:
-      kathansync import --all
-      kathansync import 3f2b8c1e-... --dir assistants/imported
-    """
-    from kathansync.importing import import_assistants
-
-    opts = _options(kwargs)
-    if bool(ids) == import_all:
-        raise click.UsageError("give the ids of the assistants to import, or --all (not both)")
-    settings = _settings(opts)
-    existing = _load(opts, settings) if settings.manifests.is_dir() else []
-    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
-        report = import_assistants(
-            conn.client,
-            None if import_all else list(ids),
-            settings.manifests,
-            existing,
-            env=settings.environment,
-        )
-    for item in report.written:
-        click.echo(f"{item.file}: imported {item.id}")
-    for line in report.skipped:
-        opts.info(f"Skipped {line}")
-    for line in report.failed:
-        click.echo(f"Error: {line}", err=True)
-    if not opts.quiet:
-        click.echo(
-            f"{len(report.written)} imported, {len(report.skipped)} already managed,"
-            f" {len(report.failed)} failed."
-            + (" Review and commit the new files." if report.written else "")
-        )
-    return EXIT_ERROR if report.failed else EXIT_OK
-
-
-@cli.command()
-@common_options
-@click.option(
-    "--target", "targets", multiple=True, metavar="HANDLE", help="Only this assistant (repeatable)."
-)
-@click.option(
-    "--write-files",
-    is_flag=True,
-    help="Also update files referenced with !file (only inside the repository).",
-)
-@_scale_options
-def pull(
-    targets: tuple[str, ...],
-    write_files: bool,
-    parallelism: int,
-    max_retries: int,
-    **kwargs: Any,
-) -> int:
-    """Take the remote's current values into the manifests (accept drift into git).
-
-    Only managed fields that differ change, and only their lines: comments, key order, quoting
-    and block styles stay. Values from ${VAR}, !file or _defaults.yaml are reported, not
-    overwritten (--write-files updates !file targets).
-
-    \b
-    Examples:
-      kathansync pull --target support
-      kathansync pull --write-files
-    """
-    from kathansync.manifest import find_root
-    from kathansync.writeback import pull_manifest
-
-    opts = _options(kwargs)
-    settings = _settings(opts)
-    manifests = _select(_load(opts, settings), targets)
-    with _connect(opts, settings, parallelism=parallelism, max_retries=max_retries) as conn:
-        remotes = _fetch(conn.client, manifests)
-    root = find_root(settings.manifests)
-    updated = kept = 0
-    for manifest in manifests:
-        if not manifest.id:
-            opts.info(f"{manifest.file}: no id yet (not created): nothing to pull")
-            continue
-        report = pull_manifest(manifest, remotes[manifest.id], root=root, write_files=write_files)
-        for path in report.written:
-            click.echo(f"{manifest.file}: updated {path}")
-        for written in report.files_written:
-            click.echo(f"{written}: updated ({manifest.handle})")
-        for line in report.kept:
-            click.echo(f"{manifest.file}: not pulled: {line}")
-        updated += report.changed
-        kept += len(report.kept)
-    if not opts.quiet:
-        if updated or kept:
-            click.echo(
-                f"{updated} manifest(s) updated, {kept} value(s) left as is."
-                + (" Review and commit the changes." if updated else "")
-            )
-        else:
-            click.echo("Nothing to pull: the manifests match the remote.")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ Sensitive values never reach it: they are replaced by "(sensitive)".
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -68,13 +68,14 @@ class Change:
     payload: Mapping[str, Any] = field(default_factory=dict)
     sensitive: frozenset[str] = frozenset()
     name: str | None = None  # for deletes, which have no manifest
+    adopted: bool = False  # id found by name on the remote: apply writes it into the manifest
     # What the plan was based on, for `apply PLANFILE` (dotted leaf -> digest).
     remote_fingerprints: Mapping[str, str] = field(default_factory=dict)
     desired_fingerprints: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def has_changes(self) -> bool:
-        return self.action is not Action.NO_OP
+        return self.action is not Action.NO_OP or self.adopted
 
     def masked_payload(self) -> dict[str, Any]:
         return _mask(self.payload, self.sensitive, ())
@@ -90,6 +91,8 @@ class Change:
         }
         if self.name is not None:
             data["name"] = self.name
+        if self.adopted:
+            data["adopted"] = True
         return data
 
 
@@ -211,11 +214,16 @@ def make_plan(
     keys: FingerprintKeys,
     environment: str | None = None,
     deletes: Sequence[Change] = (),
+    adopted: frozenset[str] = frozenset(),
 ) -> Plan:
-    """One Change per manifest (sorted by handle), plus any planned deletes."""
+    """One Change per manifest (sorted by handle), plus any planned deletes.
+
+    `adopted` names the handles whose id was found by name: applying writes it back.
+    """
     # Every manifest with an id must have its remote here: a missing one is a fetch error the
     # caller reports, never silently a create.
     changes = [plan_assistant(m, remotes[m.id] if m.id else None, keys) for m in manifests]
+    changes = [replace(c, adopted=True) if c.handle in adopted else c for c in changes]
     changes.extend(deletes)
     changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
     return Plan(tuple(changes), api_url=api_url, environment=environment)

@@ -171,9 +171,7 @@ class Emulator:
             return json.load(answer)
 
     def requests(self) -> int:
-        stats = self.stats()
-        counts = stats.get("requests", stats)
-        return sum(v for k, v in counts.items() if isinstance(v, int) and k != "total")
+        return int(self.stats()["total"])
 
     def stop(self) -> None:
         self.process.terminate()

@@ -1,0 +1,333 @@
+"""One run of the pipeline, stage by stage: settings, load, fetch, plan, apply, write back.
+
+The CLI decides what to print and which exit code to return; this module decides what happens,
+in pipeline order, and reports side remarks (warnings, adoptions, ids written) through `info`.
+It imports the heavy stages lazily, like the CLI, so that `kathansync --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kathansync.errors import ConfigError, KathansyncError, ManifestError
+
+if TYPE_CHECKING:
+    from kathansync.apply import Outcome
+    from kathansync.client import KathanClient
+    from kathansync.config import Config
+    from kathansync.manifest import LoadResult
+    from kathansync.models import Manifest
+    from kathansync.plan import Change, FingerprintKeys, Plan
+    from kathansync.planfile import SavedPlan
+
+Report = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where this run reads manifests from and which API it talks to."""
+
+    api_url: str
+    manifests: Path
+    environment: str | None
+    variables: Mapping[str, str]
+    config: Config
+
+
+def resolve_settings(
+    *,
+    directory: Path | None,
+    env: str | None,
+    api_url: str | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+) -> Settings:
+    """Flags win over environment variables, which win over kathansync.yaml, then defaults."""
+    from kathansync.client import API_URL_ENV, DEFAULT_API_URL
+    from kathansync.config import load_config
+
+    config = load_config(cwd)
+    selected = config.select(env)
+    url = api_url or environ.get(API_URL_ENV) or selected.api_url or DEFAULT_API_URL
+    manifests = directory or selected.manifests
+    return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config)
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A client, plus the API key's one other use: keying plan fingerprints (never printed)."""
+
+    client: KathanClient
+    api_key: str = field(repr=False)
+
+    def keys(self, salt: str | None = None) -> FingerprintKeys:
+        from kathansync.planfile import new_keys
+
+        return new_keys(self.api_key, salt=salt)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    """A plan and the manifests it was made from (with adopted ids filled in)."""
+
+    plan: Plan
+    manifests: list[Manifest]
+    keys: FingerprintKeys  # what `plan --out` needs to save it
+    adopted: frozenset[str] = frozenset()  # handles whose id comes from adoption by name
+
+
+class Session:
+    def __init__(self, settings: Settings, *, info: Report = _quiet, log: Report = _quiet) -> None:
+        self.settings = settings
+        self.info = info  # remarks for the user (stderr)
+        self.log = log  # verbose detail (stderr, --verbose)
+
+    # --- LOAD -> DESIRED ---------------------------------------------------------------------
+
+    def load_result(self, *, strict: bool = False) -> LoadResult:
+        """Every manifest and every problem; a mistake in a manifest is a Problem, not a raise."""
+        from kathansync.manifest import load_manifests
+
+        settings = self.settings
+        if not settings.manifests.is_dir():
+            raise ConfigError(
+                f"manifests directory {settings.manifests} does not exist (see --dir)"
+            )
+        return load_manifests(
+            settings.manifests,
+            env=settings.environment,
+            variables=settings.variables,
+            strict=strict,
+            root=settings.config.root if settings.config.path else None,
+        )
+
+    def load(self) -> list[Manifest]:
+        """The manifests, or ManifestError with every problem: before any network request."""
+        result = self.load_result()
+        if result.errors:
+            raise ManifestError(result.problems)
+        for problem in result.problems:
+            self.info(str(problem))
+        return result.manifests
+
+    # --- FETCH -------------------------------------------------------------------------------
+
+    def connect(self, *, parallelism: int = 8, max_retries: int = 5) -> Connection:
+        """A client for the selected API; missing credentials fail here, before any request."""
+        from kathansync.client import Credentials, KathanClient, RetryPolicy
+
+        credentials = Credentials.from_env(os.environ)
+        client = KathanClient(
+            self.settings.api_url,
+            credentials,
+            retry=RetryPolicy(max_tries=max_retries),
+            parallelism=parallelism,
+            log=self.log,
+        )
+        return Connection(client, credentials.api_key)
+
+    def fetch(self, client: KathanClient, manifests: Sequence[Manifest]) -> dict[str, Any]:
+        """The remote object of every manifest that has an id; any failure stops the run."""
+        from kathansync.errors import ApiError
+
+        fetched = client.fetch_assistants([m.id for m in manifests if m.id])
+        failures = [
+            str(result.for_handle(m.handle))
+            for m in manifests
+            if m.id and isinstance(result := fetched[m.id], ApiError)
+        ]
+        if failures:
+            raise KathansyncError("could not read the remote state:\n  " + "\n  ".join(failures))
+        return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}
+
+    # --- PLAN --------------------------------------------------------------------------------
+
+    def plan(
+        self,
+        conn: Connection,
+        manifests: list[Manifest],
+        *,
+        targets: Sequence[str] = (),
+        only: Sequence[Manifest] | None = None,
+        prune: bool = False,
+        force: bool = False,
+        salt: str | None = None,
+    ) -> PlanRun:
+        """Adopt, fetch and diff the selected manifests; with `prune`, plan deletes too.
+
+        `manifests` is every manifest (ids other manifests claim, and what prune keeps);
+        `targets` (handles) or `only` (manifests) narrow what is planned.
+        """
+        from kathansync.adopt import adopt, find_adoptions
+        from kathansync.plan import make_plan
+
+        selected = list(only) if only is not None else select(manifests, targets)
+        listed = self._list_if_needed(conn.client, selected, prune)
+        adoptions = find_adoptions(
+            [m for m in selected if not m.id], listed, claimed=[m.id for m in manifests if m.id]
+        )
+        for handle, remote in adoptions.items():
+            self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
+        selected = adopt(selected, adoptions)
+        remotes = self.fetch(conn.client, selected)
+        deletes = self._deletes(listed, adopt(manifests, adoptions), force) if prune else []
+        keys = conn.keys(salt)
+        plan = make_plan(
+            selected,
+            remotes,
+            api_url=self.settings.api_url,
+            keys=keys,
+            environment=self.settings.environment,
+            deletes=deletes,
+            adopted=frozenset(adoptions),
+        )
+        return PlanRun(plan, selected, keys, frozenset(adoptions))
+
+    def _list_if_needed(
+        self, client: KathanClient, selected: Sequence[Manifest], prune: bool
+    ) -> list[dict[str, Any]]:
+        """The remote list, needed to prune and to adopt by name before a create."""
+        if not prune and all(m.id for m in selected):
+            return []
+        listed = client.list_assistants()
+        if listed is None:
+            if prune:
+                raise ConfigError("--prune needs GET /assistants, which this API does not answer")
+            self.info("the API cannot list assistants: adoption by name was not checked")
+            return []
+        return listed
+
+    def _deletes(
+        self, listed: list[dict[str, Any]], manifests: list[Manifest], force: bool
+    ) -> list[Change]:
+        from kathansync.prune import DEFAULT_THRESHOLD, plan_deletes
+
+        threshold = self.settings.config.prune_threshold
+        return plan_deletes(
+            listed,
+            manifests,
+            force=force,
+            threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+        )
+
+    # --- SAVED PLAN -> fresh plan with stale ones refused ----------------------------------
+
+    def replan_saved(
+        self, conn: Connection, manifests: list[Manifest], saved: SavedPlan
+    ) -> tuple[PlanRun, dict[str, Outcome]]:
+        """Recompute the saved plan from fresh inputs; refuse each assistant that moved since.
+
+        An assistant is applied only when the remote and desired digests still match the
+        saved ones: then the recomputed PUT body is the one the reviewer saw.
+        """
+        from kathansync.apply import stale_outcome
+        from kathansync.plan import Action, Plan
+
+        entries = {entry["handle"]: entry for entry in saved.entries}
+        planned = {h for h, e in entries.items() if e["action"] != Action.NO_OP.value}
+        prunes = any(e["action"] == Action.DELETE.value for e in entries.values())
+        run = self.plan(
+            conn,
+            manifests,
+            only=[m for m in manifests if m.handle in entries],
+            prune=prunes,
+            force=True,  # the threshold was checked when the plan was made and reviewed
+            salt=saved.salt,
+        )
+        fresh = {c.handle: c for c in run.plan.changes}
+        refused: dict[str, Outcome] = {}
+        for handle in sorted(planned):
+            outcome = stale_outcome(entries[handle], fresh.get(handle))
+            if outcome:
+                refused[handle] = outcome
+        # Only what the saved plan planned is applied: a difference that appeared since waits
+        # for the next plan, and a refused assistant is reported, never sent.
+        changes = [
+            change if change.handle in planned else _as_no_op(change)
+            for change in run.plan.changes
+            if change.handle in entries
+        ]
+        changes += [_from_entry(entries[h]) for h in refused if h not in fresh]
+        changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
+        plan = Plan(tuple(changes), run.plan.api_url, run.plan.environment)
+        return replace(run, plan=plan), refused
+
+    # --- APPLY -> VERIFY -> write back -------------------------------------------------------
+
+    def apply(
+        self,
+        conn: Connection,
+        run: PlanRun,
+        refused: Mapping[str, Outcome],
+        *,
+        on_done: Callable[[Outcome], None] | None = None,
+    ) -> list[Outcome]:
+        """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
+        from kathansync.apply import Outcome, Status, apply_changes
+
+        desired = {m.handle: m.desired for m in run.manifests}
+        pending = [c for c in run.plan.changes if c.has_changes or c.handle in refused]
+        outcomes = apply_changes(pending, conn.client, desired, refused=refused, on_done=on_done)
+        outcomes += [
+            Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
+            for c in run.plan.changes
+            if not c.has_changes and c.handle not in refused
+        ]
+        self.write_back_ids(run, outcomes)
+        return sorted(outcomes, key=lambda o: o.handle)
+
+    def write_back_ids(self, run: PlanRun, outcomes: Sequence[Outcome]) -> None:
+        """Created and adopted ids belong in the manifests: the manifests are the state."""
+        from kathansync.apply import Status
+        from kathansync.writeback import write_id
+
+        by_handle = {m.handle: m for m in run.manifests}
+        for outcome in outcomes:
+            adopted = outcome.handle in run.adopted and outcome.status.ok
+            if not outcome.id or not (outcome.status is Status.CREATED or adopted):
+                continue
+            manifest = by_handle[outcome.handle]
+            write_id(Path(manifest.file), outcome.id, env=self.settings.environment)
+            self.info(f"{manifest.file}: wrote id {outcome.id}; commit this change.")
+
+
+def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
+    """The manifests named by --target (all when none); an unknown handle is an error."""
+    if not targets:
+        return manifests
+    from kathansync.suggest import did_you_mean
+
+    by_handle = {m.handle: m for m in manifests}
+    for target in targets:
+        if target not in by_handle:
+            hint = did_you_mean(target, by_handle)
+            raise ConfigError(f"--target {target}: no manifest has this handle{hint}")
+    wanted = set(targets)
+    return [m for m in manifests if m.handle in wanted]
+
+
+def _as_no_op(change: Change) -> Change:
+    from kathansync.plan import Action
+
+    return replace(change, action=Action.NO_OP, fields=(), payload={})
+
+
+def _from_entry(entry: Mapping[str, Any]) -> Change:
+    """A saved-plan entry that no longer plans at all (manifest gone): reported as stale."""
+    from kathansync.plan import Action, Change
+
+    return Change(entry["handle"], entry.get("file"), entry.get("id"), Action(entry["action"]))
