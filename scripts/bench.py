@@ -153,8 +153,20 @@ class Emulator:
         state_file = WORK / f"state-{self.port}.json"
         state_file.write_text(json.dumps(state))
         self.process = subprocess.Popen(
-            [*KATHANSYNC, "emulator", "--port", str(self.port), "--state", str(state_file),
-             "--latency-ms", str(latency_ms), "--api-key", API_KEY, "--user-id", USER_ID],
+            [
+                *KATHANSYNC,
+                "emulator",
+                "--port",
+                str(self.port),
+                "--state",
+                str(state_file),
+                "--latency-ms",
+                str(latency_ms),
+                "--api-key",
+                API_KEY,
+                "--user-id",
+                USER_ID,
+            ],
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
@@ -188,8 +200,13 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return elapsed, done.returncode
 
 
-def report(name: str, seconds: float, target: float | None, requests: int | None = None,
-           latency_ms: int = 0) -> None:
+def report(
+    name: str,
+    seconds: float,
+    target: float | None,
+    requests: int | None = None,
+    latency_ms: int = 0,
+) -> None:
     line = f"{name:<34} {seconds:7.3f} s"
     if target is not None:
         line += f"   target {target:5.2f} s  {'ok  ' if seconds <= target else 'SLOW'}"
@@ -221,10 +238,15 @@ def main() -> None:
         try:
             env["KATHAN_API_URL"] = emulator.url
             before = emulator.requests()
-            seconds, code = run(["plan", "--dir", str(directory)], env)
+            seconds, _ = run(["plan", "--dir", str(directory)], env)
             target = 2.0 if size == 1000 else None
-            report(f"plan, {size} assistants (5% changed)", seconds, target,
-                   emulator.requests() - before, latency)
+            report(
+                f"plan, {size} assistants (5% changed)",
+                seconds,
+                target,
+                emulator.requests() - before,
+                latency,
+            )
         finally:
             emulator.stop()
 

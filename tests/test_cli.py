@@ -1,4 +1,4 @@
-"""CLI: every exit code and the whole pipeline, through click against the emulator on a free port."""
+"""CLI: every exit code and the whole pipeline, via click against the emulator on a free port."""
 
 from __future__ import annotations
 
