@@ -140,7 +140,10 @@ def _verify(
     sent = {key: value for key, value in desired.items() if key in change.payload}
     drift = diff_leaves(sent, response)
     if not drift:
-        return Outcome(change.handle, assistant_id, change.action, done, response=response)
+        paths = tuple(f.path for f in change.fields)
+        return Outcome(
+            change.handle, assistant_id, change.action, done, paths=paths, response=response
+        )
     shown = [
         f"{d.dotted} = {SENSITIVE if d.dotted in change.sensitive else _show(d.before)}"
         for d in drift

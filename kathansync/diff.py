@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kathansync.models import FIELD_ORDER, OBJECT_FIELDS, UNORDERED_LISTS
+from kathansync.models import EMPTY_WHEN_NULL, FIELD_ORDER, OBJECT_FIELDS, UNORDERED_LISTS
 
 Path = tuple[str, ...]
 
@@ -71,6 +71,8 @@ def project(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, 
 
 def canonical(value: Any, path: Path = ()) -> Any:
     """A comparable form: numbers as floats (the API returns `1` for 1.0), set-like lists sorted."""
+    if value is None and dotted(path) in EMPTY_WHEN_NULL:
+        return []
     if isinstance(value, Mapping):
         return {k: canonical(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):

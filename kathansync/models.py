@@ -31,6 +31,9 @@ KNOWN_VALUES: dict[str, tuple[str, ...]] = {
 # Set-valued lists: compared without regard to order.
 UNORDERED_LISTS = frozenset({"knowledge_base_ids"})
 
+# Nullable in the request but a plain list in the response: the server stores null as [].
+EMPTY_WHEN_NULL = frozenset({"knowledge_base_ids"})
+
 # Top-level fields the seed marks `| null`: an explicit null in a manifest means "clear it".
 NULLABLE_FIELDS = frozenset(
     {

@@ -53,6 +53,11 @@ REMOTE: dict[str, Any] = {
             {"description": None}, [("description", "Inbound line", None)], id="null clears"
         ),
         pytest.param({"first_message": None}, [], id="null equals absent remote"),
+        pytest.param(
+            {"knowledge_base_ids": None},
+            [("knowledge_base_ids", ["kb-a", "kb-b"], None)],
+            id="null clears a list",
+        ),
         pytest.param({"first_message": "Hi"}, [("first_message", None, "Hi")], id="remote missing"),
         pytest.param(
             {"call_actions": {"enabled": 1}},
@@ -74,6 +79,11 @@ REMOTE: dict[str, Any] = {
 )
 def test_diff_leaves(desired: dict[str, Any], changed: list[tuple[str, Any, Any]]) -> None:
     assert [(d.dotted, d.before, d.after) for d in diff_leaves(desired, REMOTE)] == changed
+
+
+def test_null_list_equals_the_empty_list_the_server_stores() -> None:
+    assert diff_leaves({"knowledge_base_ids": None}, {"knowledge_base_ids": []}) == []
+    assert diff_leaves({"knowledge_base_ids": []}, {"knowledge_base_ids": None}) == []
 
 
 def test_unknown_remote_fields_are_ignored() -> None:
