@@ -167,7 +167,7 @@ def test_defaults_at_two_levels_nearer_wins_and_plan_names_the_file(
     (team / "_defaults.yaml").write_text("voice:\n  speed: 1.1\n")
     (manifests / "support.yaml").rename(team / "support.yaml")
     (team / "support.yaml").write_text(SUPPORT_YAML.replace("!file prompts/", "!file ../prompts/"))
-    remote.seed(SUPPORT, voice={"language": "en", "speed": 1})
+    remote.assistants[SUPPORT]["voice"].update(language="en", speed=1)
 
     result = run("plan")
     assert result.exit_code == 0, result.output
