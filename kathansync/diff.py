@@ -96,12 +96,14 @@ def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[L
     actual = canonical(project(remote, desired))
     if _same(wanted, actual):  # the common case costs one dumps, not a DeepDiff
         return []
+    # DeepDiff only sees the top-level fields that differ: a small tree is a cheap diff.
+    keys = [k for k in wanted if not _same(wanted[k], actual[k])]
 
     from deepdiff import DeepDiff  # ~200 ms to import: only when something differs
 
     report = DeepDiff(
-        actual,
-        wanted,
+        {k: actual[k] for k in keys},
+        {k: wanted[k] for k in keys},
         view="tree",
         threshold_to_diff_deeper=0,  # per-field changes, never a whole replaced sub-dict
         math_epsilon=1e-9,

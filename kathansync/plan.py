@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from kathansync.diff import (
@@ -152,25 +153,28 @@ def plan_assistant(
     if remote is None:
         return _plan_create(manifest, keys)
     diffs = diff_leaves(manifest.desired, remote)
+    if not diffs:
+        # No fingerprints: a saved plan never applies a no-op, so nothing will check them
+        # (and skipping them is most of the cost of planning a large, mostly clean fleet).
+        return Change(manifest.handle, manifest.file, manifest.id, Action.NO_OP)
     leaves = [path for path, _ in iter_leaves(manifest.desired)]
+    digest = partial(
+        fingerprints,
+        paths=leaves,
+        salt=keys.salt,
+        secret_key=keys.secret,
+        sensitive=manifest.sensitive,
+    )
     return Change(
         handle=manifest.handle,
         file=manifest.file,
         id=manifest.id,
-        action=Action.UPDATE if diffs else Action.NO_OP,
+        action=Action.UPDATE,
         fields=tuple(_field_change(d, manifest) for d in diffs),
         payload=build_payload(manifest.desired, remote, diffs),
         sensitive=manifest.sensitive,
-        remote_fingerprints=fingerprints(
-            remote, leaves, salt=keys.salt, secret_key=keys.secret, sensitive=manifest.sensitive
-        ),
-        desired_fingerprints=fingerprints(
-            manifest.desired,
-            leaves,
-            salt=keys.salt,
-            secret_key=keys.secret,
-            sensitive=manifest.sensitive,
-        ),
+        remote_fingerprints=digest(remote),
+        desired_fingerprints=digest(manifest.desired),
     )
 
 
