@@ -1,0 +1,204 @@
+"""CLI end to end (issue 7): markdown plans, GitHub annotations, CLI manners, schema, init."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from jsonschema import Draft202012Validator
+from ruamel.yaml import YAML
+
+from kathansync import __version__
+from kathansync.cli import cli
+from kathansync.emulator import EmulatorServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+
+SUPPORT_YAML = f"""\
+id: {SUPPORT}
+name: Support
+system_instruction: |
+  Be brief.
+  Be kind.
+voice:
+  speed: 1.05
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """One manifest, the working directory; no CI variables inherited from the real runner."""
+    (tmp_path / "assistants").mkdir()
+    (tmp_path / "assistants" / "support.yaml").write_text(SUPPORT_YAML)
+    monkeypatch.chdir(tmp_path)
+    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def remote(kathan_env: EmulatorServer) -> EmulatorServer:
+    """Support on the emulator with an older prompt and speed: the plan has changes."""
+    kathan_env.seed(SUPPORT, name="Support", system_instruction="Be brief.\n", voice={"speed": 1})
+    return kathan_env
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def break_manifest(repo: Path) -> None:
+    """An unknown key on line 8: an error with a known location."""
+    (repo / "assistants" / "support.yaml").write_text(SUPPORT_YAML + "voice_sped: 1\n")
+
+
+# --- markdown and GitHub Actions -------------------------------------------------------------
+
+
+def test_markdown_plan_has_summary_line_and_details(repo: Path, remote: EmulatorServer) -> None:
+    result = run("plan", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert "1 to update" in first
+    assert "<details>" in result.stdout and "</details>" in result.stdout
+    assert "```diff" in result.stdout and "+Be kind." in result.stdout
+    assert "voice.speed" in result.stdout
+
+
+def test_in_actions_plan_appends_markdown_to_step_summary(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    summary = repo / "summary.md"
+    summary.write_text("## Earlier step\n")  # the runner's file is shared by a job's steps
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run("plan", env=env)
+    assert result.exit_code == 0, result.output
+    assert "Plan: 0 to create, 1 to update" in result.stdout  # stdout keeps the asked format
+    text = summary.read_text()
+    assert text.startswith("## Earlier step\n")
+    assert "<details>" in text and "1 to update" in text
+
+
+def test_in_actions_invalid_manifest_prints_error_annotations(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    break_manifest(repo)
+    env = {"GITHUB_ACTIONS": "true"}
+    result = run("plan", env=env)
+    assert result.exit_code == 1
+    annotations = [line for line in result.output.splitlines() if line.startswith("::error ")]
+    assert annotations, result.output
+    assert annotations[0].startswith("::error file=assistants/support.yaml,line=8,col=1::")
+    assert remote.stats()["total"] == 0
+
+
+def test_validate_format_github_prints_annotations_on_stdout(repo: Path) -> None:
+    break_manifest(repo)
+    result = run("validate", "--format", "github")
+    assert result.exit_code == 1
+    assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout
+    assert "did you mean" in result.stdout
+
+    # Outside Actions and without --format github: no workflow commands.
+    assert "::error" not in run("validate").output
+
+
+# --- everyday CLI manners --------------------------------------------------------------------
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.stdout and "kathansync" in result.stdout
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    assert run("--help").exit_code == 0
+    for name in cli.commands:
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert "Example" in result.stdout, name
+
+
+def _plan_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run `kathansync plan` in a subprocess whose stdout is a pseudo-terminal; its output."""
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "kathansync", "plan", *args],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal closed, everything is read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks).decode()
+    finally:
+        os.close(leader)
+
+
+def test_no_color_flag_and_variable_on_a_terminal(repo: Path, remote: EmulatorServer) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    assert "\x1b[" in _plan_on_a_terminal([], env)  # the control: a terminal gets colour
+    assert "\x1b[" not in _plan_on_a_terminal(["--no-color"], env)
+    assert "\x1b[" not in _plan_on_a_terminal([], {**env, "NO_COLOR": "1"})
+
+
+# --- schema and init -------------------------------------------------------------------------
+
+
+def test_schema_validates_the_repository_examples() -> None:
+    result = run("schema")
+    assert result.exit_code == 0
+    schema = json.loads(result.stdout)
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    examples = sorted((ROOT / "assistants").glob("*.yaml"))
+    assert examples
+    for example in examples:
+        document = YAML(typ="safe").load(example.read_text(encoding="utf-8"))
+        errors = [error.message for error in validator.iter_errors(document)]
+        assert errors == [], example.name
+    assert not validator.is_valid({"name": "x", "voice": {"sped": 1}})
+    assert not validator.is_valid({"name": 3})
+
+
+def test_init_then_validate_and_refuse_a_second_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "fresh"
+    result = run("init", str(target))
+    assert result.exit_code == 0, result.output
+    assert (target / "kathansync.yaml").is_file()
+    workflow = YAML(typ="safe").load((target / ".github/workflows/kathansync.yml").read_text())
+    steps = json.dumps(workflow)
+    assert "kathansync validate" in steps and "kathansync plan" in steps
+
+    result = run("validate", "--dir", str(target / "assistants"))
+    assert result.exit_code == 0, result.output
+    assert "1 manifest(s) valid" in result.stdout
+
+    example = target / "assistants" / "example.yaml"
+    before = example.read_text()
+    result = run("init", str(target))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert example.read_text() == before
