@@ -424,3 +424,21 @@ def test_shorten_and_word_diff_edges() -> None:
     assert shorten("abcdef", 4) == "abc…"
     assert shorten("abc", 4) == "abc"
     assert word_diff("one two three", "four five six") is None
+
+
+def test_an_adoption_without_field_changes_is_shown_and_not_called_no_changes() -> None:
+    assistant_id = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+    manifest = Manifest("support", "assistants/support.yaml", assistant_id, {"name": "Support"})
+    plan = make_plan(
+        [manifest],
+        {assistant_id: {"id": assistant_id, "name": "Support"}},
+        api_url="http://api",
+        keys=FingerprintKeys("s", b"k"),
+        adopted=frozenset({"support"}),
+    ).to_dict()
+    assert plan["changes"][0]["adopted"] is True
+    for fmt in ("text", "markdown"):
+        shown = render_plan(plan, fmt)
+        assert "adopted by name" in shown
+        assert "No changes." not in shown
+        assert "1 id to write into manifests" in shown

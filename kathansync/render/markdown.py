@@ -35,7 +35,7 @@ def plan_markdown(plan: Mapping[str, Any]) -> str:
     env = plan.get("environment")
     where = f"environment {_code(env)}, " if env else ""
     head = f"**kathansync plan** ({where}{_code(plan['api_url'])}): "
-    head += plan_summary(plan["summary"]).removeprefix("Plan: ") + "\n"
+    head += plan_summary(plan).removeprefix("Plan: ") + "\n"
     changes = changed(plan)
     return _fit(head, [lambda c=c, compact=False: _md_section(c, compact) for c in changes])
 
@@ -95,6 +95,8 @@ def _md_where(change: Mapping[str, Any]) -> str:
         parts.append(f"name {_cell(show(change['name']))}")
     if change["action"] == "delete":
         parts.append("**the assistant will be deleted**")
+    if change.get("adopted"):
+        parts.append("adopted by name: apply writes the id into the manifest")
     return ", ".join(parts) + "."
 
 

@@ -49,7 +49,7 @@ def plan_text(plan: Mapping[str, Any], color: bool) -> str:
         out.extend(_change_text(change, color))
     if len(out) > 2:
         out.append("")
-    out.append(plan_summary(plan["summary"]))
+    out.append(plan_summary(plan))
     return "\n".join(out) + "\n"
 
 
@@ -72,6 +72,8 @@ def _where(change: Mapping[str, Any]) -> str:
         parts.append("new assistant")
     if change.get("name") and change["action"] == "delete":
         parts.append(show(change["name"]))
+    if change.get("adopted"):
+        parts.append("adopted by name: apply writes the id into the manifest")
     return ", ".join(parts)
 
 

@@ -104,15 +104,24 @@ def _multiline_view(path: str, origin: str | None, old: str, new: str, action: s
 
 
 def changed(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [c for c in plan["changes"] if c["action"] != "no-op"]
+    """The assistants worth showing: every action but no-op, and adoptions (an id to write)."""
+    return [c for c in plan["changes"] if c["action"] != "no-op" or c.get("adopted")]
 
 
 def plural(count: int, one: str, many: str) -> str:
     return f"{count} {one if count == 1 else many}"
 
 
-def plan_summary(summary: Mapping[str, int]) -> str:
+def plan_summary(plan: Mapping[str, Any]) -> str:
     """ "Plan: 1 to create, ..." or "No changes. ..." (the line CI logs and tests look for)."""
+    summary = plan["summary"]
+    adopted = sum(1 for c in plan["changes"] if c.get("adopted"))
+    if adopted:
+        return (
+            f"Plan: {summary['create']} to create, {summary['update']} to update, "
+            f"{summary['delete']} to delete, {summary['no_op']} unchanged; "
+            f"{plural(adopted, 'id', 'ids')} to write into manifests (adopted by name)."
+        )
     if not (summary["create"] or summary["update"] or summary["delete"]):
         same = summary["no_op"]
         if not same:
