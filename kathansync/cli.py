@@ -270,30 +270,42 @@ def _prune_options(func: F) -> F:
 def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     """Check manifests without touching the network.
 
-    Reports every problem in every file (file:line:column) in one run.
+    Reports every problem in every file (file:line:column) in one run. Without --env, when
+    kathansync.yaml defines environments, every environment is checked (ids, vars, dirs).
 
     \b
     Example:
       kathansync validate --strict
     """
+    from dataclasses import replace
+
     opts = _options(kwargs)
     session = _session(opts)
-    result = session.load_result(strict=strict)
-    for problem in result.problems:
+    environments = session.settings.config.environments
+    sessions = [session]
+    if session.settings.environment is None and environments:
+        sessions = [_session(replace(opts, env=name)) for name in sorted(environments)]
+    problems: set[Problem] = set()
+    valid = 0
+    for each in sessions:
+        result = each.load_result(strict=strict)
+        problems.update(result.problems)
+        valid = max(valid, len(result.manifests))
+    ordered = sorted(problems)
+    for problem in ordered:
         click.echo(str(problem), err=True)
     if fmt == "github" or _in_actions():
-        _annotate(result.problems, err=False)
-    errors = len(result.errors)
-    warnings = len(result.problems) - errors
+        _annotate(ordered, err=False)
+    errors = sum(p.severity == "error" for p in ordered)
+    warnings = len(ordered) - errors
+    checked = "" if len(sessions) == 1 else f" (environments: {', '.join(sorted(environments))})"
     if errors:
         where = session.settings.manifests
-        click.echo(f"{errors} error(s), {warnings} warning(s) in {where}.", err=True)
+        click.echo(f"{errors} error(s), {warnings} warning(s) in {where}{checked}.", err=True)
         return EXIT_ERROR
     if not opts.quiet:
-        count = len(result.manifests)
-        click.echo(
-            f"{count} manifest(s) valid" + (f", {warnings} warning(s)." if warnings else ".")
-        )
+        noted = f", {warnings} warning(s)" if warnings else ""
+        click.echo(f"{valid} manifest(s) valid{checked}{noted}.")
     return EXIT_OK
 
 

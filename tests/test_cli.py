@@ -275,3 +275,27 @@ def test_saved_plan_from_other_api_refused(
     result = run("apply", "plan.json")
     assert result.exit_code == 1
     assert "made against" in result.output
+
+
+def test_validate_checks_every_environment_without_env(repo: Path) -> None:
+    (repo / "kathansync.yaml").write_text(
+        "environments:\n"
+        "  staging:\n"
+        "    vars:\n"
+        "      HOOK: https://hooks.example/staging\n"
+        "  production:\n"
+        "    vars: {}\n"
+    )
+    (repo / "assistants" / "sales.yaml").write_text(
+        f"id: {{staging: {SALES}, production: {SUPPORT.replace('3', '4')}}}\n"
+        "name: Sales\n"
+        "call_actions:\n"
+        "  webhook_url: ${HOOK}\n"
+    )
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "HOOK" in result.output and "sales.yaml:4" in result.output
+    assert "environments: production, staging" in result.output
+    assert "https://hooks.example" not in result.output
+    result = run("validate", "--env", "staging")
+    assert result.exit_code == 0, result.output
