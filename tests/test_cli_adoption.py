@@ -249,10 +249,9 @@ def test_prune_past_threshold_refused_without_force(repo: Path, three: EmulatorS
 def test_adoption_is_visible_in_text_and_markdown_plans(repo: Path, three: EmulatorServer) -> None:
     """An adoption writes an id into the manifest, so the plan a reviewer reads must say so.
 
-    Found failing: kathansync/render/views.py `changed()` drops action "no-op" even when
-    "adopted" is true, and `plan_summary()` says "No changes." from the counts alone, so a
-    name-only manifest plans as "No changes." while --detailed-exitcode exits 2; neither text
-    nor markdown mentions the adoption (only an stderr remark, silenced by --quiet).
+    A name-only manifest adopting a remote has no field change: the plan once said "No
+    changes." while --detailed-exitcode exited 2, and only a --quiet-silenced stderr remark
+    mentioned the adoption.
     """
     (repo / "assistants" / "sales.yaml").write_text("name: Sales Line\n")
     result = run("plan", "--detailed-exitcode")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from ruamel.yaml import YAML
 
 from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
@@ -281,3 +282,59 @@ def test_unknown_env_lists_known_ones(envs_repo: Path) -> None:
     result = run("plan", "--env", "prod")
     assert result.exit_code == 1
     assert "production" in result.output and "staging" in result.output
+
+
+def test_apply_json_and_markdown_results_mask_the_secret(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    result = run("apply", "--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+    json.loads(result.stdout)
+    remote.assistants[SUPPORT]["call_actions"]["webhook_url"] = "https://hooks.example.com/x"
+    result = run("apply", "--auto-approve", "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output
+
+
+def test_pull_leaves_variable_and_file_values_in_place(repo: Path, remote: EmulatorServer) -> None:
+    assert run("apply", "--auto-approve").exit_code == 0
+    remote.assistants[SUPPORT]["call_actions"]["webhook_url"] = "https://hooks.example.com/new"
+    remote.assistants[SUPPORT]["system_instruction"] = "Rewritten in the dashboard.\n"
+    manifest = repo / "assistants" / "support.yaml"
+
+    result = run("pull")
+    assert result.exit_code == 0, result.output
+    assert "not pulled" in result.stdout
+    assert SECRET not in result.output and "hooks.example.com/new" not in result.output
+    assert manifest.read_text() == SUPPORT_YAML  # ${...} and !file kept as written
+    assert (repo / "assistants" / "prompts" / "support.md").read_text() == PROMPT_FILE
+
+    result = run("pull", "--write-files")
+    assert result.exit_code == 0, result.output
+    assert manifest.read_text() == SUPPORT_YAML
+    prompt = repo / "assistants" / "prompts" / "support.md"
+    assert prompt.read_text() == "Rewritten in the dashboard.\n"
+
+
+def test_environment_without_its_id_creates_and_writes_the_id_under_it(
+    envs_repo: Path, emulator: EmulatorServer, production: EmulatorServer
+) -> None:
+    manifest = envs_repo / "assistants" / "support.yaml"
+    manifest.write_text(ENV_SUPPORT_YAML.replace(f"  production: {PRODUCTION_ID}\n", ""))
+    del production.assistants[PRODUCTION_ID]
+
+    result = run("plan", "--env", "production")
+    assert result.exit_code == 0, result.output
+    assert "+ support" in result.stdout and "1 to create" in result.stdout
+
+    result = run("apply", "--env", "production", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    (created,) = production.assistants
+    assert production.assistants[created]["description"] == "Serving us-production"
+    loaded = YAML(typ="safe").load(manifest.read_text())
+    assert loaded["id"] == {"staging": STAGING_ID, "production": created}
+    assert emulator.stats()["total"] == 0
+
+    assert "No changes." in run("plan", "--env", "production").stdout
+    assert "No changes." not in run("plan", "--env", "staging").stdout  # staging still old
