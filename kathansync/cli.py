@@ -436,7 +436,7 @@ def apply(
 
 def _confirm(the_plan: Plan, fmt: str, opts: Options, auto_approve: bool) -> bool:
     """Show the plan and get a 'yes'. With a machine format the plan goes to stderr."""
-    click.echo(_render_plan(the_plan, "text", opts), nl=False, err=fmt != "text")
+    click.echo(_render_plan(the_plan, "text", opts), err=fmt != "text")  # a blank line after
     if auto_approve:
         return True
     if not _interactive():
