@@ -99,6 +99,26 @@ def test_in_actions_invalid_manifest_prints_error_annotations(
     assert remote.stats()["total"] == 0
 
 
+def test_outside_actions_invalid_manifest_prints_no_workflow_commands(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    """Workflow commands are for GitHub's runner: a terminal or another CI gets plain errors.
+
+    Found failing: kathansync/cli.py `_load` (line ~178) calls `_annotate(error.problems)`
+    unconditionally, so every plan/apply/pull/import with an invalid manifest prints
+    `::error ...` lines, not only under GITHUB_ACTIONS=true or --format github.
+    """
+    break_manifest(repo)
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "support.yaml:8:1" in result.output
+    assert "::error" not in result.output, result.output
+
+    result = run("plan", "--format", "github")  # asked for: annotations even outside Actions
+    assert result.exit_code == 1
+    assert "::error file=assistants/support.yaml,line=8,col=1::" in result.output
+
+
 def test_validate_format_github_prints_annotations_on_stdout(repo: Path) -> None:
     break_manifest(repo)
     result = run("validate", "--format", "github")
