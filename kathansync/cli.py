@@ -50,6 +50,9 @@ class KathansyncGroup(click.Group):
         except KathansyncError as error:
             _report_error(error)
             code = EXIT_ERROR
+        except OSError as error:  # the machine's, not ours: an unwritable --out, a full disk
+            click.echo(f"Error: {error}", err=True)
+            code = EXIT_ERROR
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             code = EXIT_ERROR
@@ -168,14 +171,18 @@ def _session(opts: Options) -> Session:
     return Session(settings, info=opts.info, log=opts.log)
 
 
-def _load(opts: Options, session: Session) -> list[Manifest]:
-    """Manifests, or every problem (also as GitHub annotations) and exit 1 before the network."""
+def _load(opts: Options, session: Session, *, annotate: bool = False) -> list[Manifest]:
+    """Manifests, or every problem and exit 1 before the network.
+
+    In GitHub Actions (or with `annotate`) the problems are also workflow commands.
+    """
     from kathansync.errors import ManifestError
 
     try:
         return session.load()
     except ManifestError as error:
-        _annotate(error.problems)
+        if annotate or _in_actions():
+            _annotate(error.problems)
         raise
 
 
@@ -351,7 +358,7 @@ def plan(
 
     opts = _options(kwargs)
     session = _session(opts)
-    manifests = _load(opts, session)
+    manifests = _load(opts, session, annotate=fmt == "github")
     with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
         run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
     click.echo(_render_plan(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)

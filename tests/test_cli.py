@@ -299,3 +299,18 @@ def test_validate_checks_every_environment_without_env(repo: Path) -> None:
     assert "https://hooks.example" not in result.output
     result = run("validate", "--env", "staging")
     assert result.exit_code == 0, result.output
+
+
+def test_unwritable_plan_file_is_a_clean_error(repo: Path, remote: Any) -> None:
+    result = run("plan", "--out", "no/such/dir/plan.json")
+    assert result.exit_code == 1
+    assert "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_annotations_only_in_github_actions(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (repo / "assistants" / "sales.yaml").write_text(SALES_YAML + "voice: {speed: fast}\n")
+    monkeypatch.setenv("KATHAN_API_KEY", "k")
+    monkeypatch.setenv("KATHAN_USER_ID", "u")
+    assert "::error" not in run("plan").output
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    assert "::error file=" in run("plan").output
