@@ -421,8 +421,6 @@ def apply(
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
             run, refused = session.replan_saved(conn, manifests, saved)
-            for outcome in refused.values():
-                opts.info(outcome.message or outcome.handle)
         else:
             run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
             refused = {}
