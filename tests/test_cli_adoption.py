@@ -261,3 +261,14 @@ def test_adoption_is_visible_in_text_and_markdown_plans(repo: Path, three: Emula
         assert "adopt" in out.lower(), out
         assert SALES in out
         assert "No changes." not in out, out
+
+
+def test_import_dedupes_handles_and_never_overwrites(repo: Path, three: EmulatorServer) -> None:
+    three.seed(EXTRA, name="Sales Line")
+    mine = repo / "assistants" / "sales-line.yaml"
+    mine.write_text("# mine\nname: Other\n")
+    result = run("import", SALES, EXTRA)
+    assert result.exit_code == 0, result.output
+    assert mine.read_text() == "# mine\nname: Other\n"
+    names = {manifest_with_id(repo, i).name for i in (SALES, EXTRA)}
+    assert names == {"sales-line-2.yaml", "sales-line-3.yaml"}

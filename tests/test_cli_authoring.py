@@ -242,6 +242,8 @@ def test_env_flag_selects_staging_api_id_and_vars(
     assert "staging" in result.stdout
     assert emulator.url in result.stdout
     assert STAGING_ID in result.stdout and PRODUCTION_ID not in result.stdout
+    markdown = run("plan", "--env", "staging", "--format", "markdown").stdout
+    assert "staging" in markdown.splitlines()[0]  # the PR comment's summary names it
 
     result = run("apply", "--env", "staging", "--auto-approve")
     assert result.exit_code == 0, result.output
