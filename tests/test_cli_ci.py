@@ -104,9 +104,7 @@ def test_outside_actions_invalid_manifest_prints_no_workflow_commands(
 ) -> None:
     """Workflow commands are for GitHub's runner: a terminal or another CI gets plain errors.
 
-    Found failing: kathansync/cli.py `_load` (line ~178) calls `_annotate(error.problems)`
-    unconditionally, so every plan/apply/pull/import with an invalid manifest prints
-    `::error ...` lines, not only under GITHUB_ACTIONS=true or --format github.
+    (Once broken: the CLI's manifest loading annotated unconditionally.)
     """
     break_manifest(repo)
     result = run("plan")
