@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from kathansync.errors import Problem
     from kathansync.models import Manifest
     from kathansync.plan import Plan
-    from kathansync.session import Session
+    from kathansync.session import Network, Session
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -231,22 +231,43 @@ def _target_option(func: F) -> F:
     )(func)
 
 
-def _scale_options(func: F) -> F:
-    func = click.option(
-        "--max-retries",
-        type=click.IntRange(1, 20),
-        default=5,
-        show_default=True,
-        help="Tries per request on 429/5xx/timeouts.",
-    )(func)
-    func = click.option(
-        "--parallelism",
-        type=click.IntRange(1, 64),
-        default=8,
-        show_default=True,
-        help="Requests in flight at once.",
-    )(func)
+def _network_options(func: F) -> F:
+    options = [
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(0, 20),
+            default=4,
+            show_default=True,
+            help="Retries after the first try, on 429/502/503/504, timeouts, lost connections.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for each answer.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
     return func
+
+
+def _network(kwargs: dict[str, Any]) -> Network:
+    from kathansync.session import Network
+
+    return Network(
+        parallelism=kwargs.pop("parallelism"),
+        max_retries=kwargs.pop("max_retries"),
+        timeout=kwargs.pop("timeout"),
+    )
 
 
 def _prune_options(func: F) -> F:
@@ -331,7 +352,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
 @click.option("--format", "fmt", type=PLAN_FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @_prune_options
-@_scale_options
+@_network_options
 def plan(
     targets: tuple[str, ...],
     out: Path | None,
@@ -339,8 +360,6 @@ def plan(
     detailed_exitcode: bool,
     prune: bool,
     force: bool,
-    parallelism: int,
-    max_retries: int,
     **kwargs: Any,
 ) -> int:
     """Show what apply would change: manifests against the live API.
@@ -359,7 +378,7 @@ def plan(
     opts = _options(kwargs)
     session = _session(opts)
     manifests = _load(opts, session, annotate=fmt == "github")
-    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+    with session.connect(_network(kwargs)) as conn:
         run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
     click.echo(_render_plan(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
     if _in_actions() or fmt == "github":
@@ -384,7 +403,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for 'yes'.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @_prune_options
-@_scale_options
+@_network_options
 def apply(
     planfile: Path | None,
     targets: tuple[str, ...],
@@ -392,8 +411,6 @@ def apply(
     fmt: str,
     prune: bool,
     force: bool,
-    parallelism: int,
-    max_retries: int,
     **kwargs: Any,
 ) -> int:
     """Make the API match the manifests, sending only what changed.
@@ -417,7 +434,7 @@ def apply(
     session = _session(opts)
     settings = session.settings
     manifests = _load(opts, session)
-    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+    with session.connect(_network(kwargs)) as conn:
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
             run, refused = session.replan_saved(conn, manifests, saved)
@@ -501,10 +518,8 @@ class Progress:
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "import_all", is_flag=True, help="Every assistant the API lists.")
 @common_options
-@_scale_options
-def import_(
-    ids: tuple[str, ...], import_all: bool, parallelism: int, max_retries: int, **kwargs: Any
-) -> int:
+@_network_options
+def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
     """Write a manifest for each existing assistant (ID... or --all).
 
     Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id some
@@ -523,7 +538,7 @@ def import_(
     session = _session(opts)
     settings = session.settings
     existing = _load(opts, session) if settings.manifests.is_dir() else []
-    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+    with session.connect(_network(kwargs)) as conn:
         report = import_assistants(
             conn.client,
             None if import_all else list(ids),
@@ -554,12 +569,10 @@ def import_(
     is_flag=True,
     help="Also update files referenced with !file (only inside the repository).",
 )
-@_scale_options
+@_network_options
 def pull(
     targets: tuple[str, ...],
     write_files: bool,
-    parallelism: int,
-    max_retries: int,
     **kwargs: Any,
 ) -> int:
     """Take the remote's current values into the manifests (accept drift into git).
@@ -580,7 +593,7 @@ def pull(
     opts = _options(kwargs)
     session = _session(opts)
     manifests = select(_load(opts, session), targets)
-    with session.connect(parallelism=parallelism, max_retries=max_retries) as conn:
+    with session.connect(_network(kwargs)) as conn:
         remotes = session.fetch(conn.client, manifests)
     root = find_root(session.settings.manifests)
     updated = kept = 0

@@ -62,6 +62,15 @@ def resolve_settings(
 
 
 @dataclass(frozen=True)
+class Network:
+    """How hard to push the API: requests in flight, retries after the first try, seconds."""
+
+    parallelism: int = 8
+    max_retries: int = 4  # 5 tries in all
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
 class Connection:
     """A client, plus the API key's one other use: keying plan fingerprints (never printed)."""
 
@@ -126,16 +135,18 @@ class Session:
 
     # --- FETCH -------------------------------------------------------------------------------
 
-    def connect(self, *, parallelism: int = 8, max_retries: int = 5) -> Connection:
+    def connect(self, network: Network | None = None) -> Connection:
         """A client for the selected API; missing credentials fail here, before any request."""
         from kathansync.client import Credentials, KathanClient, RetryPolicy
 
+        network = network or Network()
         credentials = Credentials.from_env(os.environ)
         client = KathanClient(
             self.settings.api_url,
             credentials,
-            retry=RetryPolicy(max_tries=max_retries),
-            parallelism=parallelism,
+            timeout=network.timeout,
+            retry=RetryPolicy(max_tries=network.max_retries + 1),
+            parallelism=network.parallelism,
             log=self.log,
         )
         return Connection(client, credentials.api_key)

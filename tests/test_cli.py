@@ -148,7 +148,7 @@ def test_unreachable_api_is_one_clean_line(repo: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.setenv("KATHAN_API_KEY", "sk-test-secret-key")
     monkeypatch.setenv("KATHAN_USER_ID", "user")
-    result = run("plan", "--max-retries", "1")
+    result = run("plan", "--max-retries", "0")
     assert result.exit_code == 1
     assert "cannot reach" in result.output or "connect" in result.output.lower()
     assert "sk-test-secret-key" not in result.output
@@ -314,3 +314,11 @@ def test_annotations_only_in_github_actions(repo: Path, monkeypatch: pytest.Monk
     assert "::error" not in run("plan").output
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     assert "::error file=" in run("plan").output
+
+
+def test_timeout_and_retries_are_options(repo: Path, remote: Any) -> None:
+    remote.inject({"delay_ms": 1500, "method": "GET", "path": f"/assistants/{SALES}"})
+    result = run("plan", "--timeout", "0.2", "--max-retries", "0")
+    assert result.exit_code == 1
+    assert "sales" in result.output and "timed out after 0.2 s" in result.output
+    assert remote.stats()["methods"]["GET"] == 2, "one GET each: --max-retries 0 is one try"

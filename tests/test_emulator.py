@@ -456,6 +456,21 @@ def test_injected_delay_makes_a_client_time_out(
     assert api.get("/assistants").status_code == 200  # consumed: the next one is normal
 
 
+def test_a_write_delayed_past_the_client_timeout_is_still_processed(
+    emulator: EmulatorServer, api: httpx.Client
+) -> None:
+    # As on a real server that received the whole request: the client's timeout does not undo
+    # it. This is what makes "POST is never retried after an ambiguous failure" matter.
+    emulator.inject({"delay_ms": 300, "method": "POST"})
+
+    with pytest.raises(httpx.ReadTimeout):
+        api.post("/assistants", json={"name": "Late"}, timeout=0.1)
+    deadline = time.monotonic() + 3
+    while not any(a["name"] == "Late" for a in emulator.assistants.values()):
+        assert time.monotonic() < deadline, "the delayed POST was never processed"
+        time.sleep(0.05)
+
+
 def test_injected_drop_closes_the_connection_without_a_response(
     emulator: EmulatorServer, api: httpx.Client
 ) -> None:

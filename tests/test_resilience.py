@@ -225,7 +225,7 @@ def test_a_failure_outlasting_the_retries_fails_that_assistant_only(fleet: Fleet
     victim = min(fleet.changed)
     path = f"/assistants/{assistant_id(victim)}"
     fleet.emulator.inject(*[{"status": 503, "method": "PUT", "path": path}] * 10)
-    result, data = apply_json("--max-retries", "2")
+    result, data = apply_json("--max-retries", "1")
     assert result.exit_code == 1
     by_handle = {o["handle"]: o for o in data["outcomes"]}
     failed = by_handle[fleet.handle(victim)]
@@ -238,7 +238,7 @@ def test_a_failure_outlasting_the_retries_fails_that_assistant_only(fleet: Fleet
     assert data["summary"]["applied"] == len(fleet.changed) - 1
     assert data["summary"]["unchanged"] == fleet.count - len(fleet.changed)
     stats = fleet.emulator.stats()
-    assert stats["faults_pending"] == 8  # --max-retries 2: two tries, no more
+    assert stats["faults_pending"] == 8  # --max-retries 1: two tries, no more
     assert count(stats, "PUT") == len(fleet.changed) - 1 + 2
     fleet.assert_converged(except_=frozenset({victim}))
     # The failed change is still pending, and only it.

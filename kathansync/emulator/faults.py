@@ -205,6 +205,10 @@ class FaultMiddleware:
                 controls.count_status(message["status"])
             await send(message)
 
+        # Read the body before any waiting: a client that times out meanwhile disconnects, and
+        # uvicorn would then hand the app a disconnect instead of the body it had received. A
+        # real server that got the whole request processes it; so does the emulator.
+        replay = await _buffered(receive)
         if controls.knobs.latency_ms and not await _sleep(controls.knobs.latency_ms):
             return
         fault = controls.take_fault(method, path)
@@ -225,7 +229,22 @@ class FaultMiddleware:
         if controls.should_fail():
             await respond(counting_send, 503, "Service Unavailable (emulated failure)")
             return
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, replay, counting_send)
+
+
+async def _buffered(receive: Receive) -> Receive:
+    """Read the whole request body now; return a `receive` that replays it, then goes live."""
+    messages: list[Message] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body"):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 async def _sleep(milliseconds: int) -> bool:
