@@ -37,7 +37,7 @@ class KathansyncGroup(click.Group):
         from kathansync.errors import KathansyncError
 
         try:
-            code = super().main(*args, standalone_mode=False, **kwargs)
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.exceptions.NoArgsIsHelpError as help_shown:
             click.echo(help_shown.ctx.get_help() if help_shown.ctx else "", err=True)
             code = EXIT_ERROR
@@ -194,8 +194,7 @@ def _annotate(problems: Sequence[Problem], *, err: bool = True) -> None:
     """
     from kathansync import github
 
-    for problem in problems:
-        click.echo(github.annotation(problem), err=err)
+    click.echo(github.annotation_lines(problems), nl=False, err=err)
 
 
 def _in_actions() -> bool:

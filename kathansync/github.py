@@ -47,7 +47,7 @@ def annotation(problem: Problem) -> str:
     return f"::{problem.severity} {','.join(properties)}::{escape_data(problem.message)}"
 
 
-def annotations(problems: Iterable[Problem]) -> str:
+def annotation_lines(problems: Iterable[Problem]) -> str:
     """Annotation lines for many problems, each ending in a newline ("" for none)."""
     return "".join(annotation(problem) + "\n" for problem in problems)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,7 +152,7 @@ def write_id(path: Path, assistant_id: str, env: str | None) -> None:
             tree["id"] = assistant_id
         else:
             tree.insert(0, "id", assistant_id)
-    elif isinstance(current, Mapping):
+    elif isinstance(current, MutableMapping):
         current[env] = assistant_id
     elif current is None:
         ids = CommentedMap()

@@ -9,7 +9,7 @@ import pytest
 from kathansync.errors import ConfigError, Problem
 from kathansync.github import (
     annotation,
-    annotations,
+    annotation_lines,
     append_step_summary,
     escape_data,
     escape_property,
@@ -59,11 +59,11 @@ def test_unknown_position_leaves_line_and_column_out() -> None:
 
 def test_annotations_one_line_each() -> None:
     problems = [Problem("a.yaml", 1, 1, "x"), Problem("b.yaml", 2, 2, "y\nz")]
-    assert annotations(problems).splitlines() == [
+    assert annotation_lines(problems).splitlines() == [
         "::error file=a.yaml,line=1,col=1::x",
         "::error file=b.yaml,line=2,col=2::y%0Az",
     ]
-    assert annotations([]) == ""
+    assert annotation_lines([]) == ""
 
 
 @pytest.mark.parametrize(
