@@ -19,6 +19,7 @@ test: install ## the whole test suite (network off except the local emulator)
 lint: install
 	$(BIN)/ruff check kathansync tests scripts
 	$(BIN)/ruff format --check kathansync tests scripts
+	$(BIN)/mypy
 
 demo: install ## plan and apply against the built-in emulator, no credentials needed
 	bash scripts/demo.sh

@@ -97,7 +97,8 @@ class RetryPolicy:
 
     def backoff(self, tries: int, jitter: float) -> float:
         """The delay after `tries` failed tries, for a jitter drawn uniformly from [0, 1)."""
-        return jitter * min(self.max_delay, self.base_delay * 2 ** (tries - 1))
+        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (tries - 1))
+        return jitter * ceiling
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:

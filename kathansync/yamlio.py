@@ -188,9 +188,11 @@ def _char_at(text: str, mark: Any) -> str:
     if mark is None:
         return ""
     lines = text.splitlines()
-    if mark.line >= len(lines) or mark.column >= len(lines[mark.line]):
+    line: int = mark.line
+    column: int = mark.column
+    if line >= len(lines) or column >= len(lines[line]):
         return ""
-    return lines[mark.line][mark.column]
+    return lines[line][column]
 
 
 def check_expansion(data: Any, limit: int = MAX_NODES) -> None:
