@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kathansync.atomic import write_atomic
 from kathansync.errors import ApiError, ConfigError
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
 
@@ -166,19 +165,11 @@ def _free_handle(base: str, directory: Path, taken: set[str]) -> str:
 
 
 def _create_file(path: Path, text: str) -> None:
-    """Write a new file atomically, refusing to replace one that exists (even if just created)."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write a new manifest atomically, refusing to replace a file (even one just created)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o666 & ~_umask())  # mkstemp makes 0600; a manifest is not secret
-        os.link(tmp_name, path)  # fails with FileExistsError instead of replacing
+        write_atomic(path, text, overwrite=False)
     except FileExistsError:
         raise ConfigError(f"{path} exists: refusing to overwrite it") from None
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
 
 
 def _display(path: Path) -> str:
@@ -187,9 +178,3 @@ def _display(path: Path) -> str:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         return str(path)
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

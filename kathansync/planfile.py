@@ -11,15 +11,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kathansync import __version__
+from kathansync.atomic import write_atomic
 from kathansync.errors import PlanFileError
 from kathansync.plan import FORMAT_VERSION, FingerprintKeys, Plan
 
@@ -50,20 +49,6 @@ def save_plan(plan: Plan, keys: FingerprintKeys, path: Path) -> None:
     """Write the plan atomically: a reader never sees half a file."""
     text = json.dumps(plan_file_data(plan, keys), indent=2, ensure_ascii=False) + "\n"
     write_atomic(path, text)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass(frozen=True)

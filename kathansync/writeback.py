@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kathansync import yamlio
+from kathansync.atomic import write_atomic
 from kathansync.diff import Path as LeafPath
 from kathansync.diff import diff_leaves, dotted
 from kathansync.errors import ConfigError
@@ -129,7 +130,7 @@ def dump_text(tree: Any, original: str = "") -> str:
 
 def save_tree(tree: Any, path: Path, original: str) -> None:
     """Write the tree back atomically (temp file in the same directory, fsync, rename)."""
-    yamlio.write_atomic(path, dump_text(tree, original))
+    write_atomic(path, dump_text(tree, original))
 
 
 # --- The id after a create ----------------------------------------------------------------------
@@ -310,5 +311,5 @@ def _pull_file(
     elif not write_files:
         report.kept.append(f"{name}: comes from !file {ref}; pass --write-files to update it")
     else:
-        yamlio.write_atomic(target, new)
+        write_atomic(target, new)
         report.files_written.append(str(manifest_path.parent / ref))

@@ -9,12 +9,12 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from kathansync.atomic import write_atomic
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -333,20 +333,3 @@ def _mapping_indent(text: str) -> int:
             if step > 0:
                 return step
     return 2
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` with `text` via a fsynced temporary file and os.replace."""
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode is not None:
-            os.chmod(tmp_name, mode)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise

@@ -15,7 +15,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from kathansync.emulator.store import merge_seed, new_assistant, write_atomically
+from kathansync.atomic import write_atomic
+from kathansync.emulator.store import merge_seed, new_assistant
 
 # handle -> what the "remote" says instead of the manifest. after-hours has none: a no-op.
 DRIFT: dict[str, dict[str, Any]] = {
@@ -53,7 +54,7 @@ def main(argv: list[str]) -> int:
         manifest = yaml.load(path.read_text(encoding="utf-8"))
         assistants[manifest["id"]] = remote_assistant(manifest, path.stem)
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(state_file, json.dumps({"assistants": assistants}, indent=2) + "\n")
+    write_atomic(state_file, json.dumps({"assistants": assistants}, indent=2) + "\n")
     print(f"seeded {len(assistants)} assistant(s) into {state_file}", file=sys.stderr)
     return 0
 

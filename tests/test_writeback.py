@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kathansync import yamlio
+from kathansync import atomic
 from kathansync.errors import ConfigError
 from kathansync.manifest import load_manifests
 from kathansync.models import Manifest
@@ -304,7 +304,7 @@ def test_a_failure_between_write_and_rename_leaves_the_original_intact(
         written.append(Path(source).read_text())  # the new text was fully written...
         raise OSError("disk unplugged")  # ...and then the rename never happens
 
-    monkeypatch.setattr(yamlio.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(OSError, match="disk unplugged"):
         pull_manifest(manifest, _remote(manifest, name="Renamed"), root=repo)
 

@@ -120,12 +120,3 @@ def test_failed_write_leaves_the_original_intact(
         yamlio.dump_roundtrip({"name": "new"}, path)
     assert path.read_text(encoding="utf-8") == COMMENTED
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]  # no temp file left
-
-
-def test_atomic_write_keeps_the_file_mode(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text("a: 1\n", encoding="utf-8")
-    path.chmod(0o640)
-    yamlio.write_atomic(path, "a: 2\n")
-    assert path.read_text(encoding="utf-8") == "a: 2\n"
-    assert path.stat().st_mode & 0o777 == 0o640

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import tempfile
 import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from kathansync.atomic import write_atomic
 from kathansync.errors import ConfigError
 
 # The response example of ../shared/seed/update-assistant.txt, verbatim (placeholders included):
@@ -142,27 +141,13 @@ class Store:
             return
         with self.lock:
             text = json.dumps({"assistants": self.assistants}, indent=2, ensure_ascii=False)
-            write_atomically(self.state_file, text + "\n")
+            write_atomic(self.state_file, text + "\n")
 
     def _put(self, assistant: dict[str, Any]) -> dict[str, Any]:
         with self.lock:
             self.assistants[assistant["id"]] = assistant
             self.save()
             return copy.deepcopy(assistant)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Temp file in the same directory, fsync, os.replace: readers see old or new, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_state(path: Path) -> dict[str, dict[str, Any]]:
