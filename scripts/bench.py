@@ -9,9 +9,9 @@ Not a test: a slow machine prints slow numbers, nothing fails.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,56 +27,6 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".bench"
 KATHANSYNC = [sys.executable, "-m", "kathansync"]
 API_KEY, USER_ID = "bench-key", "bench-user"
-
-# One full assistant as the API returns it (the seed's response example, filled in).
-TEMPLATE: dict[str, Any] = {
-    "name": "",
-    "system_instruction": "You are a helpful voice assistant.\nKeep answers short.\n",
-    "voice": {
-        "voice_id": "voice-1",
-        "tts_provider": "cartesia",
-        "tts_model": "sonic-3",
-        "language": "en",
-        "speed": 1,
-    },
-    "llm": {"llm_provider": "google", "model": "gemini-1.5-flash"},
-    "transcriber": {"stt_provider": "deepgram", "stt_model": "nova-3", "language": "en"},
-    "speech_settings": {
-        "style": "neutral",
-        "responsiveness": "balanced",
-        "interruptions": "on",
-        "emotions": "natural",
-    },
-    "long_term_memory": {
-        "enabled": False,
-        "search_limit": 5,
-        "search_threshold": 0.1,
-        "system_prompt": "Relevant, user-specific context from previous conversations:\n\n",
-    },
-    "short_term_memory": {"enabled": False, "search_limit": 3},
-    "call_summary": {"prompt": "Summarise the call."},
-    "recording": {"enabled": False, "stereo": True, "mp3_enabled": True},
-    "call_actions": {
-        "enabled": True,
-        "allow_hangup": True,
-        "allow_transfer": True,
-        "hangup_triggers": ["bye"],
-        "transfer_triggers": ["human"],
-        "transfer_number": "+15550100",
-        "transfer_mode": "cold",
-        "confirm_required": True,
-        "auto_hangup_silence_seconds": 30,
-        "confirm_yes": ["yes"],
-        "confirm_no": ["no"],
-        "webhook_url": "https://hooks.example/call",
-        "webhook_timeout_ms": 3500,
-    },
-    "description": "Benchmark assistant",
-    "first_message": "Hello!",
-    "knowledge_base_ids": [],
-    "phone_number_id": None,
-    "assistant_speaks_first": True,
-}
 
 MANIFEST = """\
 # Benchmark assistant {n}
@@ -130,15 +80,23 @@ def free_port() -> int:
 
 
 def make_fleet(directory: Path, count: int, changed: int) -> dict[str, Any]:
-    """`count` manifests, the first `changed` of them differing from the remote (voice.speed)."""
+    """`count` manifests, the first `changed` of them differing from the remote (voice.speed).
+
+    Each remote is the emulator's new assistant with the unchanged manifest laid over it, so
+    the only differences are the ones planted here.
+    """
+    from ruamel.yaml import YAML
+
+    from kathansync.emulator.store import merge_seed, new_assistant
+
+    yaml = YAML(typ="safe")
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     assistants: dict[str, Any] = {}
     for n in range(count):
         assistant_id = str(uuid.UUID(int=n + 1, version=4))
-        remote = copy.deepcopy(TEMPLATE)
-        remote.update(id=assistant_id, name=f"Bench {n}")
-        assistants[assistant_id] = remote
+        as_remote = yaml.load(MANIFEST.format(n=n, id=assistant_id, speed=1.0))
+        assistants[assistant_id] = merge_seed(new_assistant(assistant_id), as_remote)
         speed = 1.1 if n < changed else 1.0
         text = MANIFEST.format(n=n, id=assistant_id, speed=speed)
         (directory / f"bench-{n:04d}.yaml").write_text(text)
@@ -204,14 +162,21 @@ class Emulator:
         self.process.wait(timeout=10)
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run([*KATHANSYNC, *args], env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0, 2):
         sys.stderr.write(done.stdout + done.stderr)
         raise SystemExit(f"kathansync {' '.join(args)} failed with {done.returncode}")
-    return elapsed, done.returncode
+    return elapsed, done.stdout
+
+
+def expect_planted(plan_output: str, changed: int) -> None:
+    """A benchmark of the wrong work is worthless: the plan must find exactly the planted ones."""
+    found = re.search(r"(\d+) to update", plan_output)
+    if not found or int(found.group(1)) != changed:
+        raise SystemExit(f"expected {changed} updates, the plan says: {plan_output[-200:]}")
 
 
 def report(
@@ -260,7 +225,8 @@ def main() -> None:
         try:
             env["KATHAN_API_URL"] = emulator.url
             before = emulator.requests()
-            seconds, _ = run(["plan", "--dir", str(directory)], env)
+            seconds, output = run(["plan", "--dir", str(directory)], env)
+            expect_planted(output, max(1, size * 5 // 100))
             target = 2.0 if size == 1000 else None
             report(
                 f"plan, {size} assistants (5% changed)",
