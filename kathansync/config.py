@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kathansync import yamlio
 from kathansync.errors import ConfigError
 from kathansync.suggest import did_you_mean
+from kathansync.validation import describe_errors
 
 CONFIG_NAME = "kathansync.yaml"
 DEFAULT_MANIFESTS = "assistants"
@@ -108,8 +109,6 @@ def load_config(root: Path) -> Config:
     try:
         spec = _ConfigSpec.model_validate(data)
     except ValidationError as exc:
-        from kathansync.manifest import describe_errors
-
         tree = yamlio.parse_positions(text)
         located = sorted(
             (*yamlio.position(tree, loc, at_key=at_key), message)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from kathansync.atomic import write_atomic
 from kathansync.errors import ApiError, ConfigError
+from kathansync.manifest import display_path
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
 
 if TYPE_CHECKING:
@@ -131,8 +132,8 @@ def import_assistants(
         path = directory / f"{handle}{SUFFIX}"
         _create_file(path, manifest_text(remote, env))
         taken.add(handle)
-        known[assistant_id.lower()] = _display(path)
-        report.written.append(Imported(assistant_id, handle, _display(path)))
+        known[assistant_id.lower()] = display_path(path)
+        report.written.append(Imported(assistant_id, handle, display_path(path)))
     return report
 
 
@@ -170,11 +171,3 @@ def _create_file(path: Path, text: str) -> None:
         write_atomic(path, text, overwrite=False)
     except FileExistsError:
         raise ConfigError(f"{path} exists: refusing to overwrite it") from None
-
-
-def _display(path: Path) -> str:
-    """The path as the user should see it: relative to the working directory when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)

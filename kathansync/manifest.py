@@ -15,20 +15,19 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from kathansync import yamlio
 from kathansync.errors import Problem, Severity
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.suggest import did_you_mean
+from kathansync.validation import Loc, describe_errors, describe_value, mask_value
 
 SUFFIXES = (".yaml", ".yml")
 DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 CONFIG_NAME = "kathansync.yaml"
-
-Loc = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def load_manifests(
     """
     loader = _Loader(directory, env, variables, environ, strict, root)
     if not directory.is_dir():
-        problem = Problem(_display(directory), 0, 0, "manifests directory not found")
+        problem = Problem(display_path(directory), 0, 0, "manifests directory not found")
         return LoadResult([], [problem])
     paths = discover(directory)
     handles: dict[str, Path] = {}
@@ -73,10 +72,10 @@ def load_manifests(
         if handle in handles:
             loader.add(
                 Problem(
-                    _display(path),
+                    display_path(path),
                     0,
                     0,
-                    f"handle {handle!r} is also the handle of {_display(handles[handle])}:"
+                    f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
                     " keep one of the two files",
                 )
             )
@@ -84,23 +83,6 @@ def load_manifests(
         handles[handle] = path
         loader.load(path, handle)
     loader.check_duplicate_ids()
-    return loader.result()
-
-
-def load_manifest_file(
-    path: Path,
-    *,
-    directory: Path,
-    env: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    strict: bool = False,
-    root: Path | None = None,
-) -> LoadResult:
-    """Load one manifest (with the _defaults above it, up to `directory`), e.g. to re-check it
-    before apply. `manifests` holds zero or one Manifest."""
-    loader = _Loader(directory, env, variables, environ, strict, root)
-    loader.load(path, handle_of(path, directory))
     return loader.result()
 
 
@@ -216,7 +198,7 @@ class _Loader:
     # -- reading
 
     def read(self, path: Path, *, is_defaults: bool) -> _Source:
-        source = _Source(path, _display(path))
+        source = _Source(path, display_path(path))
         try:
             source.text = yamlio.read_text(path)
             data = yamlio.parse_fast(source.text)
@@ -241,7 +223,9 @@ class _Loader:
             return source
         if not isinstance(data, dict):
             source.problem(
-                (), f"expected a mapping of assistant fields, got {_describe(data)}", where=(1, 1)
+                (),
+                f"expected a mapping of assistant fields, got {describe_value(data)}",
+                where=(1, 1),
             )
             return source
         source.data = self.resolve(source, data, ())
@@ -253,7 +237,7 @@ class _Loader:
             resolved: dict[str, Any] = {}
             for key, value in node.items():
                 if not isinstance(key, str):
-                    source.problem(loc, f"expected a text key, got {_describe(key)}")
+                    source.problem(loc, f"expected a text key, got {describe_value(key)}")
                     continue
                 resolved[key] = self.resolve(source, value, (*loc, key))
             return resolved
@@ -396,7 +380,7 @@ class _Loader:
             for loc, message, at_key in describe_errors(exc, AssistantSpec, extra_keys=("id",)):
                 owner = _owner(loc, layers)
                 if owner.sensitive and _is_sensitive(loc, owner.sensitive):
-                    message = _mask(message)
+                    message = mask_value(message)
                 owner.problem(loc, message, at_key=at_key)
             return None
         return model.model_dump(mode="json", exclude_unset=True)
@@ -425,12 +409,14 @@ class _Loader:
             if _is_uuid(raw):
                 self.ids.append((raw.lower(), None, source, loc))
                 return raw
-            source.problem(loc, f"{_UUID_EXPECTED}, got {_describe(raw)}")
+            source.problem(loc, f"{_UUID_EXPECTED}, got {describe_value(raw)}")
             return None
         if isinstance(raw, dict):
             for env_name, env_id in raw.items():
                 if not isinstance(env_id, str) or not _is_uuid(env_id):
-                    source.problem((*loc, env_name), f"{_UUID_EXPECTED}, got {_describe(env_id)}")
+                    source.problem(
+                        (*loc, env_name), f"{_UUID_EXPECTED}, got {describe_value(env_id)}"
+                    )
                 else:
                     self.ids.append((env_id.lower(), env_name, source, (*loc, env_name)))
             if self.env is None:
@@ -441,7 +427,8 @@ class _Loader:
             chosen = raw.get(self.env)
             return chosen if isinstance(chosen, str) and _is_uuid(chosen) else None
         source.problem(
-            loc, f"{_UUID_EXPECTED} or a mapping of environment name to UUID, got {_describe(raw)}"
+            loc,
+            f"{_UUID_EXPECTED} or a mapping of environment name to UUID, got {describe_value(raw)}",
         )
         return None
 
@@ -464,101 +451,6 @@ class _Loader:
                             f"id {value} is also used by {', '.join(sorted(set(clashes)))}",
                         )
                     )
-
-
-# --- Pydantic errors -> messages ------------------------------------------------------------------
-
-_EXPECTED = {
-    "string_type": "a string",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "int_parsing": "a whole number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "list_type": "a list",
-    "model_type": "a mapping",
-    "dict_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def describe_errors(
-    exc: ValidationError, model: type[BaseModel], *, extra_keys: Iterable[str] = ()
-) -> list[tuple[Loc, str, bool]]:
-    """(loc, message, points-at-key) for each error, with what was expected and did-you-mean.
-
-    `extra_keys` are top-level keys handled outside `model` (offered as suggestions too).
-    """
-    described: list[tuple[Loc, str, bool]] = []
-    for error in exc.errors(include_url=False):
-        loc: Loc = tuple(error["loc"])
-        kind = error["type"]
-        dotted = _shown(loc)
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            names = _field_names(model, loc[:-1])
-            if not loc[:-1]:
-                names = [*names, *extra_keys]
-            parent = _shown(loc[:-1])
-            where = f" in {parent}" if parent else ""
-            message = f"unknown key {key!r}{where}{did_you_mean(key, names)}"
-            described.append((loc, message, True))
-        elif kind in _EXPECTED:
-            message = f"{dotted}: expected {_EXPECTED[kind]}, got {_describe(error['input'])}"
-            described.append((loc, message, False))
-        elif kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-            bound = str(error["msg"]).removeprefix("Input should be ")
-            got = _describe(error["input"])
-            described.append((loc, f"{dotted}: expected a number {bound}, got {got}", False))
-        else:
-            message = str(error["msg"]).removeprefix("Value error, ")
-            described.append((loc, f"{dotted}: {message}", False))
-    return described
-
-
-def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
-    """The keys allowed at `loc` (for did-you-mean); a `dict[str, Model]` level is stepped over."""
-    current: Any = model
-    for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            if part not in current.model_fields:
-                return []
-            current = current.model_fields[part].annotation
-        elif get_origin(current) is dict:
-            current = get_args(current)[1]
-        else:
-            return []
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def _describe(value: Any) -> str:
-    """A value as an error message shows it: its YAML type and a short rendering."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"number {value}"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {shown!r}"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value}"
-
-
-def _mask(message: str) -> str:
-    # A message about an interpolated value must not carry the value: keep what was expected.
-    head, sep, _ = message.partition(", got ")
-    return f"{head}, got (sensitive)" if sep else message
 
 
 # --- Merge and provenance -------------------------------------------------------------------------
@@ -669,15 +561,7 @@ def _dotted(loc: Loc) -> str:
     return ".".join(parts)
 
 
-def _shown(loc: Loc) -> str:
-    """`voice.speed`, `knowledge_base_ids[0]`: a path as messages show it."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
-
-
-def _display(path: Path) -> str:
+def display_path(path: Path) -> str:
     """The path as the user should see it: relative to the working directory when inside it."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
@@ -687,10 +571,9 @@ def _display(path: Path) -> str:
 
 __all__ = [
     "LoadResult",
-    "describe_errors",
     "discover",
+    "display_path",
     "find_root",
     "handle_of",
-    "load_manifest_file",
     "load_manifests",
 ]

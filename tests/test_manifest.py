@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kathansync.errors import Problem
-from kathansync.manifest import LoadResult, discover, load_manifest_file, load_manifests
+from kathansync.manifest import LoadResult, discover, load_manifests
 
 UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 UUID_B = "3115faf9-c94c-4b85-83de-fee57eb0657f"
@@ -413,14 +413,3 @@ def test_bad_uuid_in_id_mapping(repo: Path) -> None:
     write(repo, "assistants/a.yaml", f"id:\n  staging: {UUID_A}\n  production: nope\n")
     problem = only_problem(load(repo, env="staging"))
     assert (problem.line, problem.column) == (3, 15)
-
-
-def test_load_manifest_file_reloads_one_with_its_defaults(repo: Path) -> None:
-    write(repo, "assistants/_defaults.yaml", "voice:\n  language: en\n")
-    path = write(repo, "assistants/team/a.yaml", "name: a\n")
-    write(repo, "assistants/team/b.yaml", "name: [broken\n")
-    result = load_manifest_file(path, directory=repo / "assistants", environ={})
-    assert result.problems == []
-    [manifest] = result.manifests
-    assert manifest.handle == "team/a"
-    assert manifest.desired == {"name": "a", "voice": {"language": "en"}}
