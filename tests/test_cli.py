@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from kathansync import cli as cli_module
 from kathansync.cli import cli
+from kathansync.commands import pipeline
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 SALES = "3115faf9-c94c-4b85-83de-fee57eb0657f"
@@ -211,7 +211,7 @@ def test_apply_without_terminal_refuses(repo: Path, remote: Any) -> None:
 
 
 def test_apply_asks_for_yes(repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module, "_interactive", lambda: True)
+    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
     result = run("apply", input="no\n")
     assert result.exit_code == 1
     assert puts(remote) == 0

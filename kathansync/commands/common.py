@@ -1,0 +1,245 @@
+"""What every command shares: options, the session for one run, rendering, progress.
+
+Commands are click glue: parse options, run the session's stages in order, print, and return
+an exit code. Heavy modules are imported inside functions, so `kathansync --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from kathansync.apply import Outcome
+    from kathansync.errors import Problem
+    from kathansync.models import Manifest
+    from kathansync.plan import Plan
+    from kathansync.session import Network, Session
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Options:
+    """The options every pipeline command shares."""
+
+    directory: Path | None
+    env: str | None
+    api_url: str | None
+    verbose: bool
+    quiet: bool
+    no_color: bool
+
+    def color(self, stream: Any = None) -> bool:
+        """Colour only on a terminal, never with NO_COLOR set or --no-color."""
+        stream = stream or sys.stdout
+        if self.no_color or os.environ.get("NO_COLOR"):
+            return False
+        return bool(getattr(stream, "isatty", lambda: False)())
+
+    def log(self, message: str) -> None:
+        if self.verbose:
+            click.echo(message, err=True)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True)
+
+
+def common_options(func: F) -> F:
+    options = [
+        click.option(
+            "--dir",
+            "directory",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="Manifests directory (default: from kathansync.yaml, else assistants/).",
+        ),
+        click.option(
+            "--env",
+            envvar="KATHANSYNC_ENV",
+            help="Environment from kathansync.yaml (or KATHANSYNC_ENV).",
+        ),
+        click.option(
+            "--api-url",
+            help="Kathan API base URL (default: KATHAN_API_URL, "
+            "kathansync.yaml, else the staging API).",
+        ),
+        click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
+        click.option("-q", "--quiet", is_flag=True, help="Only errors and the final summary."),
+        click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def options_from(kwargs: dict[str, Any]) -> Options:
+    return Options(
+        directory=kwargs.pop("directory"),
+        env=kwargs.pop("env"),
+        api_url=kwargs.pop("api_url"),
+        verbose=kwargs.pop("verbose"),
+        quiet=kwargs.pop("quiet"),
+        no_color=kwargs.pop("no_color"),
+    )
+
+
+# --- The run: settings, the session, and how remarks reach the user ---------------------------
+
+
+def session_for(opts: Options) -> Session:
+    from kathansync.session import Session, resolve_settings
+
+    settings = resolve_settings(
+        directory=opts.directory,
+        env=opts.env,
+        api_url=opts.api_url,
+        environ=os.environ,
+        cwd=Path.cwd(),
+    )
+    return Session(settings, info=opts.info, log=opts.log)
+
+
+def load_or_fail(opts: Options, session: Session, *, github: bool = False) -> list[Manifest]:
+    """Manifests, or every problem and exit 1 before the network.
+
+    In GitHub Actions (or with `github`) the problems are also workflow commands.
+    """
+    from kathansync.errors import ManifestError
+
+    try:
+        return session.load()
+    except ManifestError as error:
+        if github or in_actions():
+            annotate(error.problems)
+        raise
+
+
+def annotate(problems: Sequence[Problem], *, err: bool = True) -> None:
+    """In GitHub Actions, repeat problems as workflow commands so they show on the PR.
+
+    On stderr by default: the runner reads commands from both streams, and stdout may be a
+    plan being redirected into a pull-request comment.
+    """
+    from kathansync import github
+
+    click.echo(github.annotation_lines(problems), nl=False, err=err)
+
+
+def in_actions() -> bool:
+    from kathansync import github
+
+    return github.in_github_actions(os.environ)
+
+
+def render_plan_for(the_plan: Plan, fmt: str, opts: Options) -> str:
+    from kathansync.render import render_plan
+
+    return render_plan(the_plan.to_dict(), fmt, color=opts.color() and fmt == "text")
+
+
+def render_outcomes_for(
+    the_plan: Plan, outcomes: Sequence[Outcome], fmt: str, opts: Options
+) -> str:
+    from kathansync.apply import result_dict
+    from kathansync.render import render_outcomes
+
+    return render_outcomes(result_dict(the_plan, outcomes), fmt, color=opts.color())
+
+
+FORMATS = click.Choice(["text", "json", "markdown"])
+PLAN_FORMATS = click.Choice(["text", "json", "markdown", "github"])
+
+
+def target_option(func: F) -> F:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="HANDLE",
+        help="Only this assistant (repeatable).",
+    )(func)
+
+
+def network_options(func: F) -> F:
+    options = [
+        click.option(
+            "--parallelism",
+            type=click.IntRange(1, 64),
+            default=8,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--max-retries",
+            type=click.IntRange(0, 20),
+            default=4,
+            show_default=True,
+            help="Retries after the first try, on 429/502/503/504, timeouts, lost connections.",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(0, min_open=True),
+            default=10.0,
+            show_default=True,
+            help="Seconds to wait for each answer.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def network_from(kwargs: dict[str, Any]) -> Network:
+    from kathansync.session import Network
+
+    return Network(
+        parallelism=kwargs.pop("parallelism"),
+        max_retries=kwargs.pop("max_retries"),
+        timeout=kwargs.pop("timeout"),
+    )
+
+
+def prune_options(func: F) -> F:
+    func = click.option(
+        "--force", is_flag=True, help="Prune even past the safety threshold (prune_threshold)."
+    )(func)
+    func = click.option(
+        "--prune",
+        is_flag=True,
+        help="Also delete remote assistants that no manifest references.",
+    )(func)
+    return func
+
+
+class Progress:
+    """`applying 37/100` on stderr, redrawn in place: only on a terminal, only for long runs."""
+
+    def __init__(self, label: str, total: int, opts: Options, *, minimum: int = 10) -> None:
+        import threading
+
+        self.label, self.total, self.done = label, total, 0
+        self.enabled = total >= minimum and not opts.quiet and sys.stderr.isatty()
+        self._lock = threading.Lock()
+
+    def tick(self, _: object = None) -> None:
+        with self._lock:
+            self.done += 1
+            if self.enabled:
+                sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
+                sys.stderr.flush()
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled and self.done:
+            sys.stderr.write("\r\x1b[K")  # erase the line: the report follows
+            sys.stderr.flush()

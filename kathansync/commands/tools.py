@@ -1,0 +1,98 @@
+"""schema, init, emulator: editor support, repository scaffolding and the local API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kathansync.commands.common import EXIT_OK
+
+# --- Editors, scaffolding and the local API -------------------------------------------------
+
+
+@click.command()
+@click.option(
+    "--draft",
+    type=click.Choice(["2020-12", "7"]),
+    default="2020-12",
+    show_default=True,
+    help="JSON Schema draft to declare (7 for older editor tooling).",
+)
+def schema(draft: str) -> int:
+    """Print the JSON Schema of a manifest, for editors.
+
+    \b
+    Example:
+      kathansync schema > .kathansync/manifest.schema.json
+    """
+    from kathansync.schema import schema_json
+
+    click.echo(schema_json(draft), nl=False)  # type: ignore[arg-type]
+    return EXIT_OK
+
+
+@click.command()
+@click.argument(
+    "directory", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
+)
+def init(directory: Path) -> int:
+    """Scaffold a repository: kathansync.yaml, an example manifest and a CI workflow.
+
+    Refuses to overwrite any existing file.
+
+    \b
+    Example:
+      kathansync init my-assistants
+    """
+    from kathansync.scaffold import init_project
+
+    for path in init_project(directory):
+        click.echo(f"created {path}")
+    click.echo(
+        "Next: kathansync validate, then kathansync plan (needs KATHAN_API_KEY, KATHAN_USER_ID)."
+    )
+    return EXIT_OK
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True)
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Keep assistants in this JSON file (default: in memory).",
+)
+@click.option("--api-key", help="Only accept this bearer token (default: any).")
+@click.option("--user-id", help="Only accept this X-User-ID (default: any).")
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Delay every request, concurrently.",
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of requests answered 503.",
+)
+@click.option("--rate-limit", type=click.IntRange(1), help="Requests per second before 429.")
+@click.option("--seed", type=int, help="Random seed for --fail-rate, for reproducible runs.")
+def emulator(host: str, port: int, **options: Any) -> int:
+    """Serve a local Kathan API for demos, tests and benchmarks.
+
+    Needs the emulator extra: pip install 'kathansync[emulator]'.
+
+    \b
+    Example:
+      kathansync emulator --port 8787 --state .demo/state.json --latency-ms 50
+    """
+    from kathansync.emulator import serve
+
+    serve(host, port, **options)
+    return EXIT_OK
