@@ -222,11 +222,14 @@ class KathanClient:
             return None
         return data
 
-    def fetch_assistants(self, ids: Sequence[str]) -> dict[str, dict[str, Any] | ApiError]:
+    def fetch_assistants(
+        self, ids: Sequence[str], *, on_each: Callable[[], None] | None = None
+    ) -> dict[str, dict[str, Any] | ApiError]:
         """Every id's remote object or the error that stopped it, keyed (and ordered) by id.
 
         Many ids: one list request, then per-id GETs only for the ids it lacks (so an unknown id
         still ends as a 404 ApiError). Few ids: per-id GETs only, which is fewer bytes.
+        `on_each` is called after each per-id GET (progress).
         """
         unique = list(dict.fromkeys(ids))
         found: dict[str, dict[str, Any]] = {}
@@ -241,7 +244,14 @@ class KathanClient:
             by_id = {str(item.get("id", "")).lower(): item for item in listed or []}
             found = {i: by_id[i.lower()] for i in unique if i.lower() in by_id}
         missing = [i for i in unique if i not in found]
-        results = self.run_concurrently(self._get_or_error, missing)
+
+        def get(assistant_id: str) -> dict[str, Any] | ApiError:
+            result = self._get_or_error(assistant_id)
+            if on_each:
+                on_each()
+            return result
+
+        results = self.run_concurrently(get, missing)
         fetched = dict(zip(missing, results, strict=True))
         return {i: found[i] if i in found else fetched[i] for i in unique}
 

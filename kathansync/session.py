@@ -8,7 +8,8 @@ It imports the heavy stages lazily, like the CLI, so that `kathansync --help` st
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,10 +26,17 @@ if TYPE_CHECKING:
     from kathansync.planfile import SavedPlan
 
 Report = Callable[[str], None]
+# (label, total) -> a context manager yielding a function to call once per item done.
+ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
 
 
 def _quiet(_: str) -> None:
     pass
+
+
+@contextmanager
+def _no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
+    yield lambda: None
 
 
 @dataclass(frozen=True)
@@ -100,10 +108,18 @@ class PlanRun:
 
 
 class Session:
-    def __init__(self, settings: Settings, *, info: Report = _quiet, log: Report = _quiet) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        info: Report = _quiet,
+        log: Report = _quiet,
+        progress: ProgressFactory | None = None,
+    ) -> None:
         self.settings = settings
         self.info = info  # remarks for the user (stderr)
         self.log = log  # verbose detail (stderr, --verbose)
+        self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
 
     # --- LOAD -> DESIRED ---------------------------------------------------------------------
 
@@ -155,7 +171,9 @@ class Session:
         """The remote object of every manifest that has an id; any failure stops the run."""
         from kathansync.errors import ApiError
 
-        fetched = client.fetch_assistants([m.id for m in manifests if m.id])
+        ids = [m.id for m in manifests if m.id]
+        with self.progress("fetching", len(ids)) as tick:
+            fetched = client.fetch_assistants(ids, on_each=tick)
         failures = [
             str(result.for_handle(m.handle))
             for m in manifests

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,6 +52,12 @@ class Options:
     def info(self, message: str) -> None:
         if not self.quiet:
             click.echo(message, err=True)
+
+    @contextmanager
+    def progress(self, label: str, total: int) -> Iterator[Callable[[], None]]:
+        """A progress line on stderr for long runs on a terminal; a no-op otherwise."""
+        with Progress(label, total, self) as shown:
+            yield shown.tick
 
 
 def common_options(func: F) -> F:
@@ -104,7 +111,7 @@ def session_for(opts: Options) -> Session:
         environ=os.environ,
         cwd=Path.cwd(),
     )
-    return Session(settings, info=opts.info, log=opts.log)
+    return Session(settings, info=opts.info, log=opts.log, progress=opts.progress)
 
 
 def load_or_fail(opts: Options, session: Session, *, github: bool = False) -> list[Manifest]:

@@ -16,7 +16,6 @@ from kathansync.commands.common import (
     FORMATS,
     PLAN_FORMATS,
     Options,
-    Progress,
     annotate,
     common_options,
     in_actions,
@@ -204,8 +203,8 @@ def apply(
                 click.echo(render_outcomes_for(run.plan, [], fmt, opts), nl=False)
             return EXIT_OK
         pending = sum(c.has_changes for c in run.plan.changes)
-        with Progress("applying", pending, opts) as progress:
-            outcomes = session.apply(conn, run, refused, on_done=progress.tick)
+        with opts.progress("applying", pending) as tick:
+            outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
     return EXIT_OK if succeeded(outcomes) else EXIT_ERROR
 
