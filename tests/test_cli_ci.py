@@ -86,6 +86,18 @@ def test_in_actions_plan_appends_markdown_to_step_summary(
     assert "<details>" in text and "1 to update" in text
 
 
+def test_in_actions_apply_adds_plan_and_outcomes_to_step_summary(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    summary = repo / "summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run("apply", "--auto-approve", env=env)
+    assert result.exit_code == 0, result.output
+    text = summary.read_text()
+    assert "<details>" in text and "1 to update" in text  # what was planned
+    assert "1 applied" in text  # and what became of it
+
+
 def test_in_actions_invalid_manifest_prints_error_annotations(
     repo: Path, remote: EmulatorServer
 ) -> None:

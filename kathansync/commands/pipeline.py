@@ -206,6 +206,13 @@ def apply(
         with opts.progress("applying", pending) as tick:
             outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
+    if in_actions():
+        from kathansync import github
+
+        # The job summary tells what was planned and what became of it, side by side.
+        summary = render_plan_for(run.plan, "markdown", opts)
+        summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
+        github.append_step_summary(summary, os.environ)
     return EXIT_OK if succeeded(outcomes) else EXIT_ERROR
 
 
