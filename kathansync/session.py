@@ -167,13 +167,25 @@ class Session:
         )
         return Connection(client, credentials.api_key)
 
-    def fetch(self, client: KathanClient, manifests: Sequence[Manifest]) -> dict[str, Any]:
-        """The remote object of every manifest that has an id; any failure stops the run."""
+    def fetch(
+        self,
+        client: KathanClient,
+        manifests: Sequence[Manifest],
+        listed: Sequence[Mapping[str, Any]] = (),
+    ) -> dict[str, Any]:
+        """The remote object of every manifest that has an id; any failure stops the run.
+
+        Objects already `listed` (GET /assistants, fetched for adoption or prune) are reused.
+        """
         from kathansync.errors import ApiError
 
-        ids = [m.id for m in manifests if m.id]
+        known = {str(r.get("id", "")).lower(): r for r in listed}
+        ids = [m.id for m in manifests if m.id and m.id.lower() not in known]
         with self.progress("fetching", len(ids)) as tick:
-            fetched = client.fetch_assistants(ids, on_each=tick)
+            fetched: dict[str, Any] = client.fetch_assistants(ids, on_each=tick)
+        fetched.update(
+            {m.id: known[m.id.lower()] for m in manifests if m.id and m.id.lower() in known}
+        )
         failures = [
             str(result.for_handle(m.handle))
             for m in manifests
@@ -212,7 +224,7 @@ class Session:
         for handle, remote in adoptions.items():
             self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
         selected = adopt(selected, adoptions)
-        remotes = self.fetch(conn.client, selected)
+        remotes = self.fetch(conn.client, selected, listed)
         deletes = self._deletes(listed, adopt(manifests, adoptions), force) if prune else []
         keys = conn.keys(salt)
         plan = make_plan(

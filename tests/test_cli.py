@@ -322,3 +322,9 @@ def test_timeout_and_retries_are_options(repo: Path, remote: Any) -> None:
     assert result.exit_code == 1
     assert "sales" in result.output and "timed out after 0.2 s" in result.output
     assert remote.stats()["methods"]["GET"] == 2, "one GET each: --max-retries 0 is one try"
+
+
+def test_prune_reuses_the_list_instead_of_fetching_again(repo: Path, remote: Any) -> None:
+    result = run("plan", "--prune")
+    assert result.exit_code == 0, result.output
+    assert remote.stats()["methods"] == {"GET": 1}, "one GET /assistants serves prune and diff"
