@@ -35,10 +35,11 @@ def find_adoptions(
             continue
         free = (r for r in remotes if str(r.get("id", "")).lower() not in taken)
         matches = [r for r in free if r.get("name") == name]
+        shown = "(sensitive)" if "name" in manifest.sensitive else repr(name)
         if len(matches) > 1:
             ids = ", ".join(str(r.get("id")) for r in matches)
             raise ConfigError(
-                f"{manifest.file}: {len(matches)} remote assistants are named {name!r} ({ids});"
+                f"{manifest.file}: {len(matches)} remote assistants are named {shown} ({ids});"
                 " write the id of the one this manifest manages as `id:`"
             )
         if not matches:
@@ -46,7 +47,7 @@ def find_adoptions(
         remote_id = str(matches[0].get("id")).lower()
         if remote_id in adopted_by:
             raise ConfigError(
-                f"{manifest.file}: {adopted_by[remote_id]} also has the name {name!r}:"
+                f"{manifest.file}: {adopted_by[remote_id]} also has the name {shown}:"
                 f" only one manifest can manage assistant {matches[0].get('id')}"
             )
         adopted_by[remote_id] = manifest.file

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from kathansync.diff import diff_leaves
+from kathansync.diff import diff_leaves, value_at
 from kathansync.errors import ApiError
 from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
 
@@ -91,7 +91,14 @@ def apply_changes(
     refused = refused or {}
 
     def run(change: Change) -> Outcome:
-        outcome = refused.get(change.handle) or _apply_one(change, client, desired)
+        try:
+            outcome = refused.get(change.handle) or _apply_one(change, client, desired)
+        except Exception as error:  # a bug must not hide the outcomes of the others
+            message = f"{change.handle}: unexpected error: {type(error).__name__}: {error}"
+            secrets = _secrets(change, desired.get(change.handle, {}))
+            outcome = Outcome(
+                change.handle, change.id, change.action, Status.FAILED, _scrub(message, secrets)
+            )
         if on_done:
             on_done(outcome)
         return outcome
@@ -117,12 +124,14 @@ def _apply_one(
             response = client.update_assistant(change.id, change.payload)
             done = Status.APPLIED
     except ApiError as error:
+        # A server may echo a value it rejected: never print an interpolated one.
+        secrets = _secrets(change, desired.get(change.handle, {}))
         return Outcome(
             change.handle,
             change.id,
             change.action,
             Status.FAILED,
-            message=str(error.for_handle(change.handle)),
+            message=_scrub(str(error.for_handle(change.handle)), secrets),
             http_status=error.status,
         )
     assistant_id = change.id or _str_or_none(response.get("id"))
@@ -136,9 +145,10 @@ def _verify(
     assistant_id: str | None,
     done: Status,
 ) -> Outcome:
-    """Did the server keep what was sent? Only the sent top-level keys are checked."""
-    sent = {key: value for key, value in desired.items() if key in change.payload}
-    drift = diff_leaves(sent, response)
+    """Did the server keep what was sent? Every leaf of the body is checked, the siblings sent
+    back inside whole objects too: a server that dropped one lost data the manifest never
+    mentioned, and must not pass silently."""
+    drift = diff_leaves(change.payload, response)
     if not drift:
         paths = tuple(f.path for f in change.fields)
         return Outcome(
@@ -153,11 +163,27 @@ def _verify(
         assistant_id,
         change.action,
         Status.NOT_CONVERGED,
-        message=f"{change.handle}: the server did not take what was sent; it kept "
+        message=f"{change.handle}: the server's answer differs from what was sent: "
         + ", ".join(shown),
         paths=tuple(d.dotted for d in drift),
         response=response,
     )
+
+
+def _secrets(change: Change, desired: Mapping[str, Any]) -> list[str]:
+    """The interpolated values this change carries (strings, or the strings of a list)."""
+    found: list[str] = []
+    for path in change.sensitive:
+        value = value_at(desired, tuple(path.split(".")))
+        values = value if isinstance(value, list) else [value]
+        found += [v for v in values if isinstance(v, str) and len(v) >= 3]
+    return sorted(found, key=len, reverse=True)  # longest first: no partial leftovers
+
+
+def _scrub(message: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        message = message.replace(secret, SENSITIVE)
+    return message
 
 
 def _show(value: Any) -> str:
@@ -190,6 +216,8 @@ def stale_outcome(saved: Mapping[str, Any], fresh: Change | None) -> Outcome | N
         message += "; nothing was sent for it. Run plan again."
         return Outcome(handle, assistant_id, action, Status.STALE, message, tuple(paths))
 
+    if fresh is None and action is Action.DELETE:
+        return stale("it is no longer planned for deletion (a manifest manages it, or it is gone)")
     if fresh is None:
         return stale("the manifest was removed since the plan")
     if fresh.id != assistant_id:

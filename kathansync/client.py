@@ -356,6 +356,12 @@ class KathanClient:
                 if wait is None:
                     raise self._unreachable(exc, tries, sent, idempotent) from None
                 reason = _describe(exc, self._timeout)
+            except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding, ...)
+                raise ApiError(
+                    f"unreadable answer to {tries.method} {tries.path} from {self.origin}: {exc}"
+                ) from None
+            except ValueError as exc:  # a body JSON cannot carry (NaN): nothing was sent
+                raise ApiError(f"cannot send {tries.method} {tries.path}: {exc}") from None
             else:
                 if response.status_code not in retry_statuses:
                     return response

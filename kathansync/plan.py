@@ -7,7 +7,7 @@ Sensitive values never reach it: they are replaced by "(sensitive)".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import partial
@@ -147,15 +147,21 @@ class FingerprintKeys:
 
 
 def plan_assistant(
-    manifest: Manifest, remote: Mapping[str, Any] | None, keys: FingerprintKeys
+    manifest: Manifest,
+    remote: Mapping[str, Any] | None,
+    keys: FingerprintKeys,
+    *,
+    fingerprint: bool = False,
 ) -> Change:
-    """Compare one manifest with its remote object (None: not created yet)."""
+    """Compare one manifest with its remote object (None: not created yet).
+
+    A no-op gets fingerprints only when asked (`fingerprint`): a saved plan never applies a
+    no-op, and skipping them is most of the cost of planning a large, mostly clean fleet.
+    """
     if remote is None:
         return _plan_create(manifest, keys)
     diffs = diff_leaves(manifest.desired, remote)
-    if not diffs:
-        # No fingerprints: a saved plan never applies a no-op, so nothing will check them
-        # (and skipping them is most of the cost of planning a large, mostly clean fleet).
+    if not diffs and not fingerprint:
         return Change(manifest.handle, manifest.file, manifest.id, Action.NO_OP)
     leaves = [path for path, _ in iter_leaves(manifest.desired)]
     digest = partial(
@@ -169,7 +175,7 @@ def plan_assistant(
         handle=manifest.handle,
         file=manifest.file,
         id=manifest.id,
-        action=Action.UPDATE,
+        action=Action.UPDATE if diffs else Action.NO_OP,
         fields=tuple(_field_change(d, manifest) for d in diffs),
         payload=build_payload(manifest.desired, remote, diffs),
         sensitive=manifest.sensitive,
@@ -199,6 +205,29 @@ def _plan_create(manifest: Manifest, keys: FingerprintKeys) -> Change:
     )
 
 
+def plan_delete(remote: Mapping[str, Any], keys: FingerprintKeys | None = None) -> Change:
+    """Delete a remote assistant no manifest references; its handle is its id.
+
+    Every field of the remote is fingerprinted: an assistant someone edited after the plan
+    was reviewed is not the one the reviewer agreed to delete.
+    """
+    assistant_id = str(remote["id"])
+    digests: dict[str, str] = {}
+    if keys is not None:
+        leaves = [path for path, _ in iter_leaves(remote) if path != ("id",)]
+        digests = fingerprints(
+            remote, leaves, salt=keys.salt, secret_key=keys.secret, sensitive=frozenset()
+        )
+    return Change(
+        handle=assistant_id,
+        file=None,
+        id=assistant_id,
+        action=Action.DELETE,
+        name=str(remote.get("name") or ""),
+        remote_fingerprints=digests,
+    )
+
+
 def _field_change(diff: LeafDiff, manifest: Manifest) -> FieldChange:
     path = diff.dotted
     return FieldChange(
@@ -219,14 +248,21 @@ def make_plan(
     environment: str | None = None,
     deletes: Sequence[Change] = (),
     adopted: frozenset[str] = frozenset(),
+    fingerprint: Collection[str] = (),
 ) -> Plan:
     """One Change per manifest (sorted by handle), plus any planned deletes.
 
     `adopted` names the handles whose id was found by name: applying writes it back.
+    `fingerprint` names handles fingerprinted even when unchanged (a saved plan's re-check).
     """
     # Every manifest with an id must have its remote here: a missing one is a fetch error the
     # caller reports, never silently a create.
-    changes = [plan_assistant(m, remotes[m.id] if m.id else None, keys) for m in manifests]
+    changes = [
+        plan_assistant(
+            m, remotes[m.id] if m.id else None, keys, fingerprint=m.handle in fingerprint
+        )
+        for m in manifests
+    ]
     changes = [replace(c, adopted=True) if c.handle in adopted else c for c in changes]
     changes.extend(deletes)
     changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))

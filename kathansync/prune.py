@@ -13,7 +13,7 @@ from typing import Any
 
 from kathansync.errors import ConfigError
 from kathansync.models import Manifest
-from kathansync.plan import Action, Change
+from kathansync.plan import Change, FingerprintKeys, plan_delete
 
 DEFAULT_THRESHOLD = 0.25
 MIN_ALLOWED = 2  # deleting this many is always allowed, however few assistants there are
@@ -25,12 +25,14 @@ def plan_deletes(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     force: bool,
+    keys: FingerprintKeys | None = None,
 ) -> list[Change]:
     """A `delete` Change for every remote assistant no manifest references, by name then id.
 
     `manifests` must be every manifest of the selected environment (not a --target subset).
     Raises ConfigError when the deletes exceed max(MIN_ALLOWED, threshold * remotes), unless
-    `force`. The handle of a delete is the remote's id: it has no manifest.
+    `force`. The handle of a delete is the remote's id: it has no manifest. With `keys`, each
+    delete fingerprints the remote, so a saved plan refuses it if the assistant moved since.
     """
     referenced = {m.id.lower() for m in manifests if m.id}
     orphans = [r for r in remotes if str(r.get("id", "")).lower() not in referenced]
@@ -42,13 +44,4 @@ def plan_deletes(
             f" the {allowed} allowed (prune_threshold {threshold:.0%}, minimum {MIN_ALLOWED});"
             " check --dir and --env, or pass --force"
         )
-    return [
-        Change(
-            handle=str(r["id"]),
-            file=None,
-            id=str(r["id"]),
-            action=Action.DELETE,
-            name=str(r.get("name") or ""),
-        )
-        for r in orphans
-    ]
+    return [plan_delete(remote, keys) for remote in orphans]

@@ -8,7 +8,7 @@ It imports the heavy stages lazily, like the CLI, so that `kathansync --help` st
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -207,15 +207,20 @@ class Session:
         prune: bool = False,
         force: bool = False,
         salt: str | None = None,
+        fingerprint: Collection[str] = (),
     ) -> PlanRun:
         """Adopt, fetch and diff the selected manifests; with `prune`, plan deletes too.
 
         `manifests` is every manifest (ids other manifests claim, and what prune keeps);
-        `targets` (handles) or `only` (manifests) narrow what is planned.
+        `targets` (handles) or `only` (manifests) narrow what is planned. `fingerprint` names
+        handles to fingerprint even when unchanged (see `replan_saved`).
         """
         from kathansync.adopt import adopt, find_adoptions
         from kathansync.plan import make_plan
 
+        if prune and targets:
+            # Whether an assistant is referenced depends on every manifest (ids and names).
+            raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
         listed = self._list_if_needed(conn.client, selected, prune)
         adoptions = find_adoptions(
@@ -225,8 +230,8 @@ class Session:
             self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
         selected = adopt(selected, adoptions)
         remotes = self.fetch(conn.client, selected, listed)
-        deletes = self._deletes(listed, adopt(manifests, adoptions), force) if prune else []
         keys = conn.keys(salt)
+        deletes = self._deletes(listed, manifests, keys, force) if prune else []
         plan = make_plan(
             selected,
             remotes,
@@ -235,6 +240,7 @@ class Session:
             environment=self.settings.environment,
             deletes=deletes,
             adopted=frozenset(adoptions),
+            fingerprint=fingerprint,
         )
         return PlanRun(plan, selected, keys, frozenset(adoptions))
 
@@ -253,16 +259,25 @@ class Session:
         return listed
 
     def _deletes(
-        self, listed: list[dict[str, Any]], manifests: list[Manifest], force: bool
+        self,
+        listed: list[dict[str, Any]],
+        manifests: list[Manifest],
+        keys: FingerprintKeys,
+        force: bool,
     ) -> list[Change]:
+        """Deletes for remote assistants no manifest references, by id or (adoption) by name."""
+        from kathansync.adopt import adopt, find_adoptions
         from kathansync.prune import DEFAULT_THRESHOLD, plan_deletes
 
+        claimed = [m.id for m in manifests if m.id]
+        adoptions = find_adoptions([m for m in manifests if not m.id], listed, claimed=claimed)
         threshold = self.settings.config.prune_threshold
         return plan_deletes(
             listed,
-            manifests,
+            adopt(manifests, adoptions),
             force=force,
             threshold=DEFAULT_THRESHOLD if threshold is None else threshold,
+            keys=keys,
         )
 
     # --- SAVED PLAN -> fresh plan with stale ones refused ----------------------------------
@@ -279,7 +294,9 @@ class Session:
         from kathansync.plan import Action, Plan
 
         entries = {entry["handle"]: entry for entry in saved.entries}
-        planned = {h for h, e in entries.items() if e["action"] != Action.NO_OP.value}
+        planned = {
+            h for h, e in entries.items() if e["action"] != Action.NO_OP.value or e.get("adopted")
+        }
         prunes = any(e["action"] == Action.DELETE.value for e in entries.values())
         run = self.plan(
             conn,
@@ -288,6 +305,7 @@ class Session:
             prune=prunes,
             force=True,  # the threshold was checked when the plan was made and reviewed
             salt=saved.salt,
+            fingerprint=planned,  # so a stale message names only the fields that moved
         )
         fresh = {c.handle: c for c in run.plan.changes}
         refused: dict[str, Outcome] = {}
@@ -364,7 +382,7 @@ def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
 def _as_no_op(change: Change) -> Change:
     from kathansync.plan import Action
 
-    return replace(change, action=Action.NO_OP, fields=(), payload={})
+    return replace(change, action=Action.NO_OP, fields=(), payload={}, adopted=False)
 
 
 def _from_entry(entry: Mapping[str, Any]) -> Change:

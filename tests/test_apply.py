@@ -175,3 +175,72 @@ def test_result_dict_counts_every_status(status: Status) -> None:
     assert result["summary"][status.value.replace("-", "_")] == 1
     assert sum(result["summary"].values()) == 1
     assert result["outcomes"][0]["status"] == status.value
+
+
+def test_an_unreadable_answer_fails_that_assistant_and_the_others_proceed() -> None:
+    server = Server()
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(ID_B):  # a proxy mangling one answer
+            return httpx.Response(200, headers={"Content-Encoding": "gzip"}, content=b"garbage")
+        return server(request)
+
+    other = Manifest("b", "b.yaml", ID_B, {"name": "B2"})
+    changes, desired = plan_for(FAST, other, server=server)
+    client = KathanClient(
+        "http://api.test",
+        Credentials("test-key", "test-user"),
+        transport=httpx.MockTransport(transport),
+        sleep=lambda _: None,
+    )
+    with client:
+        outcomes = {o.handle: o for o in apply_changes(changes, client, desired)}
+    assert outcomes["a"].status is Status.APPLIED
+    assert outcomes["b"].status is Status.FAILED
+    assert "unreadable answer" in (outcomes["b"].message or "")
+
+
+def test_a_secret_echoed_by_the_server_is_masked() -> None:
+    secret = "+15550123987"
+    manifest = Manifest(
+        "a", "a.yaml", ID_A, {"call_actions": {"transfer_number": secret}},
+        frozenset({"call_actions.transfer_number"}),
+    )  # fmt: skip
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        detail = f"transfer_number {secret} is not a valid number"
+        return httpx.Response(422, json={"detail": detail})
+
+    server = Server()
+    changes, desired = plan_for(manifest, server=server)
+    client = KathanClient(
+        "http://api.test",
+        Credentials("test-key", "test-user"),
+        transport=httpx.MockTransport(transport),
+    )
+    with client:
+        (outcome,) = apply_changes(changes, client, desired)
+    assert outcome.status is Status.FAILED
+    assert secret not in json.dumps(outcome.to_dict())
+    assert "transfer_number (sensitive) is not a valid number" in (outcome.message or "")
+
+
+def test_a_sibling_the_server_dropped_does_not_converge() -> None:
+    server = Server()
+
+    def transport(request: httpx.Request) -> httpx.Response:
+        response = server(request)
+        if request.method == "PUT":  # a server that replaced voice and lost voice_id
+            stored = server.stored[ID_A]
+            stored["voice"] = {"speed": stored["voice"]["speed"]}
+            return httpx.Response(200, json=stored)
+        return response
+
+    changes, desired = plan_for(FAST, server=server)
+    client = KathanClient(
+        "http://api.test", Credentials("k", "u"), transport=httpx.MockTransport(transport)
+    )
+    with client:
+        (outcome,) = apply_changes(changes, client, desired)
+    assert outcome.status is Status.NOT_CONVERGED
+    assert outcome.paths == ("voice.voice_id",)
