@@ -77,8 +77,9 @@ def canonical(value: Any, path: Path = ()) -> Any:
         return {k: canonical(v, (*path, k)) for k, v in value.items()}
     if isinstance(value, list):
         items = [canonical(v, path) for v in value]
-        if dotted(path) in UNORDERED_LISTS:
-            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        if dotted(path) in UNORDERED_LISTS:  # a set: order and repeats do not count
+            unique = {json.dumps(v, sort_keys=True): v for v in items}
+            return [unique[k] for k in sorted(unique)]
         return items
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)

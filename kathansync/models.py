@@ -68,7 +68,8 @@ UNSET: Any = Field(default=None)
 class Spec(BaseModel):
     """A manifest part: strict types, no unknown keys."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # JSON has no NaN or Infinity: a `.nan` in YAML could never be sent.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class VoiceSpec(Spec):

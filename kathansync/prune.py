@@ -37,7 +37,8 @@ def plan_deletes(
     referenced = {m.id.lower() for m in manifests if m.id}
     orphans = [r for r in remotes if str(r.get("id", "")).lower() not in referenced]
     orphans.sort(key=lambda r: (str(r.get("name") or ""), str(r.get("id"))))
-    allowed = max(MIN_ALLOWED, math.floor(threshold * len(remotes)))
+    # A whole number of assistants; the epsilon keeps 0.29 x 100 from flooring to 28.
+    allowed = max(MIN_ALLOWED, math.floor(threshold * len(remotes) + 1e-9))
     if len(orphans) > allowed and not force:
         raise ConfigError(
             f"--prune would delete {len(orphans)} of {len(remotes)} remote assistants, more than"

@@ -58,13 +58,16 @@ def resolve_settings(
     environ: Mapping[str, str],
     cwd: Path,
 ) -> Settings:
-    """Flags win over environment variables, which win over kathansync.yaml, then defaults."""
+    """The API URL, first found: --api-url; the api_url of the environment chosen with --env
+    (an explicit choice beats an exported variable that may be left over from another shell);
+    KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL."""
     from kathansync.client import API_URL_ENV, DEFAULT_API_URL
     from kathansync.config import load_config
 
     config = load_config(cwd)
     selected = config.select(env)
-    url = api_url or environ.get(API_URL_ENV) or selected.api_url or DEFAULT_API_URL
+    chosen = config.environments[env].api_url if env else None
+    url = api_url or chosen or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
     manifests = directory or selected.manifests
     return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config)
 

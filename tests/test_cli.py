@@ -328,3 +328,18 @@ def test_prune_reuses_the_list_instead_of_fetching_again(repo: Path, remote: Any
     result = run("plan", "--prune")
     assert result.exit_code == 0, result.output
     assert remote.stats()["methods"] == {"GET": 1}, "one GET /assistants serves prune and diff"
+
+
+def test_a_chosen_environment_url_beats_an_exported_one(
+    repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (repo / "kathansync.yaml").write_text(
+        f"api_url: http://127.0.0.1:9\nenvironments:\n  local:\n    api_url: {remote.url}\n"
+    )
+    monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")  # left over from another shell
+    result = run("plan", "--env", "local")
+    assert result.exit_code == 0, result.output
+    assert remote.url in result.stdout and "(environment: local)" in result.stdout
+    monkeypatch.delenv("KATHAN_API_URL")
+    monkeypatch.setenv("KATHAN_API_URL", remote.url)
+    assert run("plan").exit_code == 0, "without --env the variable beats the file's default"

@@ -40,6 +40,9 @@ REMOTE: dict[str, Any] = {
         pytest.param({"voice": {"speed": 1.05}}, [("voice.speed", 1, 1.05)], id="float change"),
         pytest.param({"knowledge_base_ids": ["kb-b", "kb-a"]}, [], id="kb ids are a set"),
         pytest.param(
+            {"knowledge_base_ids": ["kb-a", "kb-b", "kb-a"]}, [], id="repeats do not count"
+        ),
+        pytest.param(
             {"call_actions": {"hangup_triggers": ["goodbye", "bye"]}},
             [("call_actions.hangup_triggers", ["bye", "goodbye"], ["goodbye", "bye"])],
             id="other lists keep order",

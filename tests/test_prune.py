@@ -76,3 +76,9 @@ def test_threshold_is_configurable() -> None:
     assert len(plan_deletes(remotes(10), managed(0, 1, 2, 3, 4), threshold=0.5, force=False)) == 5
     with pytest.raises(ConfigError, match="more than the 2 allowed"):
         plan_deletes(remotes(10), managed(*range(7)), threshold=0.0, force=False)
+
+
+def test_threshold_boundary_is_not_lost_to_float_rounding() -> None:
+    # 0.29 * 100 is 28.999999999999996 in floating point: exactly 29 % must still be allowed.
+    deletes = plan_deletes(remotes(100), managed(*range(29, 100)), threshold=0.29, force=False)
+    assert len(deletes) == 29
