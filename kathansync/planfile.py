@@ -73,6 +73,11 @@ class SavedPlan:
         return list(self.data["changes"])
 
 
+def as_saved_plan(plan: Plan, keys: FingerprintKeys) -> SavedPlan:
+    """A plan just shown and confirmed, held as if saved, to be re-checked like a plan file."""
+    return SavedPlan(Path("(confirmed plan)"), plan_file_data(plan, keys))
+
+
 def load_plan(path: Path, *, api_url: str, environment: str | None) -> SavedPlan:
     """Read a plan file and refuse it whole when it cannot be applied here."""
     try:

@@ -349,22 +349,34 @@ class Session:
             for c in run.plan.changes
             if not c.has_changes and c.handle not in refused
         ]
-        self.write_back_ids(run, outcomes)
         return sorted(outcomes, key=lambda o: o.handle)
 
-    def write_back_ids(self, run: PlanRun, outcomes: Sequence[Outcome]) -> None:
-        """Created and adopted ids belong in the manifests: the manifests are the state."""
+    def write_back_ids(self, run: PlanRun, outcomes: Sequence[Outcome]) -> list[str]:
+        """Created and adopted ids belong in the manifests: the manifests are the state.
+
+        Called after the outcomes are shown, so a file that cannot be written never hides what
+        happened remotely. Returns one message per id that could not be written.
+        """
         from kathansync.apply import Status
         from kathansync.writeback import write_id
 
         by_handle = {m.handle: m for m in run.manifests}
+        failed: list[str] = []
         for outcome in outcomes:
             adopted = outcome.handle in run.adopted and outcome.status.ok
             if not outcome.id or not (outcome.status is Status.CREATED or adopted):
                 continue
             manifest = by_handle[outcome.handle]
-            write_id(Path(manifest.file), outcome.id, env=self.settings.environment)
+            try:
+                write_id(Path(manifest.file), outcome.id, env=self.settings.environment)
+            except (KathansyncError, OSError) as error:
+                failed.append(
+                    f"{manifest.file}: could not write id {outcome.id} ({error}); add"
+                    f" `id: {outcome.id}` by hand, or the next plan will adopt it by name"
+                )
+                continue
             self.info(f"{manifest.file}: wrote id {outcome.id}; commit this change.")
+        return failed
 
 
 def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:

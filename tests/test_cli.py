@@ -343,3 +343,35 @@ def test_a_chosen_environment_url_beats_an_exported_one(
     monkeypatch.delenv("KATHAN_API_URL")
     monkeypatch.setenv("KATHAN_API_URL", remote.url)
     assert run("plan").exit_code == 0, "without --env the variable beats the file's default"
+
+
+def test_an_id_that_cannot_be_written_back_is_reported_after_the_outcomes(
+    repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kathansync.writeback
+
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(kathansync.writeback, "write_id", disk_full)
+    (repo / "assistants" / "new.yaml").write_text("name: Brand new\n")
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "created  new" in result.stdout, "what happened remotely is shown first"
+    assert "could not write id" in result.stderr and "No space left" in result.stderr
+
+
+def test_a_change_made_while_the_prompt_waits_is_refused_as_stale(
+    repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def answer_later(*args: Any, **kwargs: Any) -> str:
+        remote.assistants[SUPPORT]["voice"]["speed"] = 1.3  # edited in the dashboard meanwhile
+        return "yes"
+
+    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    monkeypatch.setattr(pipeline.click, "prompt", answer_later)
+    result = run("apply")
+    assert result.exit_code == 1
+    assert "stale" in result.output and "voice.speed" in result.output
+    assert puts(remote) == 0
+    assert remote.assistants[SUPPORT]["voice"]["speed"] == 1.3

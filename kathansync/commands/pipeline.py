@@ -178,8 +178,8 @@ def apply(
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.apply import succeeded
-    from kathansync.planfile import load_plan
+    from kathansync.apply import Outcome, Status, succeeded
+    from kathansync.planfile import as_saved_plan, load_plan
 
     opts = options_from(kwargs)
     if planfile and (targets or prune):
@@ -194,18 +194,31 @@ def apply(
         else:
             run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
             refused = {}
-            if run.plan.has_changes and not _confirm(run.plan, fmt, opts, auto_approve):
-                return EXIT_ERROR
+            if run.plan.has_changes and not auto_approve:
+                if not _confirm(run.plan, fmt, opts):
+                    return EXIT_ERROR
+                # A person may answer minutes later: apply only what they saw, exactly as a
+                # saved plan would be (anything that moved meanwhile is refused as stale).
+                reviewed = as_saved_plan(run.plan, run.keys)
+                run, refused = session.replan_saved(conn, load_or_fail(opts, session), reviewed)
+            elif run.plan.has_changes:
+                _show_plan(run.plan, fmt, opts)
         if not run.plan.has_changes and not refused:
             if fmt == "text":
                 click.echo("No changes. Nothing to apply.")
             else:
-                click.echo(render_outcomes_for(run.plan, [], fmt, opts), nl=False)
+                unchanged = [
+                    Outcome(c.handle, c.id, c.action, Status.UNCHANGED) for c in run.plan.changes
+                ]
+                click.echo(render_outcomes_for(run.plan, unchanged, fmt, opts), nl=False)
             return EXIT_OK
         pending = sum(c.has_changes for c in run.plan.changes)
         with opts.progress("applying", pending) as tick:
             outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
+    unwritten = session.write_back_ids(run, outcomes)
+    for message in unwritten:
+        click.echo(f"Error: {message}", err=True)
     if in_actions():
         from kathansync import github
 
@@ -213,14 +226,18 @@ def apply(
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         github.append_step_summary(summary, os.environ)
-    return EXIT_OK if succeeded(outcomes) else EXIT_ERROR
+    return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
 
 
-def _confirm(the_plan: Plan, fmt: str, opts: Options, auto_approve: bool) -> bool:
-    """Show the plan and get a 'yes'. With a machine format the plan goes to stderr."""
+def _show_plan(the_plan: Plan, fmt: str, opts: Options) -> None:
+    """The plan before an apply: on stdout in text mode; with a machine format, stdout is the
+    result only, so the plan goes to stderr for whoever watches."""
     click.echo(render_plan_for(the_plan, "text", opts), err=fmt != "text")  # a blank line after
-    if auto_approve:
-        return True
+
+
+def _confirm(the_plan: Plan, fmt: str, opts: Options) -> bool:
+    """Show the plan and get a 'yes' from a person at a terminal."""
+    _show_plan(the_plan, fmt, opts)
     if not _interactive():
         from kathansync.errors import ConfigError
 
