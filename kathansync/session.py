@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kathansync.errors import ConfigError, KathansyncError, ManifestError
+from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
@@ -180,8 +180,6 @@ class Session:
 
         Objects already `listed` (GET /assistants, fetched for adoption or prune) are reused.
         """
-        from kathansync.errors import ApiError
-
         known = {str(r.get("id", "")).lower(): r for r in listed}
         ids = [m.id for m in manifests if m.id and m.id.lower() not in known]
         with self.progress("fetching", len(ids)) as tick:
@@ -189,13 +187,13 @@ class Session:
         fetched.update(
             {m.id: known[m.id.lower()] for m in manifests if m.id and m.id.lower() in known}
         )
-        failures = [
-            str(result.for_handle(m.handle))
+        failed = [
+            (m.handle, result)
             for m in manifests
             if m.id and isinstance(result := fetched[m.id], ApiError)
         ]
-        if failures:
-            raise KathansyncError("could not read the remote state:\n  " + "\n  ".join(failures))
+        if failed:
+            raise KathansyncError(_fetch_failure(failed, self.settings.api_url))
         return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}
 
     # --- PLAN --------------------------------------------------------------------------------
@@ -377,6 +375,19 @@ class Session:
                 continue
             self.info(f"{manifest.file}: wrote id {outcome.id}; commit this change.")
         return failed
+
+
+def _fetch_failure(failed: Sequence[tuple[str, ApiError]], api_url: str) -> str:
+    """One line per assistant, or one line for all when they failed alike (a wrong URL, a bad
+    key, the API down), with a hint when every assistant is 'not found'."""
+    reasons = {error.reason for _, error in failed}
+    if len(failed) > 1 and len(reasons) == 1:
+        lines = [f"all {len(failed)} assistants: {reasons.pop()}"]
+    else:
+        lines = [str(error.for_handle(handle)) for handle, error in failed]
+    if len(failed) > 1 and all(error.status == 404 for _, error in failed):
+        lines.append(f"every assistant is 'not found': is the API URL right? ({api_url})")
+    return "could not read the remote state:\n  " + "\n  ".join(lines)
 
 
 def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:

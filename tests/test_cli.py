@@ -375,3 +375,25 @@ def test_a_change_made_while_the_prompt_waits_is_refused_as_stale(
     assert "stale" in result.output and "voice.speed" in result.output
     assert puts(remote) == 0
     assert remote.assistants[SUPPORT]["voice"]["speed"] == 1.3
+
+
+def test_failures_alike_are_reported_once_with_a_hint(
+    repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")
+    result = run("plan", "--max-retries", "0")
+    assert result.exit_code == 1
+    assert "all 2 assistants: cannot reach http://127.0.0.1:9" in result.output
+    remote.assistants.clear()
+    monkeypatch.setenv("KATHAN_API_URL", remote.url)
+    result = run("plan")
+    assert "is the API URL right?" in result.output
+
+
+def test_github_format_annotates_warnings_too(repo: Path, remote: Any) -> None:
+    (repo / "assistants" / "sales.yaml").write_text(
+        SALES_YAML + "speech_settings:\n  style: profesional\n"
+    )
+    result = run("plan", "--format", "github")
+    assert result.exit_code == 0
+    assert "::warning file=assistants/sales.yaml,line=4" in result.output

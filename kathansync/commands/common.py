@@ -79,7 +79,12 @@ def common_options(func: F) -> F:
             "kathansync.yaml, else the staging API).",
         ),
         click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
-        click.option("-q", "--quiet", is_flag=True, help="Only errors and the final summary."),
+        click.option(
+            "-q",
+            "--quiet",
+            is_flag=True,
+            help="No warnings, remarks or progress on stderr (validate: no output when valid).",
+        ),
         click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1)."),
     ]
     for option in reversed(options):
@@ -115,18 +120,20 @@ def session_for(opts: Options) -> Session:
 
 
 def load_or_fail(opts: Options, session: Session, *, github: bool = False) -> list[Manifest]:
-    """Manifests, or every problem and exit 1 before the network.
+    """Manifests, or every problem and exit 1 before the network; warnings go to stderr.
 
-    In GitHub Actions (or with `github`) the problems are also workflow commands.
+    In GitHub Actions (or with `github`) every problem is also a workflow command.
     """
     from kathansync.errors import ManifestError
 
-    try:
-        return session.load()
-    except ManifestError as error:
-        if github or in_actions():
-            annotate(error.problems)
-        raise
+    result = session.load_result()
+    if github or in_actions():
+        annotate(result.problems)
+    if result.errors:
+        raise ManifestError(result.problems)
+    for warning in result.warnings:
+        opts.info(str(warning))
+    return result.manifests
 
 
 def annotate(problems: Sequence[Problem], *, err: bool = True) -> None:
