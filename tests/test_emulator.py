@@ -642,3 +642,20 @@ def test_process_reports_a_corrupt_state_file_in_one_line(tmp_path: Path) -> Non
     assert result.stderr.startswith(f"error: {state}:1:2: emulator state file is not valid JSON")
     assert len(result.stderr.strip().splitlines()) == 1
     assert state.read_text() == "{oops"
+
+
+def test_nan_is_a_422_not_a_server_error(emulator: EmulatorServer, api: httpx.Client) -> None:
+    assistant_id = str(uuid.uuid4())
+    emulator.seed(assistant_id)
+    answer = api.put(
+        f"/assistants/{assistant_id}",
+        content=b'{"voice": {"speed": NaN}}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "detail": [
+            {"loc": ["body", "voice", "speed"], "msg": "Input should be a finite number",
+             "type": "finite_number"}
+        ]
+    }  # fmt: skip

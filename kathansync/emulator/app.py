@@ -73,6 +73,7 @@ def create_app(
     """
     require_extra()
     from fastapi import APIRouter, Depends, FastAPI
+    from fastapi.exceptions import RequestValidationError
 
     try:
         knobs = Knobs(latency_ms=latency_ms, fail_rate=fail_rate, rate_limit=rate_limit, seed=seed)
@@ -82,6 +83,7 @@ def create_app(
     controls = Controls(knobs)
 
     app = FastAPI(title="Kathan API emulator", docs_url=None, redoc_url=None)
+    app.add_exception_handler(RequestValidationError, _validation_answer)
     app.state.store = store
     app.state.controls = controls
     app.add_middleware(FaultMiddleware, controls=controls)
@@ -93,6 +95,15 @@ def create_app(
     _add_control_routes(control, store, controls)
     app.include_router(control)
     return app
+
+
+async def _validation_answer(request: Any, exc: Any) -> Any:
+    """422 as FastAPI shapes it, `{"detail": [{"loc", "msg", "type"}]}`, without echoing the
+    input: a rejected value may not even be JSON (NaN), and a server should not echo secrets."""
+    from fastapi.responses import JSONResponse
+
+    detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 def _authenticate(api_key: str | None, user_id: str | None) -> Any:
