@@ -19,11 +19,19 @@ CONTEXT_TOKENS = 8  # about four words (whitespace is a token) either side of a 
 MIN_WORD_RATIO = 0.4
 
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
+# C0 controls but tab and newline, DEL, and C1 controls: ESC or BEL (or the 8-bit CSI, U+009B)
+# reaching a terminal can retitle it, clear it or move the cursor over what a reviewer reads.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def shorten(text: str, width: int) -> str:
     """`text` cut to at most `width` characters, an ellipsis marking the cut."""
     return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def visible(text: str) -> str:
+    """`text` with its control characters (all but tab and newline) spelled out as `\\x1b`."""
+    return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
 
 
 def char_delta(before: str, after: str) -> str:

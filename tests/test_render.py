@@ -51,6 +51,11 @@ GREETING_NEW = GREETING.replace("Acme support", "Acme Corp support").replace(
 )
 
 
+def utf16_len(text: str) -> int:
+    """What GitHub measures a comment in (JavaScript's `.length`)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def assert_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if UPDATE_GOLDEN:
@@ -188,7 +193,9 @@ def test_text_plan_in_colour() -> None:
 def test_markdown_plan() -> None:
     text = render_plan(sample_plan(), "markdown")
     assert_golden("plan.md", text)
-    assert text.startswith("**kathansync plan** (environment `staging`, ")
+    assert text.startswith(
+        "<!-- kathansync-plan --><b>kathansync plan</b> (environment <code>staging</code>, "
+    )
     assert "<details><summary>~ support (update, 5 fields)</summary>" in text
     assert "```diff\n@@ -1,6 +1,7 @@\n" in text
     assert text.count("<details>") == text.count("</details>") == 3
@@ -256,7 +263,7 @@ def test_long_single_line_change_marks_the_words_that_changed() -> None:
     assert "(+12 characters)" in text
     md = render_plan(plan, "markdown")
     assert_golden("prompt-long-line.md", md)
-    assert "help you ~~today~~?" in md and "help you **this evening**?" in md
+    assert "help you <del>today</del>?" in md and "help you <ins>this evening</ins>?" in md
 
 
 def test_long_strings_too_different_for_word_marks_are_shortened() -> None:
@@ -298,7 +305,10 @@ def test_no_changes() -> None:
     text = render_plan(plan)
     assert text == f"Kathan API: {API}\n\nNo changes. 1 assistant matches its manifest.\n"
     md = render_plan(plan, "markdown")
-    assert md == f"**kathansync plan** (`{API}`): No changes. 1 assistant matches its manifest.\n"
+    assert md == (
+        f"<!-- kathansync-plan --><b>kathansync plan</b> (<code>{API}</code>): "
+        "No changes. 1 assistant matches its manifest.\n"
+    )
 
 
 # --- Masking ---------------------------------------------------------------------------------
@@ -366,8 +376,11 @@ def many_prompt_changes(count: int, lines: int) -> dict[str, Any]:
 @pytest.mark.parametrize(("count", "lines"), [(60, 40), (400, 5), (3, 3000), (1, 5000)])
 def test_markdown_never_exceeds_the_comment_limit(count: int, lines: int) -> None:
     md = render_plan(many_prompt_changes(count, lines), "markdown")
-    assert len(md) <= MARKDOWN_LIMIT
-    assert md.startswith(f"**kathansync plan** (`{API}`): 0 to create, {count} to update, ")
+    assert utf16_len(md) <= MARKDOWN_LIMIT
+    assert md.startswith(
+        f"<!-- kathansync-plan --><b>kathansync plan</b> (<code>{API}</code>): "
+        f"0 to create, {count} to update, "
+    )
     shown = md.count("</details>")
     if shown < count:
         assert md.endswith(
@@ -375,6 +388,89 @@ def test_markdown_never_exceeds_the_comment_limit(count: int, lines: int) -> Non
             "(comment size limit); run `kathansync plan` locally for the full plan.\n"
         )
     assert md.count("<details>") == shown  # whole sections only
+
+
+def emoji_plan(count: int, lines: int) -> dict[str, Any]:
+    """Emoji count once in Python but twice for GitHub: a plan that fills up on them."""
+    plan = many_prompt_changes(count, lines)
+    for change in plan["changes"]:
+        for field in change["fields"]:
+            field["before"] = field["before"].replace("be kind", "😀" * 30)
+            field["after"] = field["after"].replace("be kinder", "🎉" * 30)
+    return plan
+
+
+@pytest.mark.parametrize(("count", "lines"), [(60, 40), (400, 3)])
+def test_markdown_limit_is_counted_in_utf16_units_marker_included(count: int, lines: int) -> None:
+    md = render_plan(emoji_plan(count, lines), "markdown")
+    assert len(md) < utf16_len(md) <= MARKDOWN_LIMIT
+    assert utf16_len(md) > MARKDOWN_LIMIT - 5000  # it filled up, so the limit was what bit
+    assert md.startswith("<!-- kathansync-plan -->")
+    assert md.count("<!-- kathansync-plan -->") == 1
+    assert md.count("<details>") == md.count("</details>")
+    assert md.count("```") % 2 == 0  # every fence closed
+
+
+def test_word_marks_are_html_tags_that_work_next_to_punctuation() -> None:
+    before = "Thank you for calling Acme support, we are happy to help you today with billing."
+    after = before.replace("billing.", "billing!").replace("Acme", "Acme*")
+    md = render_plan(
+        one_change({"path": "first_message", "before": before, "after": after}), "markdown"
+    )
+    row = next(line for line in md.splitlines() if line.startswith("| first"))
+    assert "billing<del>.</del> |" in row and "billing<ins>\\!</ins> |" in row
+    assert "Acme<ins>\\*</ins>" in row  # the changed words are escaped inside the tags
+    assert "**" not in row and "~~" not in row
+
+
+def test_control_characters_are_shown_not_sent_to_the_terminal() -> None:
+    after = "hello\n\x1b]0;pwned\x07\x1b[2Jworld\x9b31m\tend"
+    plan = one_change(
+        {"path": "system_instruction", "before": "hello\nworld", "after": after},
+        {"path": "name", "before": "a\x1bb", "after": "c\x9bd"},
+        {"path": "first_message", "before": "x" * 70 + "\x1b[2J", "after": "x" * 70 + "\x07"},
+    )
+    plan["changes"][0]["handle"] = "sup\x1b[2Jport"
+    outputs = [render_plan(plan, fmt) for fmt in ("text", "markdown")]
+    for out in outputs:
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", out), repr(out)
+        assert "\\x1b]0;pwned\\x07\\x1b[2Jworld\\x9b31m\tend" in out  # tab kept
+    text = outputs[0]
+    assert "+\\x1b]0;pwned" in text and "sup\\x1b[2Jport" in text
+    assert '    name: "a\\u001bb" -> "c\\u009bd"\n' in text  # still valid JSON escapes
+    # In colour, the only escape sequences left are the renderer's own colours.
+    coloured = render_plan(plan, color=True)
+    assert re.sub(r"\x1b\[\d+m", "", coloured) == text
+    result = sample_result()
+    result["outcomes"][4]["message"] = "HTTP 422: \x1b]0;pwned\x07"
+    for fmt in ("text", "markdown"):
+        shown = render_outcomes(result, fmt)
+        assert "\x1b" not in shown and "\x07" not in shown
+    assert "HTTP 422: \\x1b]0;pwned\\x07" in render_outcomes(result)
+
+
+def test_a_create_shows_every_value_in_full() -> None:
+    greeting = "Welcome to Acme. " * 10
+    kbs = [f"kb-{n:04d}-aaaaaaaa" for n in range(8)]
+    prompt = "Line one.\nLine two."
+    plan = one_change(
+        {"path": "first_message", "before": None, "after": greeting},
+        {"path": "knowledge_base_ids", "before": None, "after": kbs},
+        {"path": "system_instruction", "before": None, "after": prompt},
+        action="create",
+    )
+    text = render_plan(plan)
+    assert f"    first_message: {json.dumps(greeting)}\n" in text
+    assert f"    knowledge_base_ids: {json.dumps(kbs)}\n" in text
+    assert "        +Line one.\n        +Line two.\n" in text
+    md = render_plan(plan, "markdown")
+    assert f"| first\\_message | {json.dumps(greeting)} |" in md
+    assert "kb-0007-aaaaaaaa" in md and "items]" not in md and "(170 characters)" not in md
+    # An update keeps long values short: its diff or word marks say what changed.
+    update = render_plan(
+        one_change({"path": "first_message", "before": "a" * 200, "after": greeting})
+    )
+    assert "(200 characters)" in update
 
 
 def test_markdown_truncation_golden() -> None:

@@ -20,9 +20,12 @@ from kathansync.render.views import (
     split_space,
     view_field,
 )
-from kathansync.textdiff import Segment
+from kathansync.textdiff import Segment, visible
 
-MARKDOWN_LIMIT = 65536  # GitHub's limit for a pull-request comment, in characters
+# GitHub's limit for a pull-request comment, counted as JavaScript does: in UTF-16 code units.
+MARKDOWN_LIMIT = 65536
+# The plan comment starts with this, so the workflow finds its earlier comment and updates it.
+PLAN_MARKER = "<!-- kathansync-plan -->"
 
 # --- Plans ------------------------------------------------------------------------------------
 
@@ -32,10 +35,16 @@ _RESULT_HINT = "see the job log or `--format json` for all of them"
 
 
 def plan_markdown(plan: Mapping[str, Any]) -> str:
+    """The plan as the pull-request comment, marker first, whole within MARKDOWN_LIMIT."""
     env = plan.get("environment")
-    where = f"environment {_code(env)}, " if env else ""
-    head = f"**kathansync plan** ({where}{_code(plan['api_url'])}): "
-    head += plan_summary(plan).removeprefix("Plan: ") + "\n"
+    where = f"environment <code>{_html(env)}</code>, " if env else ""
+    summary = _html(plan_summary(plan).removeprefix("Plan: "))
+    # A line that starts with `<!--` is an HTML block to its end, where markdown is not read:
+    # the summary on the marker's line is therefore HTML. One line keeps it the first line.
+    head = (
+        f"{PLAN_MARKER}<b>kathansync plan</b> ({where}<code>{_html(plan['api_url'])}</code>): "
+        f"{summary}\n"
+    )
     changes = changed(plan)
     return _fit(head, [lambda c=c, compact=False: _md_section(c, compact) for c in changes])
 
@@ -44,19 +53,26 @@ def _fit(head: str, sections: Sequence[Callable[..., str]], hint: str = _PLAN_HI
     """`head` and as many whole sections as fit under MARKDOWN_LIMIT, then a note of the rest.
 
     A section too big on its own is tried once more without its diff blocks. Room for the note
-    is kept from the start, so the summary and the note are always whole.
+    is kept from the start, so the summary and the note are always whole. Nothing is ever cut
+    inside a section, so no table, `<details>` or code fence is left open.
     """
-    reserve = len(_omitted_note(len(sections), hint))
-    out = head
+    reserve = utf16_len(_omitted_note(len(sections), hint))
+    out, used = head, utf16_len(head)
     for index, section in enumerate(sections):
-        budget = MARKDOWN_LIMIT - len(out) - reserve
+        budget = MARKDOWN_LIMIT - used - reserve
         text = section()
-        if len(text) > budget:
+        if utf16_len(text) > budget:
             text = section(compact=True)
-        if len(text) > budget:
+        size = utf16_len(text)
+        if size > budget:
             return out + _omitted_note(len(sections) - index, hint)
-        out += text
+        out, used = out + text, used + size
     return out
+
+
+def utf16_len(text: str) -> int:
+    """The length GitHub checks (JavaScript's `.length`): an emoji counts 2, not 1."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _omitted_note(count: int, hint: str) -> str:
@@ -68,7 +84,7 @@ def _md_section(change: Mapping[str, Any], compact: bool = False) -> str:
     action = change["action"]
     views = [view_field(f, action) for f in change["fields"]]
     count = "" if action == "delete" else f", {plural(len(views), 'field', 'fields')}"
-    summary = html.escape(f"{SYMBOLS[action]} {change['handle']} ({action}{count})")
+    summary = _html(f"{SYMBOLS[action]} {change['handle']} ({action}{count})")
     out = [f"\n<details><summary>{summary}</summary>\n", _md_where(change)]
     if views:
         out.extend(["", *_md_table(views, action)])
@@ -82,7 +98,7 @@ def _md_section(change: Mapping[str, Any], compact: bool = False) -> str:
             continue
         fence = _fence("\n".join(view.lines))
         out.append(f"\n{_code(view.path)} ({_cell(view.note or '')}):\n")
-        out.extend([f"{fence}diff", *view.lines, fence])
+        out.extend([f"{fence}diff", *view.lines, fence])  # lines come escaped from the view
     out.append("\n</details>\n")
     return "\n".join(out)
 
@@ -129,26 +145,37 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_~\[\]|#!])")
 
 def _cell(text: str) -> str:
     """Text safe inside a table cell: no HTML, no markdown, no `|`, newlines as <br>."""
+    text = visible(text.replace("\r\n", "\n"))
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
-    return escaped.replace("\r\n", "\n").replace("\n", "<br>")
+    return escaped.replace("\n", "<br>")
+
+
+def _html(text: str) -> str:
+    """Text safe where markdown is not read (inside an HTML block or a `<summary>`)."""
+    return html.escape(visible(text), quote=False)
 
 
 def _words_cell(words: Sequence[Segment], side: str) -> str:
-    """One side of a word-level change: the removed words struck, the inserted ones bold."""
-    mark = {"delete": "~~", "insert": "**"}[side]
+    """One side of a word-level change: the removed words struck, the inserted ones underlined.
+
+    HTML tags, not `~~`/`**`: GitHub's flanking rules leave those literal next to punctuation
+    ("billing**!**"), and a tag works anywhere.
+    """
+    tag = {"delete": "del", "insert": "ins"}[side]
     pieces = []
     for segment in words:
         if segment.kind in ("equal", "elided"):
             pieces.append(_cell(segment.text))
         elif segment.kind == side:
             lead, core, trail = split_space(segment.text)
-            marked = f"{mark}{_cell(core)}{mark}" if core else ""
+            marked = f"<{tag}>{_cell(core)}</{tag}>" if core else ""
             pieces.append(_cell(lead) + marked + _cell(trail))
     return "".join(pieces)
 
 
 def _code(text: str) -> str:
     """An inline code span that survives backticks in `text`."""
+    text = visible(text)
     ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"

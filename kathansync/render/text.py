@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -10,6 +9,7 @@ from kathansync.render.views import (
     LABELS,
     SYMBOLS,
     FieldView,
+    as_json,
     changed,
     detail,
     outcome_summary,
@@ -19,7 +19,7 @@ from kathansync.render.views import (
     target,
     view_field,
 )
-from kathansync.textdiff import Segment
+from kathansync.textdiff import Segment, visible
 
 # Raw ANSI rather than click.style: render stays free of CLI libraries.
 _COLORS = {"green": "32", "red": "31", "yellow": "33", "cyan": "36", "bold": "1"}
@@ -56,7 +56,8 @@ def plan_text(plan: Mapping[str, Any], color: bool) -> str:
 def _change_text(change: Mapping[str, Any], color: bool) -> list[str]:
     action = change["action"]
     symbol = _paint(SYMBOLS[action], _ACTION_COLORS.get(action), color)
-    out = [f"{symbol} {_paint(change['handle'], 'bold', color)}  ({_where(change)})"]
+    handle = _paint(visible(change["handle"]), "bold", color)
+    out = [f"{symbol} {handle}  ({_where(change)})"]
     if action == "delete":
         return out
     for field in change["fields"]:
@@ -74,12 +75,12 @@ def _where(change: Mapping[str, Any]) -> str:
         parts.append(show(change["name"]))
     if change.get("adopted"):
         parts.append("adopted by name: apply writes the id into the manifest")
-    return ", ".join(parts)
+    return visible(", ".join(parts))
 
 
 def _field_text(view: FieldView, action: str, color: bool) -> list[str]:
-    origin = f"    (from {view.origin})" if view.origin else ""
-    head = f"    {view.path}: "
+    origin = f"    (from {visible(view.origin)})" if view.origin else ""
+    head = f"    {visible(view.path)}: "
     if view.lines:
         body = [f"        {_paint(line, _line_color(line), color)}" for line in view.lines]
         return [head + f"{view.note}{origin}", *body]
@@ -96,7 +97,7 @@ def _line_color(line: str) -> str | None:
 
 def _words_text(words: Sequence[Segment], color: bool) -> str:
     def piece(segment: Segment) -> str:
-        lead, core, trail = split_space(json.dumps(segment.text, ensure_ascii=False)[1:-1])
+        lead, core, trail = split_space(as_json(segment.text)[1:-1])
         if segment.kind == "delete" and core:
             return lead + _paint(f"[-{core}-]", "red", color) + trail
         if segment.kind == "insert" and core:

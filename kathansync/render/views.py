@@ -7,6 +7,7 @@ change) and the text and markdown renderers only lay it out, so they never disag
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,7 @@ from kathansync.textdiff import (
     line_diff,
     list_diff,
     shorten,
+    visible,
     word_diff,
 )
 
@@ -38,20 +40,31 @@ class FieldView:
     before: str = ""
     after: str = ""
     note: str | None = None  # "1 line removed, 1 added, +38 characters"
-    lines: tuple[str, ...] = ()  # unified-diff lines (multi-line strings, long lists)
-    words: tuple[Segment, ...] = ()  # the change within one long line
+    lines: tuple[str, ...] = ()  # unified-diff lines, control characters already made visible
+    words: tuple[Segment, ...] = ()  # the change within one long line (raw text: escape it)
 
 
 def show(value: Any) -> str:
-    """A value as JSON (strings quoted), the sensitive marker bare."""
-    if value == SENSITIVE:
-        return SENSITIVE
-    return json.dumps(value, ensure_ascii=False)
+    """A value as JSON (strings quoted), the sensitive marker bare.
+
+    JSON escapes the C0 controls itself; DEL and the C1 controls (U+009B is a terminal's CSI)
+    are escaped too, as `\\u009b`, so no value can drive the terminal it is printed on.
+    """
+    return SENSITIVE if value == SENSITIVE else as_json(value)
 
 
-def _inline(value: Any) -> str:
+def as_json(value: Any) -> str:
+    """`value` as one line of JSON, every control character escaped (see `show`)."""
+    return _C1.sub(lambda match: f"\\u{ord(match[0]):04x}", json.dumps(value, ensure_ascii=False))
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")
+
+
+def _inline(value: Any, *, full: bool = False) -> str:
+    """A value on one line: shortened when long, unless it is `full` (a value being created)."""
     text = show(value)
-    if len(text) <= SHORT:
+    if full or len(text) <= SHORT:
         return text
     if isinstance(value, str):
         return f"{show(shorten(value, SHORT))} ({len(value)} characters)"
@@ -82,7 +95,8 @@ def view_field(field: Mapping[str, Any], action: str) -> FieldView:
         lines = list_diff([show(v) for v in before], [show(v) for v in after])
         note = f"{len(before)} items -> {len(after)} items"
         return FieldView(path, origin, note=note, lines=tuple(lines))
-    return FieldView(path, origin, _inline(before), _inline(after))
+    # A value set where there was none is shown whole: it is all a reviewer has to go on.
+    return FieldView(path, origin, _inline(before), _inline(after, full=before is None))
 
 
 def _is_text(value: Any) -> bool:
@@ -94,7 +108,7 @@ def _too_long(*values: Any) -> bool:
 
 
 def _multiline_view(path: str, origin: str | None, old: str, new: str, action: str) -> FieldView:
-    lines = line_diff(old, new)
+    lines = [visible(line) for line in line_diff(old, new)]
     if action == "create":
         count = len(new.splitlines())
         note = f"{count} line{'s' if count != 1 else ''}, {len(new)} characters"
@@ -136,7 +150,7 @@ def plan_summary(plan: Mapping[str, Any]) -> str:
 
 def target(data: Mapping[str, Any]) -> str:
     env = data.get("environment")
-    return f"{data['api_url']} (environment: {env})" if env else str(data["api_url"])
+    return visible(f"{data['api_url']} (environment: {env})" if env else str(data["api_url"]))
 
 
 def split_space(text: str) -> tuple[str, str, str]:
@@ -167,13 +181,16 @@ def outcome_summary(summary: Mapping[str, int]) -> str:
 
 
 def detail(outcome: Mapping[str, Any]) -> str:
-    """What happened to one assistant, starting with its handle (messages often already do)."""
+    """What happened to one assistant, starting with its handle (messages often already do).
+
+    Control characters are made visible: a message may quote the server's words.
+    """
     handle, message = outcome["handle"], outcome.get("message")
     if message:
-        return message if message.startswith(f"{handle}:") else f"{handle}: {message}"
+        return visible(message if message.startswith(f"{handle}:") else f"{handle}: {message}")
     extra = []
     if outcome.get("paths"):
         extra.append(plural(len(outcome["paths"]), "field", "fields"))
     if outcome["status"] == "created" and outcome.get("id"):
         extra.append(f"id {outcome['id']}")
-    return f"{handle} ({', '.join(extra)})" if extra else handle
+    return visible(f"{handle} ({', '.join(extra)})" if extra else handle)
