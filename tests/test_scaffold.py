@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,27 @@ def test_workflow_posts_a_single_updated_comment_and_keeps_the_plan(project: Pat
     script = script_step["with"]["script"]
     assert "kathansync-plan -->" in script
     assert "updateComment" in script and "createComment" in script
+    # kathansync writes the marker and keeps the size: the script neither adds one nor cuts.
+    assert "${marker}" not in script and "marker +" not in script
+    assert ".slice(" not in script and ".substring(" not in script
+    assert "throw new Error" in script  # an oversized body fails loudly instead
+
+
+def test_workflow_comment_script_finds_the_marker_the_renderer_writes(project: Path) -> None:
+    from kathansync.render import render_plan
+
+    steps = _workflow(project)["jobs"]["plan"]["steps"]
+    script = next(s for s in steps if s.get("uses", "").startswith("actions/github-script"))
+    marker = re.search(r"const marker = '([^']+)';", script["with"]["script"])
+    assert marker is not None
+    plan = {
+        "format_version": "1",
+        "environment": None,
+        "api_url": "https://api.example",
+        "changes": [],
+        "summary": {"create": 0, "update": 0, "delete": 0, "no_op": 0},
+    }
+    assert render_plan(plan, "markdown").startswith(marker.group(1))
     artifact = next(s for s in steps if s.get("uses", "").startswith("actions/upload-artifact"))
     assert "kathansync.plan" in artifact["with"]["path"]
 
