@@ -89,6 +89,8 @@ def _styled(value: Any) -> Any:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import LiteralScalarString
 
+    from kathansync.writeback import needs_double_quotes
+
     if isinstance(value, Mapping):
         styled = CommentedMap()
         for key, item in value.items():
@@ -98,6 +100,8 @@ def _styled(value: Any) -> Any:
         return [_styled(item) for item in value]
     if isinstance(value, str):
         value = value.replace("${", "$${")  # the loader would read `${` as a variable
+        if needs_double_quotes(value):
+            return value  # written double-quoted (escaped): no block style reads back the same
         if "\n" in value or len(value) > LONG_STRING:
             return LiteralScalarString(value)
     return value

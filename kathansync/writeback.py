@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
@@ -47,18 +48,47 @@ class PullReport:
 
 # --- Reading and writing a round-trip tree ------------------------------------------------------
 
+# Plain scalars a YAML 1.1 reader would take as booleans or null: always written quoted.
+BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
 
-def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
+# Characters a plain, single-quoted or block scalar cannot carry back unchanged: YAML folds
+# `\r`, `\x85`, `\u2028`, `\u2029` into line breaks and forbids most control characters there.
+# Only a double-quoted scalar, which escapes them, reads back as the same string.
+_NEEDS_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+_EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*---(?:[ \t]|\r?\n|\Z)")
+
+
+def needs_double_quotes(text: str) -> bool:
+    """True when only a double-quoted scalar would read back as exactly `text`."""
+    return _NEEDS_ESCAPES.search(text) is not None
+
+
+def _yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
     """A round-trip dumper in the file's own indentation that quotes boolean-looking strings."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.representer import RoundTripRepresenter
+    from ruamel.yaml.scalarstring import PlainScalarString
+
+    class Constructor(RoundTripConstructor):
+        pass
+
+    def construct_str(constructor: Any, node: Any) -> Any:
+        # A plain `off` the user wrote stays plain: quoting it would change a line not asked for.
+        value = RoundTripConstructor.construct_yaml_str(constructor, node)
+        if node.style is None and type(value) is str and value.lower() in BOOLEAN_LOOKING:
+            return PlainScalarString(value, anchor=node.anchor)
+        return value
+
+    Constructor.add_constructor("tag:yaml.org,2002:str", construct_str)
 
     class Representer(RoundTripRepresenter):
         pass
 
     def represent_str(representer: Any, value: str) -> Any:
         # YAML 1.1 readers take a plain `on`/`off`/`yes` as a boolean: quote them.
-        if value.lower() in yamlio.BOOLEAN_LOOKING:
+        if value.lower() in BOOLEAN_LOOKING or needs_double_quotes(value):
             return representer.represent_scalar("tag:yaml.org,2002:str", value, style='"')
         return RoundTripRepresenter.represent_str(representer, value)
 
@@ -69,6 +99,7 @@ def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
     Representer.add_representer(str, represent_str)
     Representer.add_representer(type(None), represent_none)
     yaml = YAML()
+    yaml.Constructor = Constructor
     yaml.Representer = Representer
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-fold a long line the user wrote on one line
@@ -77,60 +108,166 @@ def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
 
 
 _KEY_ONLY = re.compile(r"^(\s*)(?:- )?[^\s#-][^:#]*:\s*(?:#.*)?$")
+_BLOCK_OPENER = re.compile(r"^(\s*)(?:- )?[^\s#-][^:#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
 
 
 def guess_indent(text: str) -> tuple[int, int, int]:
     """(mapping, sequence, offset) as ruamel's `indent()` takes them, read from the text.
 
-    mapping: how far a nested key sits right of its parent key. offset: how far a block
-    sequence's `-` sits right of its parent key; sequence: where the item's content starts.
-    Defaults (2, 4, 2) for whatever the file does not show.
+    mapping: how far a nested key sits right of its parent key (ruamel indents `|` blocks by
+    the same amount, so a block's indent counts when no nested key shows it). offset: how far
+    a block sequence's `-` sits right of its parent key; sequence: where the item's content
+    starts. Defaults (2, 4, 2) for whatever the file does not show.
     """
-    mapping = sequence = offset = None
+    mapping = sequence = offset = block = None
     lines = [
         line
         for line in text.splitlines()
         if line.strip() and not line.lstrip().startswith(("#", "%", "---"))
     ]
     for line, following in itertools.pairwise(lines):
-        opener = _KEY_ONLY.match(line)
-        if not opener:
-            continue
         parent = len(line) - len(line.lstrip()) + (2 if line.lstrip().startswith("- ") else 0)
         child = len(following) - len(following.lstrip())
+        if block is None and _BLOCK_OPENER.match(line) and child > parent:
+            block = child - parent
+        if not _KEY_ONLY.match(line):
+            continue
         if following.lstrip().startswith("- "):
             if offset is None and child >= parent:
                 offset = child - parent
                 sequence = offset + 2
         elif mapping is None and child > parent:
             mapping = child - parent
-    mapping = mapping or 2
+    mapping = mapping or block or 2
     if offset is None:
         offset, sequence = 2, 4
     return mapping, max(sequence or 2, offset + 2), offset
 
 
 def load_tree(path: Path) -> tuple[Any, str]:
-    """The manifest's round-trip tree and its text (for the indentation to write it back in)."""
+    """The manifest's round-trip tree and its text (for the layout to write it back in).
+
+    The text goes through the loader's own checks first (size, UTF-8, alias budget, tags), and
+    a `%YAML 1.1` file is read as YAML 1.2, as the loader reads it.
+    """
     try:
-        tree = yamlio.load_roundtrip(path)
+        text = yamlio.read_text(path)
+        data = yamlio.parse_fast(text)
     except yamlio.SourceError as exc:
         raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
-    if not isinstance(tree, Mapping):
+    if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top of the file")
-    return tree, yamlio.read_text(path)
+    return _yaml().load(yamlio.as_yaml12(text)), text
 
 
 def dump_text(tree: Any, original: str = "") -> str:
-    """The tree as YAML text, indented the way `original` is (import: the default style)."""
+    """The tree as YAML text in `original`'s layout (import: the default style).
+
+    Kept from `original`: indentation, a leading `---`, a `%YAML 1.1` directive (the tree was
+    read as 1.2, and every boolean-looking string is written quoted, so 1.1 readers agree) and
+    CRLF line ends. A file mixing line ends cannot be kept: ConfigError.
+    """
+    yaml = _yaml(*guess_indent(original))
+    yaml.explicit_start = _EXPLICIT_START.match(original) is not None or None
+    yaml11 = yamlio.yaml11_directive(original)
+    if yaml11:
+        yaml.version = (1, 2)  # dumped as the tool reads it; the directive is put back below
     buffer = io.StringIO()
-    _yaml(*guess_indent(original)).dump(tree, buffer)
-    return buffer.getvalue()
+    yaml.dump(tree, buffer)
+    text = buffer.getvalue()
+    if yaml11:
+        text = text.replace("%YAML 1.2", "%YAML 1.1", 1)
+    crlf = original.count("\r\n")
+    if crlf and crlf != original.count("\n"):
+        raise ConfigError("the file mixes CRLF and LF line ends: make them one kind first")
+    return text.replace("\n", "\r\n") if crlf else text
 
 
-def save_tree(tree: Any, path: Path, original: str) -> None:
-    """Write the tree back atomically (temp file in the same directory, fsync, rename)."""
-    write_atomic(path, dump_text(tree, original))
+def save_tree(
+    tree: Any, path: Path, original: str, expected: Any, allowed: list[tuple[int, int]] | None
+) -> None:
+    """Write the tree back atomically (temp file in the same directory, fsync, rename), after
+    checking the new text: it must read back as `expected` (the file's own data, as the loader
+    parses it) and, unless `allowed` is None, differ from `original` only within those
+    0-based line ranges. Otherwise ConfigError, and the file is left untouched."""
+    try:
+        text = dump_text(tree, original)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}; left as is") from None
+    try:
+        reread = _plain(yamlio.parse_fast(text))
+    except yamlio.SourceError as exc:
+        reread = f"unreadable: {exc.message}"
+    if _canonical(reread) != _canonical(expected):
+        raise ConfigError(
+            f"{path}: writing it back would not read back as intended (a YAML construct the"
+            " write-back cannot keep?); the file is left as is: make the change by hand"
+        )
+    if allowed is not None:
+        line = _unrelated_change(original, text, allowed)
+        if line is not None:
+            raise ConfigError(
+                f"{path}:{line + 1}: writing it back would also change this line, which was not"
+                " asked for (a layout the write-back cannot keep); the file is left as is:"
+                " make the change by hand"
+            )
+    write_atomic(path, text)
+
+
+def file_data(text: str) -> Any:
+    """The file's own data as the loader parses it, with `!file` references compared by path."""
+    return _plain(yamlio.parse_fast(text))
+
+
+def _plain(value: Any) -> Any:
+    """A fresh, unshared copy of parsed data (aliases become copies); FileRef by its path."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, yamlio.FileRef):
+        return {yamlio.FILE_TAG: value.path}
+    return value
+
+
+def _canonical(value: Any) -> str:
+    # JSON tells 1 from 1.0 from true, which Python's == does not.
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def _set(data: Any, leaf: tuple[Any, ...], value: Any) -> None:
+    for key in leaf[:-1]:
+        data = data[key]
+    data[leaf[-1]] = value
+
+
+def _unrelated_change(original: str, text: str, allowed: list[tuple[int, int]]) -> int | None:
+    """The first 0-based line of `original` changed outside the `allowed` ranges, or None."""
+    import difflib
+
+    before, after = original.splitlines(), text.splitlines()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        inside = any(start <= i1 and i2 <= end for start, end in allowed)
+        if not inside:
+            return i1
+    return None
+
+
+def _span(tree: Any, leaf: LeafPath, line_count: int) -> tuple[int, int]:
+    """0-based [start, end) lines that the leaf's key and value take up in the original text."""
+    start, end = 0, line_count
+    node = tree
+    for key in leaf:
+        keys = [k for k, _ in node.non_merged_items()]
+        start = node.lc.key(key)[0]
+        following = keys.index(key) + 1
+        if following < len(keys):
+            end = min(end, node.lc.key(keys[following])[0])
+        node = node[key]
+    return start, max(end, start + 1)
 
 
 # --- The id after a create ----------------------------------------------------------------------
@@ -145,6 +282,7 @@ def write_id(path: Path, assistant_id: str, env: str | None) -> None:
     from ruamel.yaml.comments import CommentedMap
 
     tree, text = load_tree(path)
+    expected = file_data(text)
     current = tree.get("id")
     if env is None:
         if isinstance(current, Mapping):
@@ -166,7 +304,12 @@ def write_id(path: Path, assistant_id: str, env: str | None) -> None:
         raise ConfigError(
             f"{path}: `id` is one id for every environment; cannot add one for {env!r}"
         )
-    save_tree(tree, path, text)
+    if env is None:
+        expected["id"] = assistant_id
+    else:
+        ids = expected.get("id")
+        expected["id"] = {**(ids if isinstance(ids, dict) else {}), env: assistant_id}
+    save_tree(tree, path, text, expected, None)
 
 
 # --- pull: take the remote's values into a manifest ---------------------------------------------
@@ -190,6 +333,7 @@ def pull_manifest(
         return report
     path = Path(manifest.file)
     tree, text = load_tree(path)
+    writes: list[_Write] = []
     for diff in diffs:
         name = diff.dotted
         new = diff.before  # the remote's value
@@ -200,10 +344,22 @@ def pull_manifest(
         elif name in manifest.origins:
             report.kept.append(f"{name}: comes from {manifest.origins[name]}; change it there")
         else:
-            _pull_leaf(tree, diff.path, new, path, root, write_files, report)
-    if report.written:
-        save_tree(tree, path, text)
+            _pull_leaf(tree, diff.path, new, path, root, write_files, report, writes)
+    if writes:
+        expected = file_data(text)
+        lines = len(text.splitlines())
+        for write in writes:
+            _set(expected, write.leaf, write.value)
+        allowed = [_span(tree, write.leaf, lines) for write in writes]
+        save_tree(tree, path, text, expected, allowed)
+        report.written.extend(dotted(write.leaf) for write in writes)
     return report
+
+
+@dataclass(frozen=True)
+class _Write:
+    leaf: LeafPath
+    value: Any  # as the manifest spells it (`$${` for a literal `${`)
 
 
 def _pull_leaf(
@@ -214,24 +370,57 @@ def _pull_leaf(
     root: Path,
     write_files: bool,
     report: PullReport,
+    writes: list[_Write],
 ) -> None:
+    from ruamel.yaml.comments import CommentedSeq
+
     name = dotted(leaf)
     parent = _own_parent(tree, leaf)
     if parent is None:
         report.kept.append(f"{name}: not written literally in this file (a merge?); left as is")
         return
+    if _in_anchored(tree, leaf):
+        # Changing a mapping that has an `&anchor` changes every `*alias` of it too.
+        report.kept.append(f"{name}: inside an anchored (&) mapping, aliased; left as is")
+        return
     key = leaf[-1]
     old = parent[key]
     if _is_file_ref(old):
         _pull_file(old.value, new, name, manifest_path, root, write_files, report)
-    elif _mentions_variable(old):
+        return
+    if _mentions_variable(old):
         report.kept.append(f"{name}: comes from ${{...}}; change the variable instead")
+        return
+    if _anchored(old):
+        # Keep the `&anchor` on the old value even when this was its only other use.
+        old.yaml_set_anchor(old.yaml_anchor().value, always_dump=True)
+    if isinstance(new, list) and _is_seq(old) and not _anchored(old):
+        _replace_items(old, new)  # in place: unchanged items keep their comments
     elif isinstance(new, list) and _is_seq(old):
-        _replace_items(old, new)
-        report.written.append(name)
+        # The old list may be an alias target: a fresh one leaves the other uses alone.
+        fresh = CommentedSeq(_escape(item) for item in new)
+        if old.fa.flow_style():
+            fresh.fa.set_flow_style()
+        parent[key] = fresh
     else:
         parent[key] = _scalar(new, old)
-        report.written.append(name)
+    escaped = [_escape(item) for item in new] if isinstance(new, list) else _escape(new)
+    writes.append(_Write(leaf, escaped))
+
+
+def _anchored(node: Any) -> bool:
+    anchor = getattr(node, "yaml_anchor", None)
+    return anchor is not None and anchor() is not None
+
+
+def _in_anchored(tree: Any, leaf: LeafPath) -> bool:
+    """True when a mapping on the way to the leaf (not the leaf itself) has an `&anchor`."""
+    node = tree
+    for key in leaf[:-1]:
+        node = node[key]
+        if _anchored(node):
+            return True
+    return False
 
 
 def _own_parent(tree: Any, leaf: LeafPath) -> Any:
@@ -272,11 +461,18 @@ def _escape(value: Any) -> Any:
 
 def _scalar(new: Any, old: Any) -> Any:
     """The new value, in the old value's style; a multi-line string as a `|` block."""
-    from ruamel.yaml.scalarstring import LiteralScalarString, ScalarString
+    from ruamel.yaml.scalarstring import (
+        DoubleQuotedScalarString,
+        LiteralScalarString,
+        PlainScalarString,
+        ScalarString,
+    )
 
     new = _escape(new)
     if isinstance(new, str):
-        if isinstance(old, ScalarString):
+        if needs_double_quotes(new):
+            return DoubleQuotedScalarString(new)  # no other style reads back the same
+        if isinstance(old, ScalarString) and not isinstance(old, PlainScalarString):
             return type(old)(new)  # keeps `"..."`, `'...'`, `|` and `>`
         if "\n" in new:
             return LiteralScalarString(new)

@@ -1,4 +1,4 @@
-"""ruamel.yaml plumbing: safe reading, a fast parser, positions on demand, atomic write-back.
+"""ruamel.yaml plumbing for reading: size cap, strict UTF-8, a fast parser, positions on demand.
 
 Reading a manifest is two-speed. `parse_fast` uses ruamel's C safe loader (~1 ms a file) and is
 all a valid file ever needs. Only a file with a problem is parsed again with the round-trip
@@ -8,13 +8,10 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from kathansync.atomic import write_atomic
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -23,6 +20,9 @@ MAX_BYTES = 1024 * 1024  # a manifest is a few KiB; anything this big is a mista
 # Values a document may expand to through aliases. Aliases are shared objects, so a "billion
 # laughs" file loads in milliseconds and only explodes in whatever walks it: count while walking.
 MAX_NODES = 100_000
+# Nodes alone do not bound the cost: one 600 KB string aliased 90,000 times is 54 GB of text.
+MAX_TEXT = 8 * 1024 * 1024  # characters of keys and strings, counted through aliases
+MAX_DEPTH = 64  # nesting; far beyond any manifest, far below Python's recursion limit
 
 FILE_TAG = "!file"
 
@@ -90,6 +90,35 @@ def _construct_file(constructor: Any, node: Any) -> FileRef:
     return FileRef(str(value), mark.line + 1, mark.column + 1)
 
 
+# Types the safe loaders build that JSON has no word for. `!!pairs`/`!!omap` build tuples the
+# expansion budget would not walk, and none of them is a value an assistant field can take.
+_REFUSED_TAGS = ("pairs", "omap", "set", "binary")
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+
+
+def _refuse_tag(constructor: Any, node: Any) -> Any:
+    from ruamel.yaml.constructor import ConstructorError
+
+    raise ConstructorError(
+        None,
+        None,
+        f"unsupported tag {node.tag}: only plain YAML values and {FILE_TAG}",
+        node.start_mark,
+    )
+
+
+def _construct_timestamp(constructor: Any, node: Any) -> Any:
+    # YAML 1.2 (core schema) has no timestamps: `2025-01-01` is the text the user wrote.
+    return constructor.construct_scalar(node)
+
+
+def _register(constructor: Any) -> None:
+    constructor.add_constructor(FILE_TAG, _construct_file)
+    for name in _REFUSED_TAGS:
+        constructor.add_constructor(f"tag:yaml.org,2002:{name}", _refuse_tag)
+    constructor.add_constructor(_TIMESTAMP, _construct_timestamp)
+
+
 def _fast_loader() -> YAML:
     """One C safe loader for the whole run (creating one per file costs ~1 ms)."""
     global _fast
@@ -101,7 +130,7 @@ def _fast_loader() -> YAML:
         class Constructor(SafeConstructor):
             pass
 
-        Constructor.add_constructor(FILE_TAG, _construct_file)
+        _register(Constructor)
         _fast = YAML(typ="safe", pure=False)
         _fast.Constructor = Constructor
         _fast.allow_duplicate_keys = False
@@ -117,7 +146,7 @@ def _positions_loader() -> YAML:
         class Constructor(RoundTripConstructor):
             pass
 
-        Constructor.add_constructor(FILE_TAG, _construct_file)
+        _register(Constructor)
         _positions = YAML()
         _positions.Constructor = Constructor
         _positions.allow_duplicate_keys = False
@@ -129,7 +158,8 @@ def yaml11_directive(text: str) -> bool:
     return "%YAML" in text and _YAML11.search(text) is not None
 
 
-def _as_yaml12(text: str) -> str:
+def as_yaml12(text: str) -> str:
+    """The text with a `%YAML 1.1` directive read as 1.2 (same length: positions hold)."""
     # The pure loaders honour `%YAML 1.1` (on/off/yes/no become booleans), the C one does not.
     # Rewriting the directive in place (same length, so positions hold) makes both read 1.2.
     return _YAML11.sub("%YAML 1.2", text) if yaml11_directive(text) else text
@@ -148,13 +178,15 @@ def parse_positions(text: str) -> Any:
 def _parse(yaml: YAML, text: str) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    text = _as_yaml12(text)
+    text = as_yaml12(text)
     try:
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         raise _source_error(exc, text) from None
     except YAMLError as exc:  # unmarked: rare (reader errors)
         raise SourceError(f"invalid YAML: {exc}") from None
+    except RecursionError:  # the pure parsers recurse once per nesting level
+        raise SourceError(f"nested more than {MAX_DEPTH} levels deep", 1, 1) from None
     check_expansion(data)
     return data
 
@@ -174,6 +206,8 @@ def _source_error(exc: Any, text: str) -> SourceError:
         return SourceError("more than one YAML document (---): expected one per file", line, column)
     if _char_at(text, mark) == "\t":
         return SourceError("tab character: YAML indentation must use spaces", line, column)
+    if problem.startswith("unsupported tag"):
+        return SourceError(problem, line, column)
     if "could not determine a constructor" in problem:
         tag = re.search(r"tag '?(![^\s']*)", problem)
         return SourceError(
@@ -195,24 +229,38 @@ def _char_at(text: str, mark: Any) -> str:
     return lines[line][column]
 
 
-def check_expansion(data: Any, limit: int = MAX_NODES) -> None:
-    """Raise SourceError when `data` expands to more than `limit` values (an alias bomb)."""
-    budget = limit
-    stack = [data]
+def check_expansion(
+    data: Any, limit: int = MAX_NODES, *, max_text: int = MAX_TEXT, max_depth: int = MAX_DEPTH
+) -> None:
+    """Raise SourceError when `data` expands, through aliases, to more than `limit` values or
+    `max_text` characters of keys and strings (an alias bomb), or nests deeper than `max_depth`.
+
+    Only JSON-like values (and `FileRef`) are walked: the loaders refuse the tags that build
+    anything else, and anything else found here is refused too rather than left uncounted.
+    """
+    nodes, text = limit, max_text
+    stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
-        node = stack.pop()
-        budget -= 1
-        if budget < 0:
+        node, depth = stack.pop()
+        nodes -= 1
+        if isinstance(node, str):
+            text -= len(node)
+        if nodes < 0 or text < 0:
             raise SourceError(
-                f"document expands to more than {limit} values through aliases (an alias bomb?)"
-                " — refusing to load it",
+                f"document expands to more than {limit} values or {max_text} characters"
+                " through aliases (an alias bomb?) — refusing to load it",
                 1,
                 1,
             )
+        if depth > max_depth:
+            raise SourceError(f"nested more than {max_depth} levels deep", 1, 1)
         if isinstance(node, dict):
-            stack.extend(node.values())
+            stack.extend((key, depth + 1) for key in node)
+            stack.extend((value, depth + 1) for value in node.values())
         elif isinstance(node, list):
-            stack.extend(node)
+            stack.extend((item, depth + 1) for item in node)
+        elif not isinstance(node, (str, int, float, bool, FileRef)) and node is not None:
+            raise SourceError(f"unsupported value of type {type(node).__name__}", 1, 1)
 
 
 def position(tree: Any, loc: tuple[str | int, ...], *, at_key: bool = False) -> tuple[int, int]:
@@ -235,7 +283,15 @@ def position(tree: Any, loc: tuple[str | int, ...], *, at_key: bool = False) -> 
                 pos = lc.item(part)
             else:
                 break
+            if pos is not None and not at_key and isinstance(node, dict) and node[part] is None:
+                # An empty value has no token of its own: ruamel marks where the next one
+                # starts (another key, or EOF). The key's line is where the user looks.
+                key_pos = lc.key(part)
+                if key_pos is not None and key_pos[0] != pos[0]:
+                    pos = key_pos
         except (KeyError, TypeError, AttributeError):
+            break
+        if pos is None:  # a key that came in through a `<<:` merge has no position here
             break
         line, column = pos[0] + 1, pos[1] + 1
         node = node[part]
@@ -247,89 +303,3 @@ def _start(node: Any) -> tuple[int, int]:
     if lc is None or lc.line is None:
         return (0, 0)
     return lc.line + 1, lc.col + 1
-
-
-# --- Round-trip write-back (import / pull) --------------------------------------------------------
-
-# Plain scalars a YAML 1.1 reader would take as booleans or null: always written quoted.
-BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
-
-
-def _roundtrip_yaml() -> YAML:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.representer import RoundTripRepresenter
-
-    class Representer(RoundTripRepresenter):
-        pass
-
-    def represent_str(representer: Any, value: str) -> Any:
-        if value.lower() in BOOLEAN_LOOKING:
-            return representer.represent_scalar("tag:yaml.org,2002:str", value, style='"')
-        return RoundTripRepresenter.represent_str(representer, value)
-
-    Representer.add_representer(str, represent_str)
-    yaml = YAML()
-    yaml.Representer = Representer
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-fold long lines the user wrote on one line
-    return yaml
-
-
-def load_roundtrip(path: Path) -> Any:
-    """The file as a round-trip tree: comments, key order and quoting kept for `dump_roundtrip`."""
-    text = read_text(path)
-    yaml = _roundtrip_yaml()
-    try:
-        return yaml.load(text)
-    except Exception as exc:
-        from ruamel.yaml.error import MarkedYAMLError
-
-        if isinstance(exc, MarkedYAMLError):
-            raise _source_error(exc, text) from None
-        raise
-
-
-def dump_roundtrip(data: Any, path: Path) -> None:
-    """Write `data` to `path` atomically, in the indentation the existing file uses.
-
-    Writes a temporary file in the same directory, fsyncs it and renames it over `path`: a
-    crash or error at any point leaves either the old file or the new one, never half of one.
-    """
-    import io
-
-    yaml = _roundtrip_yaml()
-    mapping, sequence, offset = 2, 4, 2  # new files: the examples' style
-    if path.exists():
-        mapping, sequence, offset = guess_indent(path.read_text(encoding="utf-8"))
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    buffer = io.StringIO()
-    yaml.dump(data, buffer)
-    write_atomic(path, buffer.getvalue())
-
-
-def guess_indent(text: str) -> tuple[int, int, int]:
-    """(mapping, sequence, offset) indentation as `YAML.indent` takes it, guessed from text."""
-    from ruamel.yaml.util import load_yaml_guess_indent
-
-    try:
-        _, sequence, offset = load_yaml_guess_indent(text)
-    except Exception:  # unparsable: fall back to the defaults
-        sequence, offset = None, None
-    mapping = _mapping_indent(text)
-    if offset is None or sequence is None:  # no block sequence in the file
-        return mapping, mapping + 2, 2
-    return mapping, sequence, offset
-
-
-def _mapping_indent(text: str) -> int:
-    # ruamel's guess only reports sequence indentation: find a key nested under a key.
-    lines = [
-        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    ]
-    for parent, child in itertools.pairwise(lines):
-        body = child.lstrip()
-        if parent.rstrip().endswith(":") and not body.startswith("-"):
-            step = (len(child) - len(body)) - (len(parent) - len(parent.lstrip()))
-            if step > 0:
-                return step
-    return 2

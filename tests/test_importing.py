@@ -232,3 +232,20 @@ def test_import_and_pull_commands(
     assert "name: Acme Help\n" in (repo / "assistants" / "acme-support.yaml").read_text()
     assert "No changes." in _run("plan").stdout
     assert "Nothing to pull" in _run("pull").stdout
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["line 1\r\nline 2\r\n", "a\rb", "a\x85b", "a\u2028b\n", "para\u2029graph", "bell\x07\nx"],
+)
+def test_manifest_text_reads_back_strings_no_block_style_can_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    # YAML folds \r, \x85, \u2028, \u2029 into line breaks in a `|` block: the plan after an
+    # import would never be clean. Such strings are written double-quoted (escaped).
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "assistants").mkdir()
+    remote = {"id": SUPPORT, "name": "N", "system_instruction": text}
+    (tmp_path / "assistants" / "n.yaml").write_text(manifest_text(remote), encoding="utf-8")
+    (manifest,) = load_manifests(Path("assistants"), environ={}).manifests
+    assert manifest.desired["system_instruction"] == text

@@ -12,7 +12,14 @@ from kathansync import atomic
 from kathansync.errors import ConfigError
 from kathansync.manifest import load_manifests
 from kathansync.models import Manifest
-from kathansync.writeback import guess_indent, pull_manifest, write_id
+from kathansync.writeback import (
+    dump_text,
+    guess_indent,
+    load_tree,
+    pull_manifest,
+    save_tree,
+    write_id,
+)
 
 ID = "3f2b8c1e-0000-4000-8000-000000000001"
 OTHER = "3f2b8c1e-0000-4000-8000-000000000002"
@@ -324,6 +331,8 @@ def test_a_failure_between_write_and_rename_leaves_the_original_intact(
         ("a:\n  - x\n", (2, 4, 2)),
         ("a: 1\n", (2, 4, 2)),
         ("a:\n  - b:\n      c: 1\n", (2, 4, 2)),
+        ("a: |\n    x\nb: 1\n", (4, 4, 2)),  # a block's indent, when no nested key shows one
+        ("a:\n  b: 1\nc: |\n    x\n", (2, 4, 2)),  # nested keys win
     ],
 )
 def test_guess_indent(text: str, expected: tuple[int, int, int]) -> None:
@@ -355,3 +364,127 @@ def test_create_then_write_id_keeps_comments_and_the_next_plan_is_clean(
         remote = client.get_assistant(created["id"])
         plan = make_plan([again], {again.id: remote}, api_url=emulator.url, keys=keys)
         assert not plan.has_changes
+
+
+# --- pull keeps what it was not asked to change (review regressions) ----------------------------
+
+
+def _pull(repo: Path, text: str, **changes: Any) -> tuple[str, Manifest]:
+    """Pull `changes` into a manifest with `text`; the new text and the manifest read back."""
+    path = repo / "assistants" / "x.yaml"
+    path.write_bytes(text.encode())
+    manifest = _manifest(path)
+    pull_manifest(manifest, _remote(manifest, **changes), root=repo)
+    return path.read_bytes().decode(), _manifest(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"id: {ID}\r\nname: A\r\ndescription: d\r\n",
+        f"id: {ID}\nname: A\nsystem_instruction: |\n    line one\n    line two\n",
+        f"---\nid: {ID}\nname: A\n",
+        f"id: {ID}\nname: A\nspeech_settings:\n  interruptions: off\n",  # plain stays plain
+    ],
+)
+def test_pull_changes_only_the_changed_line(repo: Path, text: str) -> None:
+    out, _ = _pull(repo, text, name="B")
+    assert out == text.replace("name: A", "name: B")
+
+
+def test_pull_through_an_alias_leaves_the_anchored_field_alone(repo: Path) -> None:
+    text = f"id: {ID}\ncall_actions:\n  hangup_triggers: &t [bye, goodbye]\n  confirm_no: *t\n"
+    out, after = _pull(repo, text, call_actions={"confirm_no": ["no", "nope"]})
+    assert after.desired["call_actions"] == {
+        "hangup_triggers": ["bye", "goodbye"],
+        "confirm_no": ["no", "nope"],
+    }
+    assert "hangup_triggers: &t [bye, goodbye]" in out
+
+
+def test_pull_into_an_anchored_mapping_is_reported_not_written(repo: Path) -> None:
+    # Changing a mapping with an &anchor changes every place that merges it.
+    text = f"id: {ID}\nvoice: &v\n  voice_id: a\n  speed: 1.0\n"
+    path = repo / "assistants" / "x.yaml"
+    path.write_text(text)
+    manifest = _manifest(path)
+    report = pull_manifest(manifest, _remote(manifest, voice={"speed": 1.2}), root=repo)
+    assert report.written == [] and "aliased; left as is" in report.kept[0]
+    assert path.read_text() == text
+
+
+@pytest.mark.parametrize("value", ["a\rb", "a\r\nb\r\n", "x\x85y", "p\u2028q", "p\u2029q\n"])
+def test_pull_of_a_string_no_block_can_hold_writes_it_double_quoted(repo: Path, value: str) -> None:
+    text = f"id: {ID}\nname: A\nfirst_message: |\n  hello\n"
+    out, after = _pull(repo, text, first_message=value)
+    assert after.desired["first_message"] == value
+    assert out.startswith(f'id: {ID}\nname: A\nfirst_message: "')
+
+
+def test_pull_on_a_yaml_11_file_keeps_the_directive_and_the_strings(repo: Path) -> None:
+    text = f"%YAML 1.1\n---\nid: {ID}\nname: A\nvoice:\n  language: no\n"
+    out, after = _pull(repo, text, name="B")
+    assert out == text.replace("name: A", "name: B")
+    assert after.desired["voice"]["language"] == "no"
+
+
+def test_pull_refuses_a_file_with_mixed_line_ends(repo: Path) -> None:
+    path = repo / "assistants" / "x.yaml"
+    text = f"id: {ID}\r\nname: A\ndescription: d\r\n"
+    path.write_bytes(text.encode())
+    manifest = _manifest(path)
+    with pytest.raises(ConfigError, match="mixes CRLF and LF"):
+        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_bytes() == text.encode()
+
+
+def test_pull_refuses_rather_than_reindent_an_unrelated_block(repo: Path) -> None:
+    # Nested keys by 2, a `|` block by 4: ruamel writes both by one amount.
+    path = repo / "assistants" / "x.yaml"
+    text = f"id: {ID}\nvoice:\n  speed: 1.0\nsystem_instruction: |\n    a\n    b\nname: A\n"
+    path.write_text(text)
+    manifest = _manifest(path)
+    with pytest.raises(ConfigError, match=r"x.yaml:5: .*would also change this line"):
+        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_text() == text
+
+
+def test_save_tree_refuses_text_that_does_not_read_back_as_intended(repo: Path) -> None:
+    path = repo / "assistants" / "x.yaml"
+    path.write_text("name: A\n")
+    tree, text = load_tree(path)
+    tree["name"] = "B"
+    with pytest.raises(ConfigError, match="would not read back as intended"):
+        save_tree(tree, path, text, expected={"name": "C"}, allowed=None)
+    assert path.read_text() == "name: A\n"
+    save_tree(tree, path, text, expected={"name": "B"}, allowed=None)
+    assert path.read_text() == "name: B\n"
+
+
+# --- the dumper itself (moved from the deleted yamlio.dump_roundtrip) ---------------------------
+
+
+def test_untouched_roundtrip_is_byte_identical(repo: Path) -> None:
+    path = repo / "assistants" / "x.yaml"
+    path.write_text(COMMENTED)
+    tree, text = load_tree(path)
+    assert dump_text(tree, text) == COMMENTED
+
+
+def test_roundtrip_keeps_four_space_indent(repo: Path) -> None:
+    text = "# x\nl:\n    - a\n    - b\nm:\n    k: v\n"
+    path = repo / "assistants" / "x.yaml"
+    path.write_text(text)
+    tree, original = load_tree(path)
+    assert dump_text(tree, original) == text
+
+
+def test_new_boolean_looking_strings_are_written_quoted() -> None:
+    data = {"interruptions": "on", "emotions": "off", "a": "yes", "b": "No", "c": "plain"}
+    text = dump_text(data)
+    assert 'interruptions: "on"' in text and 'emotions: "off"' in text
+    assert 'a: "yes"' in text and 'b: "No"' in text and "c: plain" in text
+    # A YAML 1.1 reader (the pure loader honours the directive) still reads strings.
+    from ruamel.yaml import YAML
+
+    assert YAML(typ="safe", pure=True).load("%YAML 1.1\n---\n" + text) == data

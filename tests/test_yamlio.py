@@ -1,28 +1,10 @@
-"""yamlio: fast and round-trip parsing agree, positions, limits, and atomic write-back."""
+"""yamlio: fast and round-trip parsing agree, positions, limits (alias bombs, depth, tags)."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import pytest
 
 from kathansync import yamlio
-
-COMMENTED = """\
-# Support line: keep comments, order and quoting.
-id: 33df85c1-dce4-4569-bac0-a9c4c70d0486
-name: 'Acme Support'   # single quotes stay
-voice:
-  speed: 1.05
-  language: "en"
-speech_settings:
-  interruptions: "on"
-call_actions:
-  transfer_triggers:
-    - speak to a human
-    - talk to an agent
-"""
 
 
 def test_both_parsers_read_the_same_values() -> None:
@@ -69,54 +51,64 @@ def test_bom_is_dropped() -> None:
     assert yamlio.decode_utf8(b"\xef\xbb\xbfa: 1\n") == "a: 1\n"
 
 
-def test_untouched_roundtrip_is_byte_identical(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(COMMENTED, encoding="utf-8")
-    yamlio.dump_roundtrip(yamlio.load_roundtrip(path), path)
-    assert path.read_text(encoding="utf-8") == COMMENTED
+def test_position_of_a_merged_key_is_the_mapping_that_merges_it() -> None:
+    # ruamel has no position for a key that came in through `<<:` (lc returns None).
+    tree = yamlio.parse_positions("voice: &v {speed: 1.0}\nllm:\n  <<: *v\n")
+    assert yamlio.position(tree, ("llm", "speed")) == (3, 3)
+    assert yamlio.position(tree, ("llm", "speed"), at_key=True) == (3, 3)
 
 
-def test_roundtrip_keeps_four_space_sequence_indent(tmp_path: Path) -> None:
-    text = "# x\nl:\n    - a\n    - b\nm:\n    k: v\n"
-    path = tmp_path / "a.yaml"
-    path.write_text(text, encoding="utf-8")
-    yamlio.dump_roundtrip(yamlio.load_roundtrip(path), path)
-    assert path.read_text(encoding="utf-8") == text
+def test_position_of_an_empty_value_is_its_key_line() -> None:
+    # ruamel marks an empty value where the next token starts: here line 5, not line 2.
+    tree = yamlio.parse_positions("name: x\nvoice:\n\n# c\ndescription: y\n")
+    assert yamlio.position(tree, ("voice",)) == (2, 1)
+    assert yamlio.position(yamlio.parse_positions("a: null\n"), ("a",)) == (1, 4)
 
 
-def test_boolean_looking_strings_are_written_quoted(tmp_path: Path) -> None:
-    path = tmp_path / "new.yaml"
-    data = {"interruptions": "on", "emotions": "off", "a": "yes", "b": "No", "c": "plain"}
-    yamlio.dump_roundtrip(data, path)
-    text = path.read_text(encoding="utf-8")
-    assert 'interruptions: "on"' in text and 'emotions: "off"' in text
-    assert 'a: "yes"' in text and 'b: "No"' in text and "c: plain" in text
-    # A YAML 1.1 reader (the pure loader honours the directive) still reads strings.
-    from ruamel.yaml import YAML
-
-    assert YAML(typ="safe", pure=True).load("%YAML 1.1\n---\n" + text) == data
+@pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
+def test_deep_nesting_is_a_source_error(parse: object) -> None:
+    assert callable(parse)
+    with pytest.raises(yamlio.SourceError, match="nested more than"):
+        parse("name: " + "[" * 400 + "]" * 400 + "\n")
 
 
-def test_changed_value_keeps_comments(tmp_path: Path) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(COMMENTED, encoding="utf-8")
-    data = yamlio.load_roundtrip(path)
-    data["voice"]["speed"] = 1.1
-    yamlio.dump_roundtrip(data, path)
-    assert path.read_text(encoding="utf-8") == COMMENTED.replace("1.05", "1.1")
+def test_nesting_as_deep_as_allowed_loads() -> None:
+    depth = yamlio.MAX_DEPTH - 1
+    assert yamlio.parse_fast("a: " + "[" * depth + "]" * depth + "\n") is not None
 
 
-def test_failed_write_leaves_the_original_intact(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "a.yaml"
-    path.write_text(COMMENTED, encoding="utf-8")
+@pytest.mark.parametrize("tag", ["!!pairs", "!!omap", "!!set", "!!binary"])
+@pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
+def test_non_json_tags_are_refused_at_their_position(tag: str, parse: object) -> None:
+    assert callable(parse)
+    body = {"!!binary": "aGk=", "!!set": "{a: null}"}.get(tag, "[{a: 1}]")
+    with pytest.raises(yamlio.SourceError, match="unsupported tag") as info:
+        parse(f"name: x\nknowledge_base_ids: {tag} {body}\n")
+    assert info.value.line == 2
 
-    def broken_fsync(fd: int) -> None:
-        raise OSError("disk full")
 
-    monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk full"):
-        yamlio.dump_roundtrip({"name": "new"}, path)
-    assert path.read_text(encoding="utf-8") == COMMENTED
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.yaml"]  # no temp file left
+def test_pairs_alias_bomb_is_refused_with_a_short_message() -> None:
+    # !!pairs built tuples, which the node budget did not walk: 332 bytes -> a 5 MB message.
+    lines = ["  - a0: &a0 [x,x,x,x,x,x,x,x,x,x]"] + [
+        f"  - a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 6)
+    ]
+    with pytest.raises(yamlio.SourceError) as info:
+        yamlio.parse_fast("knowledge_base_ids: !!pairs\n" + "\n".join(lines) + "\n")
+    assert len(info.value.message) < 200
+
+
+def test_timestamps_are_text_as_in_yaml_12() -> None:
+    assert yamlio.parse_fast("description: 2025-01-02\n") == {"description": "2025-01-02"}
+
+
+def test_aliased_long_string_is_charged_by_its_length() -> None:
+    # Under 1 MiB of file, 90,000 nodes (under the node budget), 54 GB of expanded text.
+    text = f'd: &s "{"A" * 600_000}"\nl: [' + ",".join(["*s"] * 90_000) + "]\n"
+    with pytest.raises(yamlio.SourceError, match="characters"):
+        yamlio.parse_fast(text)
+
+
+def test_text_budget_counts_keys_and_strings() -> None:
+    yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=91)
+    with pytest.raises(yamlio.SourceError, match="alias bomb"):
+        yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=90)
