@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,14 +53,16 @@ def load_manifests(
     environ: Mapping[str, str] | None = None,
     strict: bool = False,
     root: Path | None = None,
+    environments: Collection[str] | None = None,
 ) -> LoadResult:
     """Load and validate every manifest under `directory`; never raises for user errors.
 
     `variables` (kathansync.yaml vars) win over `environ` (default: os.environ) for `${NAME}`.
     `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
-    errors instead of warnings.
+    errors instead of warnings. `environments` (kathansync.yaml's names) makes an unknown key in
+    a per-environment `id` mapping an error: a misspelt one would otherwise plan a create.
     """
-    loader = _Loader(directory, env, variables, environ, strict, root)
+    loader = _Loader(directory, env, variables, environ, strict, root, environments)
     if not directory.is_dir():
         problem = Problem(display_path(directory), 0, 0, "manifests directory not found")
         return LoadResult([], [problem])
@@ -174,8 +175,10 @@ class _Loader:
         environ: Mapping[str, str] | None,
         strict: bool,
         root: Path | None,
+        environments: Collection[str] | None,
     ) -> None:
         self.directory = directory
+        self.environments = environments
         self.env = env
         self.variables = variables or {}
         self.environ = os.environ if environ is None else environ
@@ -403,34 +406,59 @@ class _Loader:
             )
 
     def check_id(self, source: _Source, raw: Any) -> str | None:
-        """Validate `id` and pick the one for the selected environment (None: create)."""
+        """Validate `id` and pick the one for the selected environment (None: create).
+
+        Ids are kept in lower case: the same assistant is the same string everywhere (duplicate
+        checks, prune, adopt). The file itself is never rewritten.
+        """
         loc: Loc = ("id",)
-        if isinstance(raw, str):
-            if _is_uuid(raw):
-                self.ids.append((raw.lower(), None, source, loc))
-                return raw
-            source.problem(loc, f"{_UUID_EXPECTED}, got {describe_value(raw)}")
-            return None
         if isinstance(raw, dict):
-            for env_name, env_id in raw.items():
-                if not isinstance(env_id, str) or not _is_uuid(env_id):
-                    source.problem(
-                        (*loc, env_name), f"{_UUID_EXPECTED}, got {describe_value(env_id)}"
-                    )
-                else:
-                    self.ids.append((env_id.lower(), env_name, source, (*loc, env_name)))
-            if self.env is None:
-                source.problem(
-                    loc, "id is a per-environment mapping: choose one with --env", at_key=True
-                )
-                return None
-            chosen = raw.get(self.env)
-            return chosen if isinstance(chosen, str) and _is_uuid(chosen) else None
-        source.problem(
-            loc,
-            f"{_UUID_EXPECTED} or a mapping of environment name to UUID, got {describe_value(raw)}",
-        )
+            return self.check_id_mapping(source, raw)
+        if isinstance(raw, str) and _is_uuid(raw):
+            self.ids.append((raw.lower(), None, source, loc))
+            return raw.lower()
+        got = "(sensitive)" if _is_sensitive(loc, source.sensitive) else describe_value(raw)
+        expected = _UUID_EXPECTED
+        if not isinstance(raw, str):
+            expected += " or a mapping of environment name to UUID"
+        source.problem(loc, f"{expected}, got {got}")
         return None
+
+    def check_id_mapping(self, source: _Source, raw: dict[str, Any]) -> str | None:
+        for env_name, env_id in raw.items():
+            loc: Loc = ("id", env_name)
+            if self.environments is not None and env_name not in self.environments:
+                known = ", ".join(sorted(self.environments)) or "none defined"
+                source.problem(
+                    loc,
+                    f"unknown environment {env_name!r} in id (known in {CONFIG_NAME}: {known})"
+                    f"{did_you_mean(env_name, self.environments)}",
+                    at_key=True,
+                )
+            if isinstance(env_id, str) and _is_uuid(env_id):
+                self.ids.append((env_id.lower(), env_name, source, loc))
+            else:
+                sensitive = _is_sensitive(loc, source.sensitive)
+                got = "(sensitive)" if sensitive else describe_value(env_id)
+                source.problem(loc, f"{_UUID_EXPECTED}, got {got}")
+        if self.env is None:
+            source.problem(
+                ("id",), "id is a per-environment mapping: choose one with --env", at_key=True
+            )
+            return None
+        chosen = raw.get(self.env)
+        if self.env not in raw and self.environments is None:
+            # Without the list of environments a misspelling can only be guessed: say so,
+            # since the assistant would be created a second time.
+            hint = did_you_mean(self.env, [str(k) for k in raw])
+            if hint:
+                source.problem(
+                    ("id",),
+                    f"no id for environment {self.env!r}: it will be created{hint}",
+                    at_key=True,
+                    severity="warning",
+                )
+        return chosen.lower() if isinstance(chosen, str) and _is_uuid(chosen) else None
 
     def check_duplicate_ids(self) -> None:
         """One UUID in two files (same environment, or one of them plain) is an error."""
@@ -540,15 +568,16 @@ def _provenance(desired: dict[str, Any], layers: list[_Source]) -> tuple[set[str
 
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_UUID_EXPECTED = "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000"
+_UUID_EXPECTED = (
+    "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000 (8-4-4-4-12 hex digits, hyphens)"
+)
+# Only the canonical spelling: Python's uuid.UUID also takes `urn:uuid:`, braces and no hyphens,
+# which the API path does not, and which would hide the same id in two files.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 
 
 def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    return _UUID.fullmatch(value) is not None
 
 
 def _dotted(loc: Loc) -> str:

@@ -79,6 +79,8 @@ def test_unknown_environment_lists_the_known_ones(tmp_path: Path) -> None:
         ("prune_threshold: lots\n", ":1:18: prune_threshold: expected a number"),
         ("api_url: a\napi_url: b\n", ":2:1: duplicate key 'api_url'"),
         ("- a\n", ":1:1: expected a mapping of settings"),
+        # An empty value: at its key, not where the next token (or EOF) starts.
+        ("api_url: x\nmanifests:\n\n# later\nenvironments: {}\n", ":2:1: manifests: expected"),
     ],
 )
 def test_errors_carry_file_line_column(tmp_path: Path, text: str, expected: str) -> None:

@@ -413,3 +413,104 @@ def test_bad_uuid_in_id_mapping(repo: Path) -> None:
     write(repo, "assistants/a.yaml", f"id:\n  staging: {UUID_A}\n  production: nope\n")
     problem = only_problem(load(repo, env="staging"))
     assert (problem.line, problem.column) == (3, 15)
+
+
+def test_unknown_environment_in_id_mapping_is_an_error_with_a_suggestion(repo: Path) -> None:
+    # A misspelt key meant no id for `staging`: the plan would create a duplicate assistant.
+    write(repo, "assistants/a.yaml", f"name: a\nid:\n  stagng: {UUID_A}\n")
+    result = load(repo, env="staging", environments=["staging", "production"])
+    problem = only_problem(result)
+    assert (problem.line, problem.column, problem.severity) == (3, 3, "error")
+    assert "unknown environment 'stagng' in id" in problem.message
+    assert "did you mean 'staging'" in problem.message.lower()
+    assert result.manifests == []
+
+
+def test_known_environments_in_id_mapping_load(repo: Path) -> None:
+    write(repo, "assistants/a.yaml", f"name: a\nid:\n  staging: {UUID_A}\n")
+    result = load(repo, env="production", environments=["staging", "production"])
+    assert result.problems == [] and result.manifests[0].id is None
+
+
+def test_selected_environment_missing_but_close_to_a_key_warns(repo: Path) -> None:
+    # Without the list of environments a misspelling can only be guessed: a warning.
+    write(repo, "assistants/a.yaml", f"name: a\nid:\n  stagng: {UUID_A}\n")
+    problem = only_problem(load(repo, env="staging"))
+    assert problem.severity == "warning" and "no id for environment 'staging'" in problem.message
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "3f2b8c1e000040008000000000000001",
+        "urn:uuid:3f2b8c1e-0000-4000-8000-000000000001",
+        "'{3f2b8c1e-0000-4000-8000-000000000001}'",
+        "3F2B8C1E000040008000000000000001",
+    ],
+)
+def test_only_the_canonical_uuid_spelling_is_an_id(repo: Path, spelling: str) -> None:
+    write(repo, "assistants/a.yaml", f"id: {spelling}\nname: a\n")
+    problem = only_problem(load(repo))
+    assert "8-4-4-4-12" in problem.message and (problem.line, problem.column) == (1, 5)
+
+
+def test_uppercase_ids_are_kept_lower_case_and_duplicates_found(repo: Path) -> None:
+    write(repo, "assistants/a.yaml", f"id: {UUID_A.upper()}\nname: a\n")
+    (manifest,) = load(repo).manifests
+    assert manifest.id == UUID_A  # so prune and adopt match the API's lower-case ids
+    assert (repo / "assistants/a.yaml").read_text().startswith(f"id: {UUID_A.upper()}")
+    write(repo, "assistants/b.yaml", f"id:\n  staging: {UUID_A}\n")
+    assert len(load(repo, env="staging").errors) == 2  # one per file
+
+
+def test_prune_keeps_an_assistant_managed_with_an_upper_case_id(repo: Path) -> None:
+    from kathansync.prune import plan_deletes
+
+    write(repo, "assistants/a.yaml", f"id: {UUID_A.upper()}\nname: a\n")
+    (manifest,) = load(repo).manifests
+    assert plan_deletes([{"id": UUID_A, "name": "a"}], [manifest], force=False) == []
+
+
+@pytest.mark.parametrize("text", ["id: ${AID}\n", "id:\n  staging: ${AID}\n"])
+def test_an_interpolated_id_is_never_shown(repo: Path, text: str) -> None:
+    write(repo, "assistants/a.yaml", text + "name: x\n")
+    result = load(repo, env="staging", environ={"AID": "tok-s3cr3t"})
+    problem = only_problem(result)
+    assert "tok-s3cr3t" not in str(problem) and "got (sensitive)" in problem.message
+
+
+def test_a_merged_key_with_an_error_is_reported_at_the_merge(repo: Path) -> None:
+    write(repo, "assistants/a.yaml", "voice: &v {speed: 1.0}\nllm:\n  <<: *v\n")
+    problem = only_problem(load(repo))
+    assert "speed" in problem.message and (problem.line, problem.column) == (3, 3)
+
+
+def test_deep_nesting_is_a_problem_not_a_traceback(repo: Path) -> None:
+    write(repo, "assistants/a.yaml", "name: " + "[" * 400 + "]" * 400 + "\n")
+    assert "nested more than" in only_problem(load(repo)).message
+
+
+def test_an_empty_value_is_reported_on_its_own_line(repo: Path) -> None:
+    write(repo, "assistants/a.yaml", "name: x\nvoice:\n\n# c\ndescription: y\n")
+    problem = only_problem(load(repo))
+    assert (problem.line, problem.column) == (2, 1), problem
+
+
+def test_nan_and_infinity_are_errors(repo: Path) -> None:
+    # JSON has no NaN: the PUT body would be invalid.
+    write(
+        repo,
+        "assistants/a.yaml",
+        "voice:\n  speed: .nan\nlong_term_memory:\n  search_threshold: .inf\n",
+    )
+    messages = sorted(p.message for p in load(repo).errors)
+    assert len(messages) == 2 and all("expected a finite number" in m for m in messages), messages
+
+
+def test_large_aliased_string_is_refused(repo: Path) -> None:
+    text = f'description: &s "{"A" * 600_000}"\nknowledge_base_ids: [' + ",".join(["*s"] * 90_000)
+    write(repo, "assistants/a.yaml", text + "]\n")
+    result = load(repo)
+    refused = [p.message for p in result.errors]
+    del result  # on failure pytest would try to show 54 GB
+    assert refused and "alias bomb" in refused[0]
