@@ -141,6 +141,7 @@ class Session:
             variables=settings.variables,
             strict=strict,
             root=settings.config.root if settings.config.path else None,
+            environments=settings.config.environments or None,
         )
 
     def load(self) -> list[Manifest]:

@@ -397,3 +397,14 @@ def test_github_format_annotates_warnings_too(repo: Path, remote: Any) -> None:
     result = run("plan", "--format", "github")
     assert result.exit_code == 0
     assert "::warning file=assistants/sales.yaml,line=4" in result.output
+
+
+def test_a_misspelt_environment_in_an_id_mapping_is_an_error(repo: Path) -> None:
+    (repo / "kathansync.yaml").write_text("environments:\n  staging: {}\n  production: {}\n")
+    (repo / "assistants" / "sales.yaml").write_text(
+        f"id:\n  stagng: {SALES}\n  production: {SUPPORT}\nname: Sales\n"
+    )
+    (repo / "assistants" / "support.yaml").unlink()
+    result = run("validate", "--env", "production")
+    assert result.exit_code == 1
+    assert "sales.yaml:2:3" in result.output and "staging" in result.output
