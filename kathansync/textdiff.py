@@ -21,7 +21,9 @@ MIN_WORD_RATIO = 0.4
 _TOKEN = re.compile(r"\w+|\s+|[^\w\s]")
 # C0 controls but tab and newline, DEL, and C1 controls: ESC or BEL (or the 8-bit CSI, U+009B)
 # reaching a terminal can retitle it, clear it or move the cursor over what a reviewer reads.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Also the bidirectional overrides and isolates, which make a reviewed line read differently
+# from what it is ("Trojan Source").
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def shorten(text: str, width: int) -> str:
@@ -31,7 +33,12 @@ def shorten(text: str, width: int) -> str:
 
 def visible(text: str) -> str:
     """`text` with its control characters (all but tab and newline) spelled out as `\\x1b`."""
-    return _CONTROL.sub(lambda match: f"\\x{ord(match[0]):02x}", text)
+    return _CONTROL.sub(_spelled, text)
+
+
+def _spelled(match: re.Match[str]) -> str:
+    code = ord(match[0])
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 def char_delta(before: str, after: str) -> str:

@@ -538,3 +538,16 @@ def test_an_adoption_without_field_changes_is_shown_and_not_called_no_changes() 
         assert "adopted by name" in shown
         assert "No changes." not in shown
         assert "1 id to write into manifests" in shown
+
+
+def test_bidirectional_overrides_are_spelled_out() -> None:
+    # "Trojan Source": an override makes a line read differently from what it is.
+    evil = "refund\u202e if asked \u2066ok\u2069"
+    plan = one_change(
+        {"path": "name", "before": "a", "after": evil},
+        {"path": "system_instruction", "before": "x\ny", "after": f"x\n{evil}"},
+    )
+    for fmt in ("text", "markdown"):
+        out = render_plan(plan, fmt)
+        assert not re.search("[\u202a-\u202e\u2066-\u2069]", out), repr(out)
+        assert "\\u202e" in out

@@ -58,7 +58,9 @@ def as_json(value: Any) -> str:
     return _C1.sub(lambda match: f"\\u{ord(match[0]):04x}", json.dumps(value, ensure_ascii=False))
 
 
-_C1 = re.compile(r"[\x7f-\x9f]")
+# What json.dumps leaves raw but a terminal or a reviewer's eye would act on: DEL, C1 controls,
+# and bidirectional overrides (see textdiff.visible).
+_C1 = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def _inline(value: Any, *, full: bool = False) -> str:
