@@ -10,7 +10,7 @@ from types import MappingProxyType
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kathansync import yamlio
-from kathansync.errors import ConfigError
+from kathansync.errors import ConfigError, Problem, display_path
 from kathansync.suggest import did_you_mean
 from kathansync.validation import describe_errors
 
@@ -96,7 +96,7 @@ def load_config(root: Path) -> Config:
     path = root / CONFIG_NAME
     if not path.is_file():
         return Config(path=None)
-    shown = str(path)
+    shown = display_path(path)
     try:
         text = yamlio.read_text(path)
         data = yamlio.parse_fast(text)
@@ -129,4 +129,5 @@ def load_config(root: Path) -> Config:
 
 
 def _at(file: str, line: int, column: int, message: str) -> str:
-    return f"{file}:{line}:{column}: {message}" if line else f"{file}: {message}"
+    """The same `file:line:col: error: message` form as manifest problems."""
+    return str(Problem(file, line, column, message))

@@ -14,6 +14,7 @@ see apply.Outcome. Nothing here ever holds the API key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
@@ -34,6 +35,14 @@ class Problem:
         if self.line:
             where += f":{self.line}:{self.column}"
         return f"{where}: {self.severity}: {self.message}"
+
+
+def display_path(path: Path) -> str:
+    """A file as messages show it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 class KathansyncError(Exception):

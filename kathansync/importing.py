@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kathansync.atomic import write_atomic
-from kathansync.errors import ApiError, ConfigError
-from kathansync.manifest import display_path
+from kathansync.errors import ApiError, ConfigError, display_path
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
 
 if TYPE_CHECKING:

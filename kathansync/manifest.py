@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from kathansync import yamlio
-from kathansync.errors import Problem, Severity
+from kathansync.errors import Problem, Severity, display_path
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.suggest import did_you_mean
 from kathansync.validation import Loc, describe_errors, describe_value, mask_value
@@ -588,14 +588,6 @@ def _dotted(loc: Loc) -> str:
             break
         parts.append(part)
     return ".".join(parts)
-
-
-def display_path(path: Path) -> str:
-    """The path as the user should see it: relative to the working directory when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 __all__ = [

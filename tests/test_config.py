@@ -87,7 +87,8 @@ def test_errors_carry_file_line_column(tmp_path: Path, text: str, expected: str)
     (tmp_path / "kathansync.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path)
-    assert f"kathansync.yaml{expected}" in str(info.value)
+    located = expected.replace(": ", ": error: ", 1)  # the same form as manifest problems
+    assert f"kathansync.yaml{located}" in str(info.value)
 
 
 def test_every_config_error_reported_at_once(tmp_path: Path) -> None:
