@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from kathansync import yamlio
 from kathansync.errors import Problem, Severity, display_path
-from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest, is_uuid
 from kathansync.suggest import did_you_mean
 from kathansync.validation import Loc, describe_errors, describe_value, mask_value
 
@@ -414,7 +414,7 @@ class _Loader:
         loc: Loc = ("id",)
         if isinstance(raw, dict):
             return self.check_id_mapping(source, raw)
-        if isinstance(raw, str) and _is_uuid(raw):
+        if isinstance(raw, str) and is_uuid(raw):
             self.ids.append((raw.lower(), None, source, loc))
             return raw.lower()
         got = "(sensitive)" if _is_sensitive(loc, source.sensitive) else describe_value(raw)
@@ -435,7 +435,7 @@ class _Loader:
                     f"{did_you_mean(env_name, self.environments)}",
                     at_key=True,
                 )
-            if isinstance(env_id, str) and _is_uuid(env_id):
+            if isinstance(env_id, str) and is_uuid(env_id):
                 self.ids.append((env_id.lower(), env_name, source, loc))
             else:
                 sensitive = _is_sensitive(loc, source.sensitive)
@@ -458,7 +458,7 @@ class _Loader:
                     at_key=True,
                     severity="warning",
                 )
-        return chosen.lower() if isinstance(chosen, str) and _is_uuid(chosen) else None
+        return chosen.lower() if isinstance(chosen, str) and is_uuid(chosen) else None
 
     def check_duplicate_ids(self) -> None:
         """One UUID in two files (same environment, or one of them plain) is an error."""
@@ -573,11 +573,6 @@ _UUID_EXPECTED = (
 )
 # Only the canonical spelling: Python's uuid.UUID also takes `urn:uuid:`, braces and no hyphens,
 # which the API path does not, and which would hide the same id in two files.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
-
-
-def _is_uuid(value: str) -> bool:
-    return _UUID.fullmatch(value) is not None
 
 
 def _dotted(loc: Loc) -> str:

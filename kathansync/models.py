@@ -11,7 +11,7 @@ Field types follow ../shared/seed/update-assistant.txt. Where the seed only show
 
 from __future__ import annotations
 
-import uuid
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -157,13 +157,23 @@ class AssistantSpec(Spec):
     call_actions: CallActionsSpec = UNSET
 
 
+# The canonical spelling only: uuid.UUID() also takes braces, "urn:uuid:" and no hyphens, and
+# two spellings of one id would defeat duplicate checks, adoption and prune.
+UUID_PATTERN = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+
+
+def is_uuid(value: str) -> bool:
+    """A UUID in the 8-4-4-4-12 hyphenated form (any case)."""
+    return UUID_PATTERN.fullmatch(value) is not None
+
+
 def _check_uuid(value: str) -> str:
-    try:
-        uuid.UUID(value)
-    except ValueError:
+    if not is_uuid(value):
         raise ValueError(
             f"expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000, got {value!r}"
-        ) from None
+        )
     return value
 
 

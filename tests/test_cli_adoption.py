@@ -272,3 +272,10 @@ def test_import_dedupes_handles_and_never_overwrites(repo: Path, three: Emulator
     assert mine.read_text() == "# mine\nname: Other\n"
     names = {manifest_with_id(repo, i).name for i in (SALES, EXTRA)}
     assert names == {"sales-line-2.yaml", "sales-line-3.yaml"}
+
+
+def test_import_checks_ids_before_any_request(repo: Path, three: EmulatorServer) -> None:
+    result = run("import", "not-a-uuid")
+    assert result.exit_code == 1
+    assert "not an assistant id" in result.output
+    assert three.stats()["total"] == 0

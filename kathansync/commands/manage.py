@@ -42,6 +42,11 @@ def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
     opts = options_from(kwargs)
     if bool(ids) == import_all:
         raise click.UsageError("give the ids of the assistants to import, or --all (not both)")
+    from kathansync.models import is_uuid
+
+    for assistant_id in ids:
+        if not is_uuid(assistant_id):
+            raise click.UsageError(f"{assistant_id!r} is not an assistant id (a UUID)")
     session = session_for(opts)
     settings = session.settings
     existing = load_or_fail(opts, session) if settings.manifests.is_dir() else []
