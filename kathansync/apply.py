@@ -7,7 +7,7 @@ that did not take a value are all Outcomes, so one bad assistant never stops the
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +42,6 @@ class Outcome:
     message: str | None = None
     paths: tuple[str, ...] = ()
     http_status: int | None = None
-    # The server's answer (real values): lets the CLI write a created id back. Never serialised.
-    response: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,26 +76,23 @@ def succeeded(outcomes: Sequence[Outcome]) -> bool:
 def apply_changes(
     changes: Sequence[Change],
     client: KathanClient,
-    desired: Mapping[str, Mapping[str, Any]],
     *,
     refused: Mapping[str, Outcome] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Apply every change concurrently; outcomes come back in the order of `changes`.
 
-    `desired` maps handle -> desired tree, to verify the server's answer. `refused` holds
-    outcomes decided before sending (stale plans): nothing is sent for those handles.
+    `refused` holds outcomes decided before sending (stale plans): nothing is sent for those.
     """
     refused = refused or {}
 
     def run(change: Change) -> Outcome:
         try:
-            outcome = refused.get(change.handle) or _apply_one(change, client, desired)
+            outcome = refused.get(change.handle) or _apply_one(change, client)
         except Exception as error:  # a bug must not hide the outcomes of the others
             message = f"{change.handle}: unexpected error: {type(error).__name__}: {error}"
-            secrets = _secrets(change, desired.get(change.handle, {}))
             outcome = Outcome(
-                change.handle, change.id, change.action, Status.FAILED, _scrub(message, secrets)
+                change.handle, change.id, change.action, Status.FAILED, _scrub(message, change)
             )
         if on_done:
             on_done(outcome)
@@ -106,9 +101,7 @@ def apply_changes(
     return client.run_concurrently(run, list(changes))
 
 
-def _apply_one(
-    change: Change, client: KathanClient, desired: Mapping[str, Mapping[str, Any]]
-) -> Outcome:
+def _apply_one(change: Change, client: KathanClient) -> Outcome:
     if change.action is Action.NO_OP:
         return Outcome(change.handle, change.id, change.action, Status.UNCHANGED)
     try:
@@ -125,25 +118,20 @@ def _apply_one(
             done = Status.APPLIED
     except ApiError as error:
         # A server may echo a value it rejected: never print an interpolated one.
-        secrets = _secrets(change, desired.get(change.handle, {}))
         return Outcome(
             change.handle,
             change.id,
             change.action,
             Status.FAILED,
-            message=_scrub(str(error.for_handle(change.handle)), secrets),
+            message=_scrub(str(error.for_handle(change.handle)), change),
             http_status=error.status,
         )
     assistant_id = change.id or _str_or_none(response.get("id"))
-    return _verify(change, desired.get(change.handle, {}), response, assistant_id, done)
+    return _verify(change, response, assistant_id, done)
 
 
 def _verify(
-    change: Change,
-    desired: Mapping[str, Any],
-    response: Mapping[str, Any],
-    assistant_id: str | None,
-    done: Status,
+    change: Change, response: Mapping[str, Any], assistant_id: str | None, done: Status
 ) -> Outcome:
     """Did the server keep what was sent? Every leaf of the body is checked, the siblings sent
     back inside whole objects too: a server that dropped one lost data the manifest never
@@ -151,9 +139,7 @@ def _verify(
     drift = diff_leaves(change.payload, response)
     if not drift:
         paths = tuple(f.path for f in change.fields)
-        return Outcome(
-            change.handle, assistant_id, change.action, done, paths=paths, response=response
-        )
+        return Outcome(change.handle, assistant_id, change.action, done, paths=paths)
     shown = [
         f"{d.dotted} = {SENSITIVE if d.dotted in change.sensitive else _show(d.before)}"
         for d in drift
@@ -166,22 +152,17 @@ def _verify(
         message=f"{change.handle}: the server's answer differs from what was sent: "
         + ", ".join(shown),
         paths=tuple(d.dotted for d in drift),
-        response=response,
     )
 
 
-def _secrets(change: Change, desired: Mapping[str, Any]) -> list[str]:
-    """The interpolated values this change carries (strings, or the strings of a list)."""
-    found: list[str] = []
+def _scrub(message: str, change: Change) -> str:
+    """`message` without the interpolated values the change sends (a server may echo them)."""
+    secrets: list[str] = []
     for path in change.sensitive:
-        value = value_at(desired, tuple(path.split(".")))
+        value = value_at(change.payload, tuple(path.split(".")))
         values = value if isinstance(value, list) else [value]
-        found += [v for v in values if isinstance(v, str) and len(v) >= 3]
-    return sorted(found, key=len, reverse=True)  # longest first: no partial leftovers
-
-
-def _scrub(message: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
+        secrets += [v for v in values if isinstance(v, str) and len(v) >= 3]
+    for secret in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
         message = message.replace(secret, SENSITIVE)
     return message
 

@@ -8,7 +8,7 @@ Sensitive values never reach it: they are replaced by "(sensitive)".
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from typing import Any
@@ -151,17 +151,19 @@ def plan_assistant(
     remote: Mapping[str, Any] | None,
     keys: FingerprintKeys,
     *,
+    adopted: bool = False,
     fingerprint: bool = False,
 ) -> Change:
     """Compare one manifest with its remote object (None: not created yet).
 
-    A no-op gets fingerprints only when asked (`fingerprint`): a saved plan never applies a
-    no-op, and skipping them is most of the cost of planning a large, mostly clean fleet.
+    `adopted`: the id was found by name, and apply will write it into the manifest. A plain
+    no-op gets fingerprints only when asked (`fingerprint`): a saved plan re-checks changes and
+    adoptions only, and skipping them is most of the cost of planning a large, clean fleet.
     """
     if remote is None:
         return _plan_create(manifest, keys)
     diffs = diff_leaves(manifest.desired, remote)
-    if not diffs and not fingerprint:
+    if not diffs and not adopted and not fingerprint:
         return Change(manifest.handle, manifest.file, manifest.id, Action.NO_OP)
     leaves = [path for path, _ in iter_leaves(manifest.desired)]
     digest = partial(
@@ -179,6 +181,7 @@ def plan_assistant(
         fields=tuple(_field_change(d, manifest) for d in diffs),
         payload=build_payload(manifest.desired, remote, diffs),
         sensitive=manifest.sensitive,
+        adopted=adopted,
         remote_fingerprints=digest(remote),
         desired_fingerprints=digest(manifest.desired),
     )
@@ -259,11 +262,14 @@ def make_plan(
     # caller reports, never silently a create.
     changes = [
         plan_assistant(
-            m, remotes[m.id] if m.id else None, keys, fingerprint=m.handle in fingerprint
+            m,
+            remotes[m.id] if m.id else None,
+            keys,
+            adopted=m.handle in adopted,
+            fingerprint=m.handle in fingerprint,
         )
         for m in manifests
     ]
-    changes = [replace(c, adopted=True) if c.handle in adopted else c for c in changes]
     changes.extend(deletes)
     changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
     return Plan(tuple(changes), api_url=api_url, environment=environment)

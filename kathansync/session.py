@@ -107,7 +107,10 @@ class PlanRun:
     plan: Plan
     manifests: list[Manifest]
     keys: FingerprintKeys  # what `plan --out` needs to save it
-    adopted: frozenset[str] = frozenset()  # handles whose id comes from adoption by name
+
+    def pending(self, refused: Collection[str] = ()) -> list[Change]:
+        """What apply will act on: the changes (adoptions included), and the refused ones."""
+        return [c for c in self.plan.changes if c.has_changes or c.handle in refused]
 
 
 class Session:
@@ -123,6 +126,10 @@ class Session:
         self.info = info  # remarks for the user (stderr)
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
+
+    def quietly(self) -> Session:
+        """This session without remarks: for a re-check whose remarks were already made."""
+        return Session(self.settings, log=self.log, progress=self.progress)
 
     # --- LOAD -> DESIRED ---------------------------------------------------------------------
 
@@ -244,7 +251,7 @@ class Session:
             adopted=frozenset(adoptions),
             fingerprint=fingerprint,
         )
-        return PlanRun(plan, selected, keys, frozenset(adoptions))
+        return PlanRun(plan, selected, keys)
 
     def _list_if_needed(
         self, client: KathanClient, selected: Sequence[Manifest], prune: bool
@@ -303,7 +310,7 @@ class Session:
         run = self.plan(
             conn,
             manifests,
-            only=[m for m in manifests if m.handle in entries],
+            only=[m for m in manifests if m.handle in planned],  # no-ops need no re-check
             prune=prunes,
             force=True,  # the threshold was checked when the plan was made and reviewed
             salt=saved.salt,
@@ -317,12 +324,9 @@ class Session:
                 refused[handle] = outcome
         # Only what the saved plan planned is applied: a difference that appeared since waits
         # for the next plan, and a refused assistant is reported, never sent.
-        changes = [
-            change if change.handle in planned else _as_no_op(change)
-            for change in run.plan.changes
-            if change.handle in entries
-        ]
+        changes = [change for change in run.plan.changes if change.handle in planned]
         changes += [_from_entry(entries[h]) for h in refused if h not in fresh]
+        changes += [_from_entry(e) for h, e in entries.items() if h not in planned]  # no-ops
         changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
         plan = Plan(tuple(changes), run.plan.api_url, run.plan.environment)
         return replace(run, plan=plan), refused
@@ -340,9 +344,8 @@ class Session:
         """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
         from kathansync.apply import Outcome, Status, apply_changes
 
-        desired = {m.handle: m.desired for m in run.manifests}
-        pending = [c for c in run.plan.changes if c.has_changes or c.handle in refused]
-        outcomes = apply_changes(pending, conn.client, desired, refused=refused, on_done=on_done)
+        pending = run.pending(refused)
+        outcomes = apply_changes(pending, conn.client, refused=refused, on_done=on_done)
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
             for c in run.plan.changes
@@ -357,13 +360,18 @@ class Session:
         happened remotely. Returns one message per id that could not be written.
         """
         from kathansync.apply import Status
+        from kathansync.plan import Action
         from kathansync.writeback import write_id
 
         by_handle = {m.handle: m for m in run.manifests}
+        adopted = {c.handle for c in run.plan.changes if c.adopted}
         failed: list[str] = []
         for outcome in outcomes:
-            adopted = outcome.handle in run.adopted and outcome.status.ok
-            if not outcome.id or not (outcome.status is Status.CREATED or adopted):
+            # A create exists once the server answered with an id, converged or not: without
+            # the id in the manifest, the next plan would create it again.
+            created = outcome.action is Action.CREATE and outcome.status is not Status.FAILED
+            kept = outcome.handle in adopted and outcome.status.ok
+            if not outcome.id or not (created or kept):
                 continue
             manifest = by_handle[outcome.handle]
             try:
@@ -406,14 +414,8 @@ def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
     return [m for m in manifests if m.handle in wanted]
 
 
-def _as_no_op(change: Change) -> Change:
-    from kathansync.plan import Action
-
-    return replace(change, action=Action.NO_OP, fields=(), payload={}, adopted=False)
-
-
 def _from_entry(entry: Mapping[str, Any]) -> Change:
-    """A saved-plan entry that no longer plans at all (manifest gone): reported as stale."""
+    """A saved-plan entry as it was planned: a no-op, or one refused because it is gone."""
     from kathansync.plan import Action, Change
 
     return Change(entry["handle"], entry.get("file"), entry.get("id"), Action(entry["action"]))

@@ -334,6 +334,7 @@ def pull_manifest(
     path = Path(manifest.file)
     tree, text = load_tree(path)
     writes: list[_Write] = []
+    files: list[tuple[Path, str, str]] = []  # !file targets: (path, new text, as shown)
     for diff in diffs:
         name = diff.dotted
         new = diff.before  # the remote's value
@@ -344,7 +345,7 @@ def pull_manifest(
         elif name in manifest.origins:
             report.kept.append(f"{name}: comes from {manifest.origins[name]}; change it there")
         else:
-            _pull_leaf(tree, diff.path, new, path, root, write_files, report, writes)
+            _pull_leaf(tree, diff.path, new, path, root, write_files, report, writes, files)
     if writes:
         expected = file_data(text)
         lines = len(text.splitlines())
@@ -353,6 +354,11 @@ def pull_manifest(
         allowed = [_span(tree, write.leaf, lines) for write in writes]
         save_tree(tree, path, text, expected, allowed)
         report.written.extend(dotted(write.leaf) for write in writes)
+    # Only once the manifest is safely written (or needed no change): a manifest left as is
+    # must not end up with its prompt file changed underneath it.
+    for target, new_text, shown in files:
+        write_atomic(target, new_text)
+        report.files_written.append(shown)
     return report
 
 
@@ -371,6 +377,7 @@ def _pull_leaf(
     write_files: bool,
     report: PullReport,
     writes: list[_Write],
+    files: list[tuple[Path, str, str]],
 ) -> None:
     from ruamel.yaml.comments import CommentedSeq
 
@@ -386,7 +393,7 @@ def _pull_leaf(
     key = leaf[-1]
     old = parent[key]
     if _is_file_ref(old):
-        _pull_file(old.value, new, name, manifest_path, root, write_files, report)
+        _pull_file(old.value, new, name, manifest_path, root, write_files, report, files)
         return
     if _mentions_variable(old):
         report.kept.append(f"{name}: comes from ${{...}}; change the variable instead")
@@ -498,6 +505,7 @@ def _pull_file(
     root: Path,
     write_files: bool,
     report: PullReport,
+    files: list[tuple[Path, str, str]],
 ) -> None:
     target = (manifest_path.parent / ref).resolve()
     if not isinstance(new, str):
@@ -507,5 +515,4 @@ def _pull_file(
     elif not write_files:
         report.kept.append(f"{name}: comes from !file {ref}; pass --write-files to update it")
     else:
-        write_atomic(target, new)
-        report.files_written.append(str(manifest_path.parent / ref))
+        files.append((target, new, str(manifest_path.parent / ref)))

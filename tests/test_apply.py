@@ -76,10 +76,10 @@ def client_for(server: Server) -> KathanClient:
     )
 
 
-def plan_for(*manifests: Manifest, server: Server) -> tuple[list[Change], dict[str, Any]]:
+def plan_for(*manifests: Manifest, server: Server) -> list[Change]:
     remotes = {m.id: server.stored[m.id] for m in manifests if m.id}
     plan = make_plan(list(manifests), remotes, api_url="http://api.test", keys=KEYS)
-    return list(plan.changes), {m.handle: m.desired for m in manifests}
+    return list(plan.changes)
 
 
 KEYS = FingerprintKeys("salt", b"secret")
@@ -89,9 +89,9 @@ SAME = Manifest("b", "b.yaml", ID_B, {"name": "A"})
 
 def test_applied_and_unchanged() -> None:
     server = Server()
-    changes, desired = plan_for(FAST, SAME, server=server)
+    changes = plan_for(FAST, SAME, server=server)
     with client_for(server) as client:
-        outcomes = apply_changes(changes, client, desired)
+        outcomes = apply_changes(changes, client)
     assert [(o.handle, o.status, o.paths) for o in outcomes] == [
         ("a", Status.APPLIED, ("voice.speed",)),
         ("b", Status.UNCHANGED, ()),
@@ -103,9 +103,9 @@ def test_applied_and_unchanged() -> None:
 
 def test_a_field_the_server_did_not_take_does_not_converge() -> None:
     server = Server(keep=True)
-    changes, desired = plan_for(FAST, server=server)
+    changes = plan_for(FAST, server=server)
     with client_for(server) as client:
-        (outcome,) = apply_changes(changes, client, desired)
+        (outcome,) = apply_changes(changes, client)
     assert outcome.status is Status.NOT_CONVERGED
     assert outcome.paths == ("voice.speed",)
     assert "voice.speed = 1" in (outcome.message or "")
@@ -122,9 +122,9 @@ def test_not_converged_never_shows_a_sensitive_value() -> None:
         frozenset({"call_actions.webhook_url"}),
     )
     server.stored[ID_A]["call_actions"]["webhook_url"] = "https://old/OLD-T0KEN"
-    changes, desired = plan_for(secret, server=server)
+    changes = plan_for(secret, server=server)
     with client_for(server) as client:
-        (outcome,) = apply_changes(changes, client, desired)
+        (outcome,) = apply_changes(changes, client)
     assert outcome.status is Status.NOT_CONVERGED
     assert "(sensitive)" in (outcome.message or "")
     assert "T0KEN" not in json.dumps(outcome.to_dict())
@@ -133,9 +133,9 @@ def test_not_converged_never_shows_a_sensitive_value() -> None:
 
 def test_an_http_error_fails_that_assistant_with_status_and_detail() -> None:
     server = Server(status=422)
-    changes, desired = plan_for(FAST, server=server)
+    changes = plan_for(FAST, server=server)
     with client_for(server) as client:
-        (outcome,) = apply_changes(changes, client, desired)
+        (outcome,) = apply_changes(changes, client)
     assert outcome.status is Status.FAILED and outcome.http_status == 422
     assert outcome.message and outcome.message.startswith("a: ")
     assert "voice.speed: too fast" in outcome.message
@@ -145,9 +145,9 @@ def test_create_and_delete() -> None:
     server = Server()
     new = Manifest("new", "new.yaml", None, {"name": "New", "voice": {"speed": 1.1}})
     delete = Change(ID_B, None, ID_B, Action.DELETE, name="Old")
-    changes, desired = plan_for(new, server=server)
+    changes = plan_for(new, server=server)
     with client_for(server) as client:
-        outcomes = apply_changes([*changes, delete], client, desired)
+        outcomes = apply_changes([*changes, delete], client)
     assert [(o.handle, o.status, o.id) for o in outcomes] == [
         ("new", Status.CREATED, NEW_ID),
         (ID_B, Status.DELETED, ID_B),
@@ -160,10 +160,10 @@ def test_create_and_delete() -> None:
 
 def test_refused_assistants_get_no_request() -> None:
     server = Server()
-    changes, desired = plan_for(FAST, server=server)
+    changes = plan_for(FAST, server=server)
     stale = Outcome("a", ID_A, Action.UPDATE, Status.STALE, "a: stale plan")
     with client_for(server) as client:
-        (outcome,) = apply_changes(changes, client, desired, refused={"a": stale})
+        (outcome,) = apply_changes(changes, client, refused={"a": stale})
     assert outcome is stale
     assert server.requests == []
 
@@ -186,7 +186,7 @@ def test_an_unreadable_answer_fails_that_assistant_and_the_others_proceed() -> N
         return server(request)
 
     other = Manifest("b", "b.yaml", ID_B, {"name": "B2"})
-    changes, desired = plan_for(FAST, other, server=server)
+    changes = plan_for(FAST, other, server=server)
     client = KathanClient(
         "http://api.test",
         Credentials("test-key", "test-user"),
@@ -194,7 +194,7 @@ def test_an_unreadable_answer_fails_that_assistant_and_the_others_proceed() -> N
         sleep=lambda _: None,
     )
     with client:
-        outcomes = {o.handle: o for o in apply_changes(changes, client, desired)}
+        outcomes = {o.handle: o for o in apply_changes(changes, client)}
     assert outcomes["a"].status is Status.APPLIED
     assert outcomes["b"].status is Status.FAILED
     assert "unreadable answer" in (outcomes["b"].message or "")
@@ -212,14 +212,14 @@ def test_a_secret_echoed_by_the_server_is_masked() -> None:
         return httpx.Response(422, json={"detail": detail})
 
     server = Server()
-    changes, desired = plan_for(manifest, server=server)
+    changes = plan_for(manifest, server=server)
     client = KathanClient(
         "http://api.test",
         Credentials("test-key", "test-user"),
         transport=httpx.MockTransport(transport),
     )
     with client:
-        (outcome,) = apply_changes(changes, client, desired)
+        (outcome,) = apply_changes(changes, client)
     assert outcome.status is Status.FAILED
     assert secret not in json.dumps(outcome.to_dict())
     assert "transfer_number (sensitive) is not a valid number" in (outcome.message or "")
@@ -236,11 +236,11 @@ def test_a_sibling_the_server_dropped_does_not_converge() -> None:
             return httpx.Response(200, json=stored)
         return response
 
-    changes, desired = plan_for(FAST, server=server)
+    changes = plan_for(FAST, server=server)
     client = KathanClient(
         "http://api.test", Credentials("k", "u"), transport=httpx.MockTransport(transport)
     )
     with client:
-        (outcome,) = apply_changes(changes, client, desired)
+        (outcome,) = apply_changes(changes, client)
     assert outcome.status is Status.NOT_CONVERGED
     assert outcome.paths == ("voice.voice_id",)

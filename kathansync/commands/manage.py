@@ -98,6 +98,7 @@ def pull(
       kathansync pull --target support
       kathansync pull --write-files
     """
+    from kathansync.errors import KathansyncError
     from kathansync.manifest import find_root
     from kathansync.session import select
     from kathansync.writeback import pull_manifest
@@ -108,12 +109,19 @@ def pull(
     with session.connect(network_from(kwargs)) as conn:
         remotes = session.fetch(conn.client, manifests)
     root = find_root(session.settings.manifests)
-    updated = kept = 0
+    updated = kept = failed = 0
     for manifest in manifests:
         if not manifest.id:
             opts.info(f"{manifest.file}: no id yet (not created): nothing to pull")
             continue
-        report = pull_manifest(manifest, remotes[manifest.id], root=root, write_files=write_files)
+        try:
+            report = pull_manifest(
+                manifest, remotes[manifest.id], root=root, write_files=write_files
+            )
+        except (KathansyncError, OSError) as error:  # this file stays as it was; go on
+            click.echo(f"Error: {manifest.file}: not pulled: {error}", err=True)
+            failed += 1
+            continue
         for path in report.written:
             click.echo(f"{manifest.file}: updated {path}")
         for written in report.files_written:
@@ -123,11 +131,13 @@ def pull(
         updated += report.changed
         kept += len(report.kept)
     if not opts.quiet:
-        if updated or kept:
+        if updated or kept or failed:
             click.echo(
-                f"{updated} manifest(s) updated, {kept} value(s) left as is."
+                f"{updated} manifest(s) updated, {kept} value(s) left as is"
+                + (f", {failed} manifest(s) could not be pulled" if failed else "")
+                + "."
                 + (" Review and commit the changes." if updated else "")
             )
         else:
             click.echo("Nothing to pull: the manifests match the remote.")
-    return EXIT_OK
+    return EXIT_ERROR if failed else EXIT_OK

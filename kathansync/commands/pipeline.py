@@ -178,7 +178,7 @@ def apply(
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.apply import Outcome, Status, succeeded
+    from kathansync.apply import succeeded
     from kathansync.planfile import as_saved_plan, load_plan
 
     opts = options_from(kwargs)
@@ -198,22 +198,15 @@ def apply(
                 if not _confirm(run.plan, fmt, opts):
                     return EXIT_ERROR
                 # A person may answer minutes later: apply only what they saw, exactly as a
-                # saved plan would be (anything that moved meanwhile is refused as stale).
+                # saved plan would be (anything that moved remotely meanwhile is refused).
                 reviewed = as_saved_plan(run.plan, run.keys)
-                run, refused = session.replan_saved(conn, load_or_fail(opts, session), reviewed)
+                run, refused = session.quietly().replan_saved(conn, manifests, reviewed)
             elif run.plan.has_changes:
                 _show_plan(run.plan, fmt, opts)
-        if not run.plan.has_changes and not refused:
-            if fmt == "text":
-                click.echo("No changes. Nothing to apply.")
-            else:
-                unchanged = [
-                    Outcome(c.handle, c.id, c.action, Status.UNCHANGED) for c in run.plan.changes
-                ]
-                click.echo(render_outcomes_for(run.plan, unchanged, fmt, opts), nl=False)
+        if fmt == "text" and not run.pending(refused):
+            click.echo("No changes. Nothing to apply.")
             return EXIT_OK
-        pending = sum(c.has_changes for c in run.plan.changes)
-        with opts.progress("applying", pending) as tick:
+        with opts.progress("applying", len(run.pending(refused))) as tick:
             outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
     unwritten = session.write_back_ids(run, outcomes)
