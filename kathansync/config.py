@@ -50,7 +50,7 @@ class ResolvedSettings:
     """The settings for one run: top-level values with the selected environment laid over."""
 
     env: str | None
-    api_url: str | None  # None: the CLI's default (--api-url / KATHAN_API_URL / the seed's URL)
+    api_url: str | None  # the selected environment's own api_url (None without one)
     manifests: Path  # absolute when the config file was found, else relative to the cwd
     vars: Mapping[str, str]
 
@@ -74,7 +74,7 @@ class Config:
         """Settings for `env` (None: the top-level ones). Unknown env: ConfigError naming the
         known ones."""
         if env is None:
-            return ResolvedSettings(None, self.api_url, self.root / self.manifests, {})
+            return ResolvedSettings(None, None, self.root / self.manifests, {})
         if env not in self.environments:
             known = ", ".join(sorted(self.environments)) or "none defined"
             where = self.path if self.path is not None else CONFIG_NAME
@@ -85,7 +85,7 @@ class Config:
         chosen = self.environments[env]
         return ResolvedSettings(
             env,
-            chosen.api_url or self.api_url,
+            chosen.api_url,
             self.root / (chosen.manifests or self.manifests),
             chosen.vars,
         )

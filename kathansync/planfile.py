@@ -53,20 +53,13 @@ def save_plan(plan: Plan, keys: FingerprintKeys, path: Path) -> None:
 
 @dataclass(frozen=True)
 class SavedPlan:
-    path: Path
+    """What a plan was based on: its salt, and per assistant its action and fingerprints."""
+
     data: Mapping[str, Any]
 
     @property
     def salt(self) -> str:
         return str(self.data["salt"])
-
-    @property
-    def environment(self) -> str | None:
-        return self.data.get("environment")
-
-    @property
-    def api_url(self) -> str:
-        return str(self.data["api_url"])
 
     @property
     def entries(self) -> list[Mapping[str, Any]]:
@@ -75,7 +68,7 @@ class SavedPlan:
 
 def as_saved_plan(plan: Plan, keys: FingerprintKeys) -> SavedPlan:
     """A plan just shown and confirmed, held as if saved, to be re-checked like a plan file."""
-    return SavedPlan(Path("(confirmed plan)"), plan_file_data(plan, keys))
+    return SavedPlan(plan_file_data(plan, keys))
 
 
 def load_plan(path: Path, *, api_url: str, environment: str | None) -> SavedPlan:
@@ -110,7 +103,7 @@ def load_plan(path: Path, *, api_url: str, environment: str | None) -> SavedPlan
         )
     if not isinstance(data.get("changes"), list) or not isinstance(data.get("salt"), str):
         raise PlanFileError(f"{path}: the plan file is incomplete or was edited")
-    return SavedPlan(path, data)
+    return SavedPlan(data)
 
 
 def _compatible(version: str) -> bool:

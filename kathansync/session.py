@@ -58,16 +58,17 @@ def resolve_settings(
     environ: Mapping[str, str],
     cwd: Path,
 ) -> Settings:
-    """The API URL, first found: --api-url; the api_url of the environment chosen with --env
-    (an explicit choice beats an exported variable that may be left over from another shell);
+    """The API URL, first found: --api-url; the api_url of the selected environment (naming an
+    environment is a deliberate choice, stronger than a variable exported in some shell);
     KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL."""
     from kathansync.client import API_URL_ENV, DEFAULT_API_URL
     from kathansync.config import load_config
 
     config = load_config(cwd)
     selected = config.select(env)
-    chosen = config.environments[env].api_url if env else None
-    url = api_url or chosen or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
+    url = (
+        api_url or selected.api_url or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
+    )
     manifests = directory or selected.manifests
     return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config)
 
@@ -153,11 +154,14 @@ class Session:
 
     def load(self) -> list[Manifest]:
         """The manifests, or ManifestError with every problem: before any network request."""
-        result = self.load_result()
+        return self.accept(self.load_result())
+
+    def accept(self, result: LoadResult) -> list[Manifest]:
+        """The loaded manifests when nothing is wrong (warnings are remarks), else ManifestError."""
         if result.errors:
             raise ManifestError(result.problems)
-        for problem in result.problems:
-            self.info(str(problem))
+        for warning in result.warnings:
+            self.info(str(warning))
         return result.manifests
 
     # --- FETCH -------------------------------------------------------------------------------

@@ -49,7 +49,9 @@ def test_environments_lay_over_top_level_settings(tmp_path: Path) -> None:
     assert staging.vars == {"REGION": "eu"}
 
     production = config.select("production")
-    assert production.api_url == "http://127.0.0.1:8787"  # inherited
+    # No api_url of its own: the CLI falls back to KATHAN_API_URL, then the top-level one.
+    assert production.api_url is None
+    assert config.api_url == "http://127.0.0.1:8787"
     assert production.manifests == tmp_path / "prod-assistants"
     assert production.vars == {}
 

@@ -75,8 +75,8 @@ def common_options(func: F) -> F:
         ),
         click.option(
             "--api-url",
-            help="Kathan API base URL (default: KATHAN_API_URL, "
-            "kathansync.yaml, else the staging API).",
+            help="Kathan API base URL (default: the --env environment's api_url, "
+            "KATHAN_API_URL, kathansync.yaml's api_url, else the staging API).",
         ),
         click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
         click.option(
@@ -119,21 +119,15 @@ def session_for(opts: Options) -> Session:
     return Session(settings, info=opts.info, log=opts.log, progress=opts.progress)
 
 
-def load_or_fail(opts: Options, session: Session, *, github: bool = False) -> list[Manifest]:
+def load_or_fail(session: Session, *, github: bool = False) -> list[Manifest]:
     """Manifests, or every problem and exit 1 before the network; warnings go to stderr.
 
     In GitHub Actions (or with `github`) every problem is also a workflow command.
     """
-    from kathansync.errors import ManifestError
-
     result = session.load_result()
     if github or in_actions():
         annotate(result.problems)
-    if result.errors:
-        raise ManifestError(result.problems)
-    for warning in result.warnings:
-        opts.info(str(warning))
-    return result.manifests
+    return session.accept(result)
 
 
 def annotate(problems: Sequence[Problem], *, err: bool = True) -> None:

@@ -49,7 +49,7 @@ def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
             raise click.UsageError(f"{assistant_id!r} is not an assistant id (a UUID)")
     session = session_for(opts)
     settings = session.settings
-    existing = load_or_fail(opts, session) if settings.manifests.is_dir() else []
+    existing = load_or_fail(session) if settings.manifests.is_dir() else []
     with session.connect(network_from(kwargs)) as conn:
         report = import_assistants(
             conn.client,
@@ -105,7 +105,7 @@ def pull(
 
     opts = options_from(kwargs)
     session = session_for(opts)
-    manifests = select(load_or_fail(opts, session), targets)
+    manifests = select(load_or_fail(session), targets)
     with session.connect(network_from(kwargs)) as conn:
         remotes = session.fetch(conn.client, manifests)
     root = find_root(session.settings.manifests)

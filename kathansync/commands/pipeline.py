@@ -130,7 +130,7 @@ def plan(
 
     opts = options_from(kwargs)
     session = session_for(opts)
-    manifests = load_or_fail(opts, session, github=fmt == "github")
+    manifests = load_or_fail(session, github=fmt == "github")
     with session.connect(network_from(kwargs)) as conn:
         run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
     click.echo(render_plan_for(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
@@ -186,7 +186,7 @@ def apply(
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     session = session_for(opts)
     settings = session.settings
-    manifests = load_or_fail(opts, session)
+    manifests = load_or_fail(session)
     with session.connect(network_from(kwargs)) as conn:
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
