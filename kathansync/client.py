@@ -223,17 +223,21 @@ class KathanClient:
         return data
 
     def fetch_assistants(
-        self, ids: Sequence[str], *, on_each: Callable[[], None] | None = None
+        self,
+        ids: Sequence[str],
+        *,
+        listed: Sequence[dict[str, Any]] | None = None,
+        on_each: Callable[[], None] | None = None,
     ) -> dict[str, dict[str, Any] | ApiError]:
         """Every id's remote object or the error that stopped it, keyed (and ordered) by id.
 
         Many ids: one list request, then per-id GETs only for the ids it lacks (so an unknown id
-        still ends as a 404 ApiError). Few ids: per-id GETs only, which is fewer bytes.
-        `on_each` is called after each per-id GET (progress).
+        still ends as a 404 ApiError). Few ids: per-id GETs only, which is fewer bytes. A list
+        the caller already has (`listed`) is used instead of asking again. `on_each` is called
+        after each per-id GET (progress).
         """
         unique = list(dict.fromkeys(ids))
-        found: dict[str, dict[str, Any]] = {}
-        if len(unique) > 2 * self._parallelism:
+        if listed is None and len(unique) > 2 * self._parallelism:
             try:
                 listed = self.list_assistants()
             except ApiError as error:
@@ -241,8 +245,8 @@ class KathanClient:
                     return dict.fromkeys(unique, error)  # every per-id GET would fail the same
                 self._log(f"{error}; fetching one by one")
                 listed = None
-            by_id = {str(item.get("id", "")).lower(): item for item in listed or []}
-            found = {i: by_id[i.lower()] for i in unique if i.lower() in by_id}
+        by_id = {str(item.get("id", "")).lower(): item for item in listed or []}
+        found = {i: by_id[i.lower()] for i in unique if i.lower() in by_id}
         missing = [i for i in unique if i not in found]
 
         def get(assistant_id: str) -> dict[str, Any] | ApiError:

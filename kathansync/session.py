@@ -186,19 +186,15 @@ class Session:
         self,
         client: KathanClient,
         manifests: Sequence[Manifest],
-        listed: Sequence[Mapping[str, Any]] = (),
+        listed: Sequence[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """The remote object of every manifest that has an id; any failure stops the run.
 
-        Objects already `listed` (GET /assistants, fetched for adoption or prune) are reused.
+        A list already fetched (GET /assistants, for adoption or prune) is reused.
         """
-        known = {str(r.get("id", "")).lower(): r for r in listed}
-        ids = [m.id for m in manifests if m.id and m.id.lower() not in known]
+        ids = [m.id for m in manifests if m.id]
         with self.progress("fetching", len(ids)) as tick:
-            fetched: dict[str, Any] = client.fetch_assistants(ids, on_each=tick)
-        fetched.update(
-            {m.id: known[m.id.lower()] for m in manifests if m.id and m.id.lower() in known}
-        )
+            fetched = client.fetch_assistants(ids, listed=listed, on_each=tick)
         failed = [
             (m.handle, result)
             for m in manifests
@@ -237,14 +233,16 @@ class Session:
         selected = list(only) if only is not None else select(manifests, targets)
         listed = self._list_if_needed(conn.client, selected, prune)
         adoptions = find_adoptions(
-            [m for m in selected if not m.id], listed, claimed=[m.id for m in manifests if m.id]
+            [m for m in selected if not m.id],
+            listed or [],
+            claimed=[m.id for m in manifests if m.id],
         )
         for handle, remote in adoptions.items():
             self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
         selected = adopt(selected, adoptions)
         remotes = self.fetch(conn.client, selected, listed)
         keys = conn.keys(salt)
-        deletes = self._deletes(listed, manifests, keys, force) if prune else []
+        deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
         plan = make_plan(
             selected,
             remotes,
@@ -259,16 +257,16 @@ class Session:
 
     def _list_if_needed(
         self, client: KathanClient, selected: Sequence[Manifest], prune: bool
-    ) -> list[dict[str, Any]]:
-        """The remote list, needed to prune and to adopt by name before a create."""
+    ) -> list[dict[str, Any]] | None:
+        """The remote list, needed to prune and to adopt by name before a create (None: not
+        needed, or the API cannot list)."""
         if not prune and all(m.id for m in selected):
-            return []
+            return None
         listed = client.list_assistants()
         if listed is None:
             if prune:
                 raise ConfigError("--prune needs GET /assistants, which this API does not answer")
             self.info("the API cannot list assistants: adoption by name was not checked")
-            return []
         return listed
 
     def _deletes(
