@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -14,30 +14,20 @@ def write_atomic(path: Path, text: str, *, overwrite: bool = True) -> None:
     new file into place instead, which fails with FileExistsError when `path` exists, even if
     another process created it a moment ago: nothing is ever overwritten.
     """
-    mode = _mode_for(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    # Created 0666 minus the umask, by the kernel: the process umask is never touched (that
+    # would race with other threads), and our files are not secrets (mkstemp's 0600).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         if overwrite:
+            if path.exists():
+                os.chmod(tmp, path.stat().st_mode & 0o7777)
             os.replace(tmp, path)
         else:
             os.link(tmp, path)
     finally:
-        Path(tmp).unlink(missing_ok=True)  # gone already after a replace
-
-
-def _mode_for(path: Path, overwrite: bool) -> int:
-    """The replaced file's mode, or the usual one for a new file (mkstemp's 0600 is for secrets)."""
-    if overwrite and path.exists():
-        return path.stat().st_mode & 0o7777
-    return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+        tmp.unlink(missing_ok=True)  # gone already after a replace
