@@ -60,36 +60,43 @@ class Options:
             yield shown.tick
 
 
-def common_options(func: F) -> F:
-    options = [
-        click.option(
-            "--dir",
-            "directory",
-            type=click.Path(path_type=Path, file_okay=False),
-            help="Manifests directory (default: from kathansync.yaml, else assistants/).",
-        ),
-        click.option(
-            "--env",
-            envvar="KATHANSYNC_ENV",
-            help="Environment from kathansync.yaml (or KATHANSYNC_ENV).",
-        ),
-        click.option(
-            "--api-url",
-            help="Kathan API base URL (default: the --env environment's api_url, "
-            "KATHAN_API_URL, kathansync.yaml's api_url, else the staging API).",
-        ),
-        click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
-        click.option(
-            "-q",
-            "--quiet",
-            is_flag=True,
-            help="No warnings, remarks or progress on stderr (validate: no output when valid).",
-        ),
-        click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1)."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Several click options as one decorator, in the order they are listed in --help."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+common_options = _stacked(
+    click.option(
+        "--dir",
+        "directory",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="Manifests directory (default: from kathansync.yaml, else assistants/).",
+    ),
+    click.option(
+        "--env",
+        envvar="KATHANSYNC_ENV",
+        help="Environment from kathansync.yaml (or KATHANSYNC_ENV).",
+    ),
+    click.option(
+        "--api-url",
+        help="Kathan API base URL (default: the --env environment's api_url, "
+        "KATHAN_API_URL, kathansync.yaml's api_url, else the staging API).",
+    ),
+    click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
+    click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help="No warnings, remarks or progress on stderr (validate: no output when valid).",
+    ),
+    click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1)."),
+)
 
 
 def options_from(kwargs: dict[str, Any]) -> Options:
@@ -176,33 +183,29 @@ def target_option(func: F) -> F:
     )(func)
 
 
-def network_options(func: F) -> F:
-    options = [
-        click.option(
-            "--parallelism",
-            type=click.IntRange(1, 64),
-            default=8,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--max-retries",
-            type=click.IntRange(0, 20),
-            default=4,
-            show_default=True,
-            help="Retries after the first try, on 429/502/503/504, timeouts, lost connections.",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(0, min_open=True),
-            default=10.0,
-            show_default=True,
-            help="Seconds to wait for each answer.",
-        ),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+network_options = _stacked(
+    click.option(
+        "--parallelism",
+        type=click.IntRange(1, 64),
+        default=8,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--max-retries",
+        type=click.IntRange(0, 20),
+        default=4,
+        show_default=True,
+        help="Retries after the first try, on 429/502/503/504, timeouts, lost connections.",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="Seconds to wait for each answer.",
+    ),
+)
 
 
 def network_from(kwargs: dict[str, Any]) -> Network:
@@ -215,16 +218,14 @@ def network_from(kwargs: dict[str, Any]) -> Network:
     )
 
 
-def prune_options(func: F) -> F:
-    func = click.option(
+prune_options = _stacked(
+    click.option(
+        "--prune", is_flag=True, help="Also delete remote assistants that no manifest references."
+    ),
+    click.option(
         "--force", is_flag=True, help="Prune even past the safety threshold (prune_threshold)."
-    )(func)
-    func = click.option(
-        "--prune",
-        is_flag=True,
-        help="Also delete remote assistants that no manifest references.",
-    )(func)
-    return func
+    ),
+)
 
 
 class Progress:
