@@ -65,9 +65,12 @@ class Credentials:
         values = {name: environ.get(name, "").strip() for name in (API_KEY_ENV, USER_ID_ENV)}
         missing = [name for name, value in values.items() if not value]
         if missing:
+            variables = " and ".join(missing)
+            plural = "s" if len(missing) > 1 else ""
             raise ConfigError(
-                f"missing environment variable {' and '.join(missing)}: "
-                "set it to your Kathan API credentials before running plan or apply"
+                f"missing environment variable{plural} {variables}: set "
+                f"{'them' if plural else 'it'} to your Kathan API credentials"
+                " (nothing was sent)"
             )
         for name, value in values.items():
             # httpx would fail later with an encoding error that quotes the value: fail here.

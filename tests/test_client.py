@@ -283,7 +283,7 @@ def test_credentials_from_env() -> None:
     ],
 )
 def test_missing_credentials_name_the_variable(env: dict[str, str], named: str) -> None:
-    with pytest.raises(ConfigError, match=f"missing environment variable {named}:"):
+    with pytest.raises(ConfigError, match=f"missing environment variables? {named}:"):
         Credentials.from_env(env)
 
 
