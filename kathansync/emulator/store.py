@@ -74,14 +74,13 @@ def apply_put(stored: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, A
 
 
 def merge_seed(base: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
-    """`fields` deep-merged over `base`, unvalidated: tests may seed fields the API may add."""
-    result = copy.deepcopy(dict(base))
-    for key, value in fields.items():
-        if isinstance(value, Mapping) and isinstance(result.get(key), dict):
-            result[key] = merge_seed(result[key], value)
-        else:
-            result[key] = copy.deepcopy(value)
-    return result
+    """`fields` deep-merged over `base`, unvalidated: tests may seed fields the API may add.
+
+    The same overlay the client uses to build whole objects; copied, so the store shares
+    nothing with its caller."""
+    from kathansync.diff import overlay  # lazily: importing the emulator stays cheap
+
+    return copy.deepcopy(overlay(base, fields))
 
 
 class Store:
