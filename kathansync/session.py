@@ -7,7 +7,6 @@ It imports the heavy stages lazily, like the CLI, so that `kathansync --help` st
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -15,11 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
+from kathansync.settings import Network, Settings
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
     from kathansync.client import KathanClient
-    from kathansync.config import Config
     from kathansync.manifest import LoadResult
     from kathansync.models import Manifest
     from kathansync.plan import Change, FingerprintKeys, Plan
@@ -37,49 +36,6 @@ def _quiet(_: str) -> None:
 @contextmanager
 def _no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
     yield lambda: None
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Where this run reads manifests from and which API it talks to."""
-
-    api_url: str
-    manifests: Path
-    environment: str | None
-    variables: Mapping[str, str]
-    config: Config
-
-
-def resolve_settings(
-    *,
-    directory: Path | None,
-    env: str | None,
-    api_url: str | None,
-    environ: Mapping[str, str],
-    cwd: Path,
-) -> Settings:
-    """The API URL, first found: --api-url; the api_url of the selected environment (naming an
-    environment is a deliberate choice, stronger than a variable exported in some shell);
-    KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL."""
-    from kathansync.client import API_URL_ENV, DEFAULT_API_URL
-    from kathansync.config import load_config
-
-    config = load_config(cwd)
-    selected = config.select(env)
-    url = (
-        api_url or selected.api_url or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
-    )
-    manifests = directory or selected.manifests
-    return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config)
-
-
-@dataclass(frozen=True)
-class Network:
-    """How hard to push the API: requests in flight, retries after the first try, seconds."""
-
-    parallelism: int = 8
-    max_retries: int = 4  # 5 tries in all
-    timeout: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -148,7 +104,9 @@ class Session:
             env=settings.environment,
             variables=settings.variables,
             strict=strict,
-            root=settings.config.root if settings.config.path else None,
+            root=settings.root
+            if settings.config.path or (settings.root / ".git").exists()
+            else None,
             environments=settings.config.environments or None,
         )
 
@@ -171,7 +129,7 @@ class Session:
         from kathansync.client import Credentials, KathanClient, RetryPolicy
 
         network = network or Network()
-        credentials = Credentials.from_env(os.environ)
+        credentials = Credentials.from_env(self.settings.environ)
         client = KathanClient(
             self.settings.api_url,
             credentials,

@@ -25,7 +25,8 @@ from kathansync.apply import Status
 from kathansync.cli import cli
 from kathansync.client import Credentials, KathanClient
 from kathansync.emulator import EmulatorServer
-from kathansync.session import Connection, Session, resolve_settings
+from kathansync.session import Connection, Session
+from kathansync.settings import resolve_settings
 
 # --- a fleet of assistants, some drifted, with fields the manifests do not manage ---------------
 

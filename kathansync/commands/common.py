@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from kathansync.errors import Problem
     from kathansync.models import Manifest
     from kathansync.plan import Plan
-    from kathansync.session import Network, Session
+    from kathansync.session import Session
+    from kathansync.settings import Network
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
@@ -114,7 +115,8 @@ def options_from(kwargs: dict[str, Any]) -> Options:
 
 
 def session_for(opts: Options) -> Session:
-    from kathansync.session import Session, resolve_settings
+    from kathansync.session import Session
+    from kathansync.settings import resolve_settings
 
     settings = resolve_settings(
         directory=opts.directory,
@@ -209,7 +211,7 @@ network_options = _stacked(
 
 
 def network_from(kwargs: dict[str, Any]) -> Network:
-    from kathansync.session import Network
+    from kathansync.settings import Network
 
     return Network(
         parallelism=kwargs.pop("parallelism"),

@@ -1,0 +1,227 @@
+"""SETTINGS: kathansync.yaml found upward from the cwd, the selected environment, the run's URL.
+
+Three types, from the file to one run: `Config` is kathansync.yaml as written, `Environment`
+is one environment with its paths resolved from the file's own folder, and `Settings` is
+everything one run needs (URL, manifests, vars, repository root, the environment variables).
+`Network` is apart on purpose: it comes from command-line flags and only shapes the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kathansync import yamlio
+from kathansync.errors import ConfigError, Problem, display_path
+from kathansync.suggest import did_you_mean
+from kathansync.validation import describe_errors
+
+CONFIG_NAME = "kathansync.yaml"
+DEFAULT_MANIFESTS = "assistants"
+STATE_DIR = ".kathansync"  # local state: lock, pending creates, backups (never committed)
+
+
+class _EnvironmentSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    api_url: str | None = None
+    manifests: str | None = None
+    rate_limit: int | None = Field(default=None, gt=0)
+    vars: dict[str, str] = Field(default_factory=dict)
+
+
+class _ConfigSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    api_url: str | None = None
+    manifests: str = DEFAULT_MANIFESTS
+    rate_limit: int | None = Field(default=None, gt=0)
+    prune_threshold: float | None = Field(default=None, ge=0, le=1)
+    environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One environment: its own api_url (None: none of its own), its manifests folder, vars.
+
+    `manifests` is resolved from the folder of kathansync.yaml; without the file it is relative
+    to the current directory. `name` is None for the top-level settings (no --env).
+    """
+
+    name: str | None
+    api_url: str | None
+    manifests: Path
+    vars: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """kathansync.yaml as loaded (all defaults when there is no file)."""
+
+    path: Path | None
+    api_url: str | None = None
+    manifests: str = DEFAULT_MANIFESTS
+    environments: Mapping[str, Environment] = field(default_factory=dict)
+    prune_threshold: float | None = None
+    rate_limit: int | None = None
+
+    @property
+    def folder(self) -> Path:
+        """Where the file's relative paths start: its own folder (the cwd without a file)."""
+        return self.path.parent if self.path is not None else Path(".")
+
+    def select(self, env: str | None) -> Environment:
+        """The settings of `env` laid over the top-level ones (None: the top-level ones).
+
+        Unknown env: ConfigError naming the known ones."""
+        if env is None:
+            return Environment(None, None, self.folder / self.manifests, {}, self.rate_limit)
+        if env not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none defined"
+            where = self.path if self.path is not None else CONFIG_NAME
+            raise ConfigError(
+                f"unknown environment {env!r} (known in {where}: {known})"
+                f"{did_you_mean(env, self.environments)}"
+            )
+        return self.environments[env]
+
+
+@dataclass(frozen=True)
+class Network:
+    """How hard to push the API: requests in flight, retries after the first try, seconds."""
+
+    parallelism: int = 8
+    max_retries: int = 4  # 5 tries in all
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs to know before it loads a manifest or sends a request."""
+
+    api_url: str
+    manifests: Path
+    environment: str | None
+    variables: Mapping[str, str]
+    config: Config
+    root: Path  # the repository root: kathansync.yaml's folder, else the git root, else the cwd
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)  # credentials live here
+    rate_limit: int | None = None
+
+    @property
+    def repository(self) -> Path | None:
+        """The root when a repository was found (kathansync.yaml or .git), else None."""
+        found = self.config.path is not None or (self.root / ".git").exists()
+        return self.root if found else None
+
+    @property
+    def state_dir(self) -> Path:
+        """`.kathansync/` at the repository root: local state, never committed."""
+        return self.root / STATE_DIR
+
+
+def resolve_settings(
+    *,
+    directory: Path | None,
+    env: str | None,
+    api_url: str | None,
+    environ: Mapping[str, str],
+    cwd: Path,
+) -> Settings:
+    """The settings of one run, with kathansync.yaml found upward from `cwd`.
+
+    The API URL, first found: --api-url; the api_url of the selected environment (naming an
+    environment is a deliberate choice, stronger than a variable exported in some shell);
+    KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL.
+    """
+    from kathansync.client import API_URL_ENV, DEFAULT_API_URL  # the client's facts; lazy: httpx
+
+    path, root = find_config(cwd)
+    config = load_config(path.parent) if path is not None else Config(path=None)
+    selected = config.select(env)
+    url = (
+        api_url or selected.api_url or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
+    )
+    return Settings(
+        api_url=url.rstrip("/"),
+        manifests=directory or selected.manifests,
+        environment=selected.name,
+        variables=selected.vars,
+        config=config,
+        root=root,
+        environ=environ,
+        rate_limit=selected.rate_limit if selected.rate_limit is not None else config.rate_limit,
+    )
+
+
+def find_config(cwd: Path) -> tuple[Path | None, Path]:
+    """(kathansync.yaml, repository root), looked for upward from `cwd` as git finds `.git`.
+
+    The search stops at the git repository's root: a kathansync.yaml above the repository is
+    not this repository's. Without the file, the root is the git root, else `cwd`.
+    """
+    start = cwd.resolve()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder / CONFIG_NAME, folder
+        if (folder / ".git").exists():
+            return None, folder
+    return None, start
+
+
+def load_config(folder: Path) -> Config:
+    """Read `folder/kathansync.yaml`; absent -> defaults. Errors: ConfigError, file:line:col."""
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        return Config(path=None)
+    shown = display_path(path)
+    try:
+        text = yamlio.read_text(path)
+        data = yamlio.parse_fast(text)
+    except yamlio.SourceError as exc:
+        raise ConfigError(_at(shown, exc.line, exc.column, exc.message)) from None
+    if data is None:
+        return Config(path=path)
+    if not isinstance(data, dict):
+        raise ConfigError(_at(shown, 1, 1, "expected a mapping of settings"))
+    try:
+        spec = _ConfigSpec.model_validate(data)
+    except ValidationError as exc:
+        tree = yamlio.parse_positions(text)
+        located = sorted(
+            (*yamlio.position(tree, loc, at_key=at_key), message)
+            for loc, message, at_key in describe_errors(exc, _ConfigSpec)
+        )
+        raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
+    return _config(path, spec)
+
+
+def _config(path: Path, spec: _ConfigSpec) -> Config:
+    environments = {
+        name: Environment(
+            name,
+            env.api_url,
+            path.parent / (env.manifests or spec.manifests),
+            MappingProxyType(dict(env.vars)),
+            env.rate_limit if env.rate_limit is not None else spec.rate_limit,
+        )
+        for name, env in spec.environments.items()
+    }
+    return Config(
+        path=path,
+        api_url=spec.api_url,
+        manifests=spec.manifests,
+        environments=MappingProxyType(environments),
+        prune_threshold=spec.prune_threshold,
+        rate_limit=spec.rate_limit,
+    )
+
+
+def _at(file: str, line: int, column: int, message: str) -> str:
+    """The same `file:line:col: error: message` form as manifest problems."""
+    return str(Problem(file, line, column, message))
