@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from kathansync.diff import diff_leaves, value_at
 from kathansync.errors import ApiError
 from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
+from kathansync.plan.diff import diff_leaves, value_at
+from kathansync.plan.saved import Stale
 
 if TYPE_CHECKING:
     from kathansync.client import KathanClient
@@ -53,6 +54,14 @@ class Outcome:
             "paths": list(self.paths),
             "http_status": self.http_status,
         }
+
+
+def stale_outcome(stale: Stale) -> Outcome:
+    """The outcome of an assistant that moved since it was planned: nothing is sent for it."""
+    change = stale.change
+    return Outcome(
+        change.handle, change.id, change.action, Status.STALE, stale.message, stale.paths
+    )
 
 
 def result_dict(plan: Plan, outcomes: Sequence[Outcome]) -> dict[str, Any]:
@@ -176,45 +185,3 @@ def _show(value: Any) -> str:
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-# --- Saved plans: is what the plan was based on still true? ----------------------------------
-
-
-def stale_outcome(saved: Mapping[str, Any], fresh: Change | None) -> Outcome | None:
-    """Compare one assistant's saved-plan entry with a fresh plan of it; None when still valid.
-
-    `saved` is the plan file's entry: handle, id, action, and the fingerprints of the remote and
-    the desired leaves the plan was computed from.
-    """
-    handle, assistant_id = saved["handle"], saved.get("id")
-    action = Action(saved["action"])
-
-    def stale(why: str, paths: Sequence[str] = ()) -> Outcome:
-        message = f"{handle}: stale plan: {why}"
-        if paths:
-            message += f" ({', '.join(paths)})"
-        message += "; nothing was sent for it. Run plan again."
-        return Outcome(handle, assistant_id, action, Status.STALE, message, tuple(paths))
-
-    if fresh is None and action is Action.DELETE:
-        return stale("it is no longer planned for deletion (a manifest manages it, or it is gone)")
-    if fresh is None:
-        return stale("the manifest was removed since the plan")
-    if fresh.id != assistant_id:
-        return stale("the manifest's id changed since the plan")
-    moved = _moved(saved.get("desired_fingerprints", {}), fresh.desired_fingerprints)
-    if moved:
-        return stale("the manifest changed since the plan", moved)
-    moved = _moved(saved.get("remote_fingerprints", {}), fresh.remote_fingerprints)
-    if moved:
-        return stale("the remote changed since the plan", moved)
-    if fresh.action is not action:
-        return stale(f"it now plans as {fresh.action.value}, not {action.value}")
-    return None
-
-
-def _moved(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
-    return sorted(
-        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
-    )

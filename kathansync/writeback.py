@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from kathansync import yamlio
 from kathansync.atomic import write_atomic
-from kathansync.diff import Path as LeafPath
-from kathansync.diff import diff_leaves, dotted
 from kathansync.errors import ConfigError
 from kathansync.models import NULLABLE_FIELDS, Manifest
+from kathansync.plan.diff import Path as LeafPath
+from kathansync.plan.diff import diff_leaves, dotted
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML

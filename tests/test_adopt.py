@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from kathansync.adopt import adopt, find_adoptions
 from kathansync.errors import ConfigError
 from kathansync.models import Manifest
 from kathansync.plan import Action, FingerprintKeys, make_plan
+from kathansync.plan.adopt import adopt, find_adoptions
 
 A = "3f2b8c1e-0000-4000-8000-00000000000a"
 B = "3f2b8c1e-0000-4000-8000-00000000000b"

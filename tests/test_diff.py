@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kathansync.diff import build_payload, diff_leaves, fingerprints, overlay
+from kathansync.plan.diff import build_payload, diff_leaves, fingerprints, overlay
 
 REMOTE: dict[str, Any] = {
     "id": "33df85c1-dce4-4569-bac0-a9c4c70d0486",

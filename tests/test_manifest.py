@@ -464,7 +464,7 @@ def test_uppercase_ids_are_kept_lower_case_and_duplicates_found(repo: Path) -> N
 
 
 def test_prune_keeps_an_assistant_managed_with_an_upper_case_id(repo: Path) -> None:
-    from kathansync.prune import plan_deletes
+    from kathansync.plan.prune import plan_deletes
 
     write(repo, "assistants/a.yaml", f"id: {UUID_A.upper()}\nname: a\n")
     (manifest,) = load(repo).manifests

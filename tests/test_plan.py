@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kathansync.apply import Status, stale_outcome
-from kathansync.errors import PlanFileError
 from kathansync.models import Manifest
 from kathansync.plan import Action, FingerprintKeys, make_plan
-from kathansync.planfile import load_plan, new_keys, plan_file_data, save_plan
 
 ID = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 SECRET = "https://hooks.example/T0KEN-s3cret"
@@ -84,86 +80,10 @@ def test_json_form_matches_design_and_masks_sensitive_values() -> None:
     assert SECRET not in text and "OLD-secret" not in text
 
 
-def test_plan_file_holds_fingerprints_not_values(tmp_path: Path) -> None:
-    secret = replace(
-        manifest(call_actions={"webhook_url": SECRET}),
-        sensitive=frozenset({"call_actions.webhook_url"}),
-    )
-    keys = new_keys("test-api-key-123")
-    plan = make_plan([secret], {ID: remote()}, api_url="http://api", keys=keys)
-    path = tmp_path / "plan.json"
-    save_plan(plan, keys, path)
-    text = path.read_text()
-    assert SECRET not in text
-    assert "test-api-key-123" not in text
-    entry = json.loads(text)["changes"][0]
-    assert "payload" not in entry
-    assert set(entry["desired_fingerprints"]) == {"call_actions.webhook_url"}
-    loaded = load_plan(path, api_url="http://api/", environment=None)
-    assert loaded.salt == keys.salt
-
-
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (lambda d: d.update(api_url="http://other"), "made against http://other"),
-        (lambda d: d.update(kathansync_version="9.0.0"), "kathansync 9.0.0"),
-        (lambda d: d.update(format_version="7"), "plan format '7'"),
-        (lambda d: d.update(environment="production"), "environment 'production'"),
-        (lambda d: d.pop("kind"), "not a kathansync plan file"),
-    ],
-)
-def test_plan_file_refused_whole(tmp_path: Path, edit: Any, message: str) -> None:
-    data = plan_file_data(
-        make_plan([manifest()], {ID: remote()}, api_url="http://api", keys=KEYS), KEYS
-    )
-    edit(data)
-    path = tmp_path / "plan.json"
-    path.write_text(json.dumps(data))
-    with pytest.raises(PlanFileError, match=message):
-        load_plan(path, api_url="http://api", environment=None)
-
-
-def test_unreadable_plan_file(tmp_path: Path) -> None:
-    path = tmp_path / "plan.json"
-    path.write_text("{not json")
-    with pytest.raises(PlanFileError, match="not a readable kathansync plan"):
-        load_plan(path, api_url="http://api", environment=None)
-    with pytest.raises(PlanFileError, match="no such plan file"):
-        load_plan(tmp_path / "missing.json", api_url="http://api", environment=None)
-
-
-def _saved_entry(plan_remote: dict[str, Any], plan_manifest: Manifest) -> dict[str, Any]:
-    plan = make_plan([plan_manifest], {ID: plan_remote}, api_url="http://api", keys=KEYS)
-    return plan_file_data(plan, KEYS)["changes"][0]
-
-
-def _fresh(now_remote: dict[str, Any], now_manifest: Manifest) -> Any:
-    return make_plan([now_manifest], {ID: now_remote}, api_url="http://api", keys=KEYS).changes[0]
-
-
-def test_stale_when_remote_moved() -> None:
-    saved = _saved_entry(remote(), manifest())
-    outcome = stale_outcome(saved, _fresh(remote(voice={"speed": 1.2}), manifest()))
-    assert outcome is not None and outcome.status is Status.STALE
-    assert outcome.paths == ("voice.speed",)
-    assert "stale" in (outcome.message or "") and "remote changed" in (outcome.message or "")
-
-
-def test_stale_when_manifest_moved() -> None:
-    saved = _saved_entry(remote(), manifest())
-    outcome = stale_outcome(saved, _fresh(remote(), manifest(name="Other", voice={"speed": 1.05})))
-    assert outcome is not None and "manifest changed" in (outcome.message or "")
-    assert outcome.paths == ("name",)
-
-
-def test_not_stale_when_nothing_managed_moved() -> None:
-    saved = _saved_entry(remote(), manifest())
-    unmanaged_change = remote(description="edited in the dashboard")
-    assert stale_outcome(saved, _fresh(unmanaged_change, manifest())) is None
-
-
-def test_stale_when_manifest_removed() -> None:
-    saved = _saved_entry(remote(), manifest())
-    outcome = stale_outcome(saved, None)
-    assert outcome is not None and "removed" in (outcome.message or "")
+def test_each_action_has_one_symbol() -> None:
+    assert {a.value: a.symbol for a in Action} == {
+        "create": "+",
+        "update": "~",
+        "delete": "-",
+        "no-op": " ",
+    }

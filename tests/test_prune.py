@@ -9,7 +9,7 @@ import pytest
 from kathansync.errors import ConfigError
 from kathansync.models import Manifest
 from kathansync.plan import Action, FingerprintKeys, make_plan
-from kathansync.prune import plan_deletes
+from kathansync.plan.prune import plan_deletes
 
 KEYS = FingerprintKeys(salt="test", secret=b"test")
 

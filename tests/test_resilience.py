@@ -25,7 +25,7 @@ from kathansync.apply import Status
 from kathansync.cli import cli
 from kathansync.client import Credentials, KathanClient
 from kathansync.emulator import EmulatorServer
-from kathansync.session import Connection, Session
+from kathansync.run import ApiAccess, Run
 from kathansync.settings import resolve_settings
 
 # --- a fleet of assistants, some drifted, with fields the manifests do not manage ---------------
@@ -271,7 +271,7 @@ def test_retries_are_logged_on_stderr_only_with_verbose(fleet: Fleet, verbose: b
 
 def short_timeout_session(
     root: Path, emulator: EmulatorServer, lines: list[str], timeout: float
-) -> tuple[Session, Connection]:
+) -> tuple[Run, ApiAccess]:
     """The CLI's pipeline with a 0.x s timeout (the CLI has no --timeout; its default is 10 s)."""
     settings = resolve_settings(
         directory=None, env=None, api_url=emulator.url, environ=os.environ, cwd=root
@@ -282,9 +282,7 @@ def short_timeout_session(
         timeout=timeout,
         log=lines.append,
     )
-    return Session(settings, info=lines.append, log=lines.append), Connection(
-        client, emulator.api_key
-    )
+    return Run(settings, info=lines.append, log=lines.append), ApiAccess(client, emulator.api_key)
 
 
 def test_a_put_that_times_out_is_retried_and_converges(fleet: Fleet) -> None:

@@ -63,7 +63,7 @@ def _manifest(path: Path, **overrides: Any) -> Manifest:
 
 def _remote(manifest: Manifest, **changes: Any) -> dict[str, Any]:
     """The manifest's desired state as the remote would return it, with `changes` laid over."""
-    from kathansync.diff import overlay
+    from kathansync.plan.diff import overlay
 
     return overlay({"id": manifest.id, **manifest.desired}, changes)
 
@@ -165,7 +165,7 @@ def test_pull_changes_only_the_changed_lines_byte_for_byte(repo: Path) -> None:
     ]
     assert changed[max(changed)].endswith("# common in the south\n")
     # And what was written is what the remote has: the next comparison is clean.
-    from kathansync.diff import diff_leaves
+    from kathansync.plan.diff import diff_leaves
 
     assert diff_leaves(_manifest(path).desired, remote) == []
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from kathansync.errors import Problem
     from kathansync.models import Manifest
     from kathansync.plan import Plan
-    from kathansync.session import Session
+    from kathansync.run import Run
     from kathansync.settings import Network
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -114,8 +114,8 @@ def options_from(kwargs: dict[str, Any]) -> Options:
 # --- The run: settings, the session, and how remarks reach the user ---------------------------
 
 
-def session_for(opts: Options) -> Session:
-    from kathansync.session import Session
+def session_for(opts: Options) -> Run:
+    from kathansync.run import Run
     from kathansync.settings import resolve_settings
 
     settings = resolve_settings(
@@ -125,10 +125,10 @@ def session_for(opts: Options) -> Session:
         environ=os.environ,
         cwd=Path.cwd(),
     )
-    return Session(settings, info=opts.info, log=opts.log, progress=opts.progress)
+    return Run(settings, info=opts.info, log=opts.log, progress=opts.progress)
 
 
-def load_or_fail(session: Session, *, github: bool = False) -> list[Manifest]:
+def load_or_fail(session: Run, *, github: bool = False) -> list[Manifest]:
     """Manifests, or every problem and exit 1 before the network; warnings go to stderr.
 
     In GitHub Actions (or with `github`) every problem is also a workflow command.

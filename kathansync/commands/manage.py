@@ -100,7 +100,7 @@ def pull(
     """
     from kathansync.errors import KathansyncError
     from kathansync.manifest import find_root
-    from kathansync.session import select
+    from kathansync.run import select
     from kathansync.writeback import pull_manifest
 
     opts = options_from(kwargs)

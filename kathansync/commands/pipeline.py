@@ -126,7 +126,7 @@ def plan(
       kathansync plan --target support --format json
       kathansync plan --out plan.json --detailed-exitcode   # CI: 2 means changes
     """
-    from kathansync.planfile import save_plan
+    from kathansync.plan.saved import save_plan
 
     opts = options_from(kwargs)
     session = session_for(opts)
@@ -179,7 +179,7 @@ def apply(
       kathansync plan --out plan.json && kathansync apply plan.json
     """
     from kathansync.apply import succeeded
-    from kathansync.planfile import as_saved_plan, load_plan
+    from kathansync.plan.saved import load_plan
 
     opts = options_from(kwargs)
     if planfile and (targets or prune):
@@ -190,7 +190,9 @@ def apply(
     with session.connect(network_from(kwargs)) as conn:
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
-            run, refused = session.replan_saved(conn, manifests, saved)
+            run, refused = session.recheck(conn, manifests, saved.as_plan(), saved.salt)
+            if run.plan.has_changes:
+                _show_plan(run.plan, fmt, opts)  # what is being applied, with its API line
         else:
             run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
             refused = {}
@@ -199,8 +201,7 @@ def apply(
                     return EXIT_ERROR
                 # A person may answer minutes later: apply only what they saw, exactly as a
                 # saved plan would be (anything that moved remotely meanwhile is refused).
-                reviewed = as_saved_plan(run.plan, run.keys)
-                run, refused = session.quietly().replan_saved(conn, manifests, reviewed)
+                run, refused = session.quietly().recheck(conn, manifests, run.plan, run.keys.salt)
             elif run.plan.has_changes:
                 _show_plan(run.plan, fmt, opts)
         if fmt == "text" and not run.pending(refused):

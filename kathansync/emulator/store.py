@@ -78,7 +78,7 @@ def merge_seed(base: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, 
 
     The same overlay the client uses to build whole objects; copied, so the store shares
     nothing with its caller."""
-    from kathansync.diff import overlay  # lazily: importing the emulator stays cheap
+    from kathansync.plan.diff import overlay  # lazily: importing the emulator stays cheap
 
     return copy.deepcopy(overlay(base, fields))
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kathansync.plan import SENSITIVE
+from kathansync.plan import SENSITIVE, Action
 from kathansync.textdiff import (
     Segment,
     char_delta,
@@ -26,7 +26,7 @@ from kathansync.textdiff import (
 )
 
 SHORT = 60  # widest value shown inline; longer ones are shortened or diffed
-SYMBOLS = {"create": "+", "update": "~", "delete": "-", "no-op": " "}
+SYMBOLS = {action.value: action.symbol for action in Action}  # one home: Action.symbol
 
 # --- How one changed field is shown, whatever the format --------------------------------------
 

@@ -1,8 +1,8 @@
-"""One run of the pipeline, stage by stage: settings, load, fetch, plan, apply, write back.
+"""The conductor: one run of the pipeline, stage by stage — load, plan, apply, write back.
 
-The CLI decides what to print and which exit code to return; this module decides what happens,
-in pipeline order, and reports side remarks (warnings, adoptions, ids written) through `info`.
-It imports the heavy stages lazily, like the CLI, so that `kathansync --help` stays fast.
+The CLI decides what to print and which exit code to return; a `Run` decides what happens, in
+pipeline order, and reports side remarks (warnings, adoptions, ids written) through `info`.
+Only the HTTP client is imported lazily, so that `validate` never pays for httpx.
 """
 
 from __future__ import annotations
@@ -13,20 +13,24 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
+from kathansync.manifest import LoadResult, load_manifests
+from kathansync.models import Manifest
+from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
+from kathansync.plan.adopt import adopt, find_adoptions
+from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
+from kathansync.plan.saved import new_keys, stale_reason
 from kathansync.settings import Network, Settings
+from kathansync.suggest import did_you_mean
 
 if TYPE_CHECKING:
-    from kathansync.apply import Outcome
     from kathansync.client import KathanClient
-    from kathansync.manifest import LoadResult
-    from kathansync.models import Manifest
-    from kathansync.plan import Change, FingerprintKeys, Plan
-    from kathansync.planfile import SavedPlan
 
 Report = Callable[[str], None]
 # (label, total) -> a context manager yielding a function to call once per item done.
 ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
+Remote = Mapping[str, Any]
 
 
 def _quiet(_: str) -> None:
@@ -39,18 +43,17 @@ def _no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
 
 
 @dataclass(frozen=True)
-class Connection:
-    """A client, plus the API key's one other use: keying plan fingerprints (never printed)."""
+class ApiAccess:
+    """How a run reaches the API: the client, and the key's one other use (never printed):
+    keying plan fingerprints."""
 
     client: KathanClient
     api_key: str = field(repr=False)
 
     def keys(self, salt: str | None = None) -> FingerprintKeys:
-        from kathansync.planfile import new_keys
-
         return new_keys(self.api_key, salt=salt)
 
-    def __enter__(self) -> Connection:
+    def __enter__(self) -> ApiAccess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -58,7 +61,7 @@ class Connection:
 
 
 @dataclass(frozen=True)
-class PlanRun:
+class Planned:
     """A plan and the manifests it was made from (with adopted ids filled in)."""
 
     plan: Plan
@@ -70,7 +73,9 @@ class PlanRun:
         return [c for c in self.plan.changes if c.has_changes or c.handle in refused]
 
 
-class Session:
+class Run:
+    """One command's run: its settings, and where its remarks and progress go."""
+
     def __init__(
         self,
         settings: Settings,
@@ -84,16 +89,14 @@ class Session:
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
 
-    def quietly(self) -> Session:
-        """This session without remarks: for a re-check whose remarks were already made."""
-        return Session(self.settings, log=self.log, progress=self.progress)
+    def quietly(self) -> Run:
+        """This run without remarks: for a re-check whose remarks were already made."""
+        return Run(self.settings, log=self.log, progress=self.progress)
 
     # --- LOAD -> DESIRED ---------------------------------------------------------------------
 
     def load_result(self, *, strict: bool = False) -> LoadResult:
         """Every manifest and every problem; a mistake in a manifest is a Problem, not a raise."""
-        from kathansync.manifest import load_manifests
-
         settings = self.settings
         if not settings.manifests.is_dir():
             raise ConfigError(
@@ -104,9 +107,7 @@ class Session:
             env=settings.environment,
             variables=settings.variables,
             strict=strict,
-            root=settings.root
-            if settings.config.path or (settings.root / ".git").exists()
-            else None,
+            root=settings.repository,
             environments=settings.config.environments or None,
         )
 
@@ -122,9 +123,9 @@ class Session:
             self.info(str(warning))
         return result.manifests
 
-    # --- FETCH -------------------------------------------------------------------------------
+    # --- CONNECT -----------------------------------------------------------------------------
 
-    def connect(self, network: Network | None = None) -> Connection:
+    def connect(self, network: Network | None = None) -> ApiAccess:
         """A client for the selected API; missing credentials fail here, before any request."""
         from kathansync.client import Credentials, KathanClient, RetryPolicy
 
@@ -138,7 +139,83 @@ class Session:
             parallelism=network.parallelism,
             log=self.log,
         )
-        return Connection(client, credentials.api_key)
+        return ApiAccess(client, credentials.api_key)
+
+    # --- PLAN: select, list, adopt, fetch, diff ----------------------------------------------
+
+    def plan(
+        self,
+        api: ApiAccess,
+        manifests: list[Manifest],
+        *,
+        targets: Sequence[str] = (),
+        only: Sequence[Manifest] | None = None,
+        prune: bool = False,
+        force: bool = False,
+        salt: str | None = None,
+        fingerprint: Collection[str] = (),
+    ) -> Planned:
+        """The plan of the selected manifests, in five stages, each a call:
+
+        1. select: the manifests named by `targets` (or exactly `only`); `manifests` is every
+           manifest, for the ids others claim and for what prune keeps;
+        2. list:   GET /assistants, when adoption (a manifest without an id) or prune needs it;
+        3. adopt:  a manifest without an id takes over the one remote with its name;
+        4. fetch:  the remote object of every selected manifest with an id;
+        5. diff:   one Change per manifest (plus deletes, with `prune`) -> Plan.
+
+        `fingerprint` names handles to fingerprint even when unchanged (see `recheck`).
+        """
+        if prune and targets:
+            # Whether an assistant is referenced depends on every manifest (ids and names).
+            raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
+        selected = list(only) if only is not None else select(manifests, targets)
+        listed = self._list(api.client, selected, prune)
+        selected, adopted = self._adopt(selected, manifests, listed)
+        remotes = self.fetch(api.client, selected, listed)
+        keys = api.keys(salt)
+        deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
+        plan = make_plan(
+            selected,
+            remotes,
+            api_url=self.settings.api_url,
+            keys=keys,
+            environment=self.settings.environment,
+            deletes=deletes,
+            adopted=adopted,
+            fingerprint=fingerprint,
+        )
+        return Planned(plan, selected, keys)
+
+    def _list(
+        self, client: KathanClient, selected: Sequence[Manifest], prune: bool
+    ) -> list[dict[str, Any]] | None:
+        """The remote list, needed to prune and to adopt by name before a create (None: not
+        needed, or the API cannot list)."""
+        if not prune and all(m.id for m in selected):
+            return None
+        listed = client.list_assistants()
+        if listed is None:
+            if prune:
+                raise ConfigError("--prune needs GET /assistants, which this API does not answer")
+            self.info("the API cannot list assistants: adoption by name was not checked")
+        return listed
+
+    def _adopt(
+        self,
+        selected: list[Manifest],
+        manifests: Sequence[Manifest],
+        listed: Sequence[Remote] | None,
+    ) -> tuple[list[Manifest], frozenset[str]]:
+        """The selected manifests with adopted ids filled in, and the handles that adopted."""
+        adoptions = find_adoptions(
+            [m for m in selected if not m.id],
+            listed or [],
+            claimed=[m.id for m in manifests if m.id],
+        )
+        for handle, remote in adoptions.items():
+            self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
+        return adopt(selected, adoptions), frozenset(adoptions)
 
     def fetch(
         self,
@@ -162,71 +239,6 @@ class Session:
             raise KathansyncError(_fetch_failure(failed, self.settings.api_url))
         return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}
 
-    # --- PLAN --------------------------------------------------------------------------------
-
-    def plan(
-        self,
-        conn: Connection,
-        manifests: list[Manifest],
-        *,
-        targets: Sequence[str] = (),
-        only: Sequence[Manifest] | None = None,
-        prune: bool = False,
-        force: bool = False,
-        salt: str | None = None,
-        fingerprint: Collection[str] = (),
-    ) -> PlanRun:
-        """Adopt, fetch and diff the selected manifests; with `prune`, plan deletes too.
-
-        `manifests` is every manifest (ids other manifests claim, and what prune keeps);
-        `targets` (handles) or `only` (manifests) narrow what is planned. `fingerprint` names
-        handles to fingerprint even when unchanged (see `replan_saved`).
-        """
-        from kathansync.adopt import adopt, find_adoptions
-        from kathansync.plan import make_plan
-
-        if prune and targets:
-            # Whether an assistant is referenced depends on every manifest (ids and names).
-            raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
-        selected = list(only) if only is not None else select(manifests, targets)
-        listed = self._list_if_needed(conn.client, selected, prune)
-        adoptions = find_adoptions(
-            [m for m in selected if not m.id],
-            listed or [],
-            claimed=[m.id for m in manifests if m.id],
-        )
-        for handle, remote in adoptions.items():
-            self.info(f"{handle}: adopts the existing assistant {remote['id']} (same name)")
-        selected = adopt(selected, adoptions)
-        remotes = self.fetch(conn.client, selected, listed)
-        keys = conn.keys(salt)
-        deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
-        plan = make_plan(
-            selected,
-            remotes,
-            api_url=self.settings.api_url,
-            keys=keys,
-            environment=self.settings.environment,
-            deletes=deletes,
-            adopted=frozenset(adoptions),
-            fingerprint=fingerprint,
-        )
-        return PlanRun(plan, selected, keys)
-
-    def _list_if_needed(
-        self, client: KathanClient, selected: Sequence[Manifest], prune: bool
-    ) -> list[dict[str, Any]] | None:
-        """The remote list, needed to prune and to adopt by name before a create (None: not
-        needed, or the API cannot list)."""
-        if not prune and all(m.id for m in selected):
-            return None
-        listed = client.list_assistants()
-        if listed is None:
-            if prune:
-                raise ConfigError("--prune needs GET /assistants, which this API does not answer")
-            self.info("the API cannot list assistants: adoption by name was not checked")
-        return listed
-
     def _deletes(
         self,
         listed: list[dict[str, Any]],
@@ -235,9 +247,6 @@ class Session:
         force: bool,
     ) -> list[Change]:
         """Deletes for remote assistants no manifest references, by id or (adoption) by name."""
-        from kathansync.adopt import adopt, find_adoptions
-        from kathansync.prune import DEFAULT_THRESHOLD, plan_deletes
-
         claimed = [m.id for m in manifests if m.id]
         adoptions = find_adoptions([m for m in manifests if not m.id], listed, claimed=claimed)
         threshold = self.settings.config.prune_threshold
@@ -249,82 +258,74 @@ class Session:
             keys=keys,
         )
 
-    # --- SAVED PLAN -> fresh plan with stale ones refused ----------------------------------
+    # --- RECHECK: a reviewed plan against fresh state, stale assistants refused --------------
 
-    def replan_saved(
-        self, conn: Connection, manifests: list[Manifest], saved: SavedPlan
-    ) -> tuple[PlanRun, dict[str, Outcome]]:
-        """Recompute the saved plan from fresh inputs; refuse each assistant that moved since.
+    def recheck(
+        self, api: ApiAccess, manifests: list[Manifest], reviewed: Plan, salt: str
+    ) -> tuple[Planned, dict[str, Outcome]]:
+        """Re-plan what `reviewed` plans from fresh inputs; refuse each assistant that moved.
 
-        An assistant is applied only when the remote and desired digests still match the
-        saved ones: then the recomputed PUT body is the one the reviewer saw.
+        `reviewed` is a saved plan (`apply PLANFILE`) or the plan a person just said `yes` to.
+        Only its changes are fetched again (no-ops need no re-check). An assistant is applied
+        only when the remote and desired digests still match: then the recomputed PUT body is
+        the one the reviewer saw.
         """
-        from kathansync.apply import stale_outcome
-        from kathansync.plan import Action, Plan
-
-        entries = {entry["handle"]: entry for entry in saved.entries}
-        planned = {
-            h for h, e in entries.items() if e["action"] != Action.NO_OP.value or e.get("adopted")
-        }
-        prunes = any(e["action"] == Action.DELETE.value for e in entries.values())
-        run = self.plan(
-            conn,
+        by_handle = {c.handle: c for c in reviewed.changes}
+        planned = {h for h, c in by_handle.items() if c.has_changes}
+        again = self.plan(
+            api,
             manifests,
-            only=[m for m in manifests if m.handle in planned],  # no-ops need no re-check
-            prune=prunes,
+            only=[m for m in manifests if m.handle in planned],
+            prune=any(c.action is Action.DELETE for c in reviewed.changes),
             force=True,  # the threshold was checked when the plan was made and reviewed
-            salt=saved.salt,
+            salt=salt,
             fingerprint=planned,  # so a stale message names only the fields that moved
         )
-        fresh = {c.handle: c for c in run.plan.changes}
+        fresh = {c.handle: c for c in again.plan.changes}
         refused: dict[str, Outcome] = {}
         for handle in sorted(planned):
-            outcome = stale_outcome(entries[handle], fresh.get(handle))
-            if outcome:
-                refused[handle] = outcome
-        # Only what the saved plan planned is applied: a difference that appeared since waits
-        # for the next plan, and a refused assistant is reported, never sent.
-        changes = [change for change in run.plan.changes if change.handle in planned]
-        changes += [_from_entry(entries[h]) for h in refused if h not in fresh]
-        changes += [_from_entry(e) for h, e in entries.items() if h not in planned]  # no-ops
+            stale = stale_reason(by_handle[handle], fresh.get(handle))
+            if stale:
+                refused[handle] = stale_outcome(stale)
+        # Only what was reviewed is applied: a difference that appeared since waits for the
+        # next plan, and a refused assistant is reported, never sent.
+        changes = [c for c in again.plan.changes if c.handle in planned]
+        changes += [by_handle[h] for h in refused if h not in fresh]
+        changes += [c for h, c in by_handle.items() if h not in planned]  # the no-ops
         changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
-        plan = Plan(tuple(changes), run.plan.api_url, run.plan.environment)
-        return replace(run, plan=plan), refused
+        plan = Plan(tuple(changes), again.plan.api_url, again.plan.environment)
+        return replace(again, plan=plan), refused
 
     # --- APPLY -> VERIFY -> write back -------------------------------------------------------
 
     def apply(
         self,
-        conn: Connection,
-        run: PlanRun,
+        api: ApiAccess,
+        planned: Planned,
         refused: Mapping[str, Outcome],
         *,
         on_done: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
         """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
-        from kathansync.apply import Outcome, Status, apply_changes
-
-        pending = run.pending(refused)
-        outcomes = apply_changes(pending, conn.client, refused=refused, on_done=on_done)
+        pending = planned.pending(refused)
+        outcomes = apply_changes(pending, api.client, refused=refused, on_done=on_done)
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
-            for c in run.plan.changes
+            for c in planned.plan.changes
             if not c.has_changes and c.handle not in refused
         ]
         return sorted(outcomes, key=lambda o: o.handle)
 
-    def write_back_ids(self, run: PlanRun, outcomes: Sequence[Outcome]) -> list[str]:
+    def write_back_ids(self, planned: Planned, outcomes: Sequence[Outcome]) -> list[str]:
         """Created and adopted ids belong in the manifests: the manifests are the state.
 
         Called after the outcomes are shown, so a file that cannot be written never hides what
         happened remotely. Returns one message per id that could not be written.
         """
-        from kathansync.apply import Status
-        from kathansync.plan import Action
-        from kathansync.writeback import write_id
+        from kathansync.writeback import write_id  # ruamel round-trip: only after an apply
 
-        by_handle = {m.handle: m for m in run.manifests}
-        adopted = {c.handle for c in run.plan.changes if c.adopted}
+        by_handle = {m.handle: m for m in planned.manifests}
+        adopted = {c.handle for c in planned.plan.changes if c.adopted}
         failed: list[str] = []
         for outcome in outcomes:
             # A create exists once the server answered with an id, converged or not: without
@@ -363,8 +364,6 @@ def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
     """The manifests named by --target (all when none); an unknown handle is an error."""
     if not targets:
         return manifests
-    from kathansync.suggest import did_you_mean
-
     by_handle = {m.handle: m for m in manifests}
     for target in targets:
         if target not in by_handle:
@@ -372,10 +371,3 @@ def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
             raise ConfigError(f"--target {target}: no manifest has this handle{hint}")
     wanted = set(targets)
     return [m for m in manifests if m.handle in wanted]
-
-
-def _from_entry(entry: Mapping[str, Any]) -> Change:
-    """A saved-plan entry as it was planned: a no-op, or one refused because it is gone."""
-    from kathansync.plan import Action, Change
-
-    return Change(entry["handle"], entry.get("file"), entry.get("id"), Action(entry["action"]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from kathansync.errors import ConfigError
 from kathansync.models import Manifest
-from kathansync.plan import Change, FingerprintKeys, plan_delete
+from kathansync.plan.change import Change, FingerprintKeys, plan_delete
 
 DEFAULT_THRESHOLD = 0.25
 MIN_ALLOWED = 2  # deleting this many is always allowed, however few assistants there are

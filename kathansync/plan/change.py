@@ -13,7 +13,8 @@ from enum import StrEnum
 from functools import partial
 from typing import Any
 
-from kathansync.diff import (
+from kathansync.models import Manifest
+from kathansync.plan.diff import (
     LeafDiff,
     build_payload,
     diff_leaves,
@@ -21,7 +22,6 @@ from kathansync.diff import (
     fingerprints,
     iter_leaves,
 )
-from kathansync.models import Manifest
 
 FORMAT_VERSION = "1"
 SENSITIVE = "(sensitive)"
