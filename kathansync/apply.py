@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from kathansync.client import KathanClient
 
 
+# The client's wording for a create that may have landed (see KathanClient.create_assistant).
+MAYBE_CREATED = "may have been created"
+
+
 class Status(StrEnum):
     APPLIED = "applied"
     CREATED = "created"
@@ -43,6 +47,10 @@ class Outcome:
     message: str | None = None
     paths: tuple[str, ...] = ()
     http_status: int | None = None
+    # A create with no clear answer (the POST timed out, or its answer was unreadable): the
+    # assistant may exist, so the run remembers it rather than creating it again. Not in the
+    # JSON result: the message says it.
+    maybe_created: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +142,7 @@ def _apply_one(change: Change, client: KathanClient) -> Outcome:
             Status.FAILED,
             message=_scrub(str(error.for_handle(change.handle)), change),
             http_status=error.status,
+            maybe_created=change.action is Action.CREATE and MAYBE_CREATED in error.reason,
         )
     assistant_id = change.id or _str_or_none(response.get("id"))
     return _verify(change, response, assistant_id, done)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
+from kathansync.blocked import fetch_failure, held_create, unknown_id
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.manifest import LoadResult, load_manifests
 from kathansync.models import Manifest
@@ -21,8 +21,10 @@ from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
 from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
 from kathansync.plan.saved import new_keys, stale_reason
+from kathansync.plan.select import select
+from kathansync.record import record_ids
 from kathansync.settings import Network, Settings
-from kathansync.suggest import did_you_mean
+from kathansync.state import PendingCreates, apply_lock
 
 if TYPE_CHECKING:
     from kathansync.client import KathanClient
@@ -67,6 +69,9 @@ class Planned:
     plan: Plan
     manifests: list[Manifest]
     keys: FingerprintKeys  # what `plan --out` needs to save it
+    # Selected assistants that could not be planned (an id the API does not know, a create
+    # that may already have landed): failed outcomes, reported while the others are planned.
+    blocked: Mapping[str, Outcome] = field(default_factory=dict)
 
     def pending(self, refused: Collection[str] = ()) -> list[Change]:
         """What apply will act on: the changes (adoptions included), and the refused ones."""
@@ -92,6 +97,10 @@ class Run:
     def quietly(self) -> Run:
         """This run without remarks: for a re-check whose remarks were already made."""
         return Run(self.settings, log=self.log, progress=self.progress)
+
+    def locked(self, command: str) -> AbstractContextManager[None]:
+        """One apply at a time per repository: `.kathansync/lock`, held for the whole block."""
+        return apply_lock(self.settings.state_dir, command)
 
     # --- LOAD -> DESIRED ---------------------------------------------------------------------
 
@@ -154,6 +163,7 @@ class Run:
         force: bool = False,
         salt: str | None = None,
         fingerprint: Collection[str] = (),
+        force_create: bool = False,
     ) -> Planned:
         """The plan of the selected manifests, in five stages, each a call:
 
@@ -164,6 +174,8 @@ class Run:
         4. fetch:  the remote object of every selected manifest with an id;
         5. diff:   one Change per manifest (plus deletes, with `prune`) -> Plan.
 
+        A manifest whose id the API does not know, or whose earlier create may still land
+        (unless `force_create`), is held back as `blocked`; the others are planned.
         `fingerprint` names handles to fingerprint even when unchanged (see `recheck`).
         """
         if prune and targets:
@@ -172,11 +184,13 @@ class Run:
         selected = list(only) if only is not None else select(manifests, targets)
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
-        remotes = self.fetch(api.client, selected, listed)
+        held = {} if force_create else self._held_creates(selected)
+        remotes, unknown = self._fetch_known(api.client, selected, listed)
+        blocked = {**held, **unknown}
         keys = api.keys(salt)
         deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
         plan = make_plan(
-            selected,
+            [m for m in selected if m.handle not in blocked],
             remotes,
             api_url=self.settings.api_url,
             keys=keys,
@@ -185,7 +199,7 @@ class Run:
             adopted=adopted,
             fingerprint=fingerprint,
         )
-        return Planned(plan, selected, keys)
+        return Planned(plan, selected, keys, blocked)
 
     def _list(
         self, client: KathanClient, selected: Sequence[Manifest], prune: bool
@@ -223,21 +237,53 @@ class Run:
         manifests: Sequence[Manifest],
         listed: Sequence[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """The remote object of every manifest that has an id; any failure stops the run.
+        """The remote object of every manifest that has an id; any failure stops the run."""
+        remotes, unknown = self._fetch_known(client, manifests, listed)
+        if unknown:
+            lines = [o.message or o.handle for o in unknown.values()]
+            raise KathansyncError("could not read the remote state:\n  " + "\n  ".join(lines))
+        return remotes
 
-        A list already fetched (GET /assistants, for adoption or prune) is reused.
+    def _fetch_known(
+        self,
+        client: KathanClient,
+        manifests: Sequence[Manifest],
+        listed: Sequence[dict[str, Any]] | None,
+    ) -> tuple[dict[str, Any], dict[str, Outcome]]:
+        """The remote object of every manifest with an id, and (handle -> failed outcome) for
+        the ids the API does not know: those are held back, the others still planned.
+
+        Any other failure stops the run, said once when every assistant failed alike; every
+        id unknown at once reads as a wrong URL, and stops too. A list already fetched (GET
+        /assistants, for adoption or prune) is reused.
         """
         ids = [m.id for m in manifests if m.id]
         with self.progress("fetching", len(ids)) as tick:
             fetched = client.fetch_assistants(ids, listed=listed, on_each=tick)
         failed = [
-            (m.handle, result)
-            for m in manifests
-            if m.id and isinstance(result := fetched[m.id], ApiError)
+            (m, result) for m in manifests if m.id and isinstance(result := fetched[m.id], ApiError)
         ]
-        if failed:
-            raise KathansyncError(_fetch_failure(failed, self.settings.api_url))
-        return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}
+        unknown: dict[str, Outcome] = {}
+        every_id_unknown = len(failed) == len(ids) > 1
+        if all(error.status == 404 for _, error in failed) and not every_id_unknown:
+            unknown = {m.handle: unknown_id(m, self.settings.api_url) for m, _ in failed}
+        elif failed:
+            triples = [(m.handle, m.id or "", error) for m, error in failed]
+            raise KathansyncError(fetch_failure(triples, self.settings.api_url))
+        return {i: r for i, r in fetched.items() if not isinstance(r, ApiError)}, unknown
+
+    def _held_creates(self, selected: Sequence[Manifest]) -> dict[str, Outcome]:
+        """Creates refused because an earlier POST for the handle got no answer."""
+        if all(m.id for m in selected):
+            return {}
+        pending = PendingCreates(self.settings.state_dir).for_target(
+            self.settings.api_url, self.settings.environment
+        )
+        return {
+            m.handle: held_create(pending[m.handle])
+            for m in selected
+            if not m.id and m.handle in pending
+        }
 
     def _deletes(
         self,
@@ -261,7 +307,13 @@ class Run:
     # --- RECHECK: a reviewed plan against fresh state, stale assistants refused --------------
 
     def recheck(
-        self, api: ApiAccess, manifests: list[Manifest], reviewed: Plan, salt: str
+        self,
+        api: ApiAccess,
+        manifests: list[Manifest],
+        reviewed: Plan,
+        salt: str,
+        *,
+        force_create: bool = False,
     ) -> tuple[Planned, dict[str, Outcome]]:
         """Re-plan what `reviewed` plans from fresh inputs; refuse each assistant that moved.
 
@@ -280,10 +332,11 @@ class Run:
             force=True,  # the threshold was checked when the plan was made and reviewed
             salt=salt,
             fingerprint=planned,  # so a stale message names only the fields that moved
+            force_create=force_create,
         )
         fresh = {c.handle: c for c in again.plan.changes}
-        refused: dict[str, Outcome] = {}
-        for handle in sorted(planned):
+        refused: dict[str, Outcome] = dict(again.blocked)
+        for handle in sorted(planned.difference(refused)):
             stale = stale_reason(by_handle[handle], fresh.get(handle))
             if stale:
                 refused[handle] = stale_outcome(stale)
@@ -294,7 +347,7 @@ class Run:
         changes += [c for h, c in by_handle.items() if h not in planned]  # the no-ops
         changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
         plan = Plan(tuple(changes), again.plan.api_url, again.plan.environment)
-        return replace(again, plan=plan), refused
+        return replace(again, plan=plan, blocked={}), refused
 
     # --- APPLY -> VERIFY -> write back -------------------------------------------------------
 
@@ -306,7 +359,11 @@ class Run:
         *,
         on_done: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
+        """Send every planned change; every assistant in the plan gets an Outcome, by handle.
+
+        A create with no clear answer is remembered in `.kathansync/pending-creates.json`, and
+        forgotten once a create or an adoption of that handle succeeds.
+        """
         pending = planned.pending(refused)
         outcomes = apply_changes(pending, api.client, refused=refused, on_done=on_done)
         outcomes += [
@@ -314,60 +371,28 @@ class Run:
             for c in planned.plan.changes
             if not c.has_changes and c.handle not in refused
         ]
+        outcomes += planned.blocked.values()
+        self._remember_creates(planned, outcomes)
         return sorted(outcomes, key=lambda o: o.handle)
 
-    def write_back_ids(self, planned: Planned, outcomes: Sequence[Outcome]) -> list[str]:
-        """Created and adopted ids belong in the manifests: the manifests are the state.
-
-        Called after the outcomes are shown, so a file that cannot be written never hides what
-        happened remotely. Returns one message per id that could not be written.
-        """
-        from kathansync.writeback import write_id  # ruamel round-trip: only after an apply
-
-        by_handle = {m.handle: m for m in planned.manifests}
+    def _remember_creates(self, planned: Planned, outcomes: Sequence[Outcome]) -> None:
         adopted = {c.handle for c in planned.plan.changes if c.adopted}
-        failed: list[str] = []
-        for outcome in outcomes:
-            # A create exists once the server answered with an id, converged or not: without
-            # the id in the manifest, the next plan would create it again.
-            created = outcome.action is Action.CREATE and outcome.status is not Status.FAILED
-            kept = outcome.handle in adopted and outcome.status.ok
-            if not outcome.id or not (created or kept):
-                continue
-            manifest = by_handle[outcome.handle]
-            try:
-                write_id(Path(manifest.file), outcome.id, env=self.settings.environment)
-            except (KathansyncError, OSError) as error:
-                failed.append(
-                    f"{manifest.file}: could not write id {outcome.id} ({error}); add"
-                    f" `id: {outcome.id}` by hand, or the next plan will adopt it by name"
-                )
-                continue
-            self.info(f"{manifest.file}: wrote id {outcome.id}; commit this change.")
-        return failed
+        names = {m.handle: m.desired.get("name") for m in planned.manifests}  # str or None
+        maybe = [(o.handle, names.get(o.handle)) for o in outcomes if o.maybe_created]
+        done = [
+            o.handle
+            for o in outcomes
+            if o.status.ok and (o.action is Action.CREATE or o.handle in adopted)
+        ]
+        if maybe or done:
+            PendingCreates(self.settings.state_dir).update(
+                self.settings.api_url, self.settings.environment, add=maybe, remove=done
+            )
 
-
-def _fetch_failure(failed: Sequence[tuple[str, ApiError]], api_url: str) -> str:
-    """One line per assistant, or one line for all when they failed alike (a wrong URL, a bad
-    key, the API down), with a hint when every assistant is 'not found'."""
-    reasons = {error.reason for _, error in failed}
-    if len(failed) > 1 and len(reasons) == 1:
-        lines = [f"all {len(failed)} assistants: {reasons.pop()}"]
-    else:
-        lines = [str(error.for_handle(handle)) for handle, error in failed]
-    if len(failed) > 1 and all(error.status == 404 for _, error in failed):
-        lines.append(f"every assistant is 'not found': is the API URL right? ({api_url})")
-    return "could not read the remote state:\n  " + "\n  ".join(lines)
-
-
-def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
-    """The manifests named by --target (all when none); an unknown handle is an error."""
-    if not targets:
-        return manifests
-    by_handle = {m.handle: m for m in manifests}
-    for target in targets:
-        if target not in by_handle:
-            hint = did_you_mean(target, by_handle)
-            raise ConfigError(f"--target {target}: no manifest has this handle{hint}")
-    wanted = set(targets)
-    return [m for m in manifests if m.handle in wanted]
+    def write_back_ids(self, planned: Planned, outcomes: Sequence[Outcome]) -> list[str]:
+        """Created and adopted ids into their manifests (see record.py); one message per id
+        that could not be written."""
+        adopted = {c.handle for c in planned.plan.changes if c.adopted}
+        return record_ids(
+            planned.manifests, adopted, outcomes, env=self.settings.environment, info=self.info
+        )

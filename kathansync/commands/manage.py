@@ -100,7 +100,7 @@ def pull(
     """
     from kathansync.errors import KathansyncError
     from kathansync.manifest import find_root
-    from kathansync.run import select
+    from kathansync.plan.select import select
     from kathansync.writeback import pull_manifest
 
     opts = options_from(kwargs)

@@ -31,8 +31,18 @@ from kathansync.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from kathansync.apply import Outcome
     from kathansync.errors import Problem
+    from kathansync.models import Manifest
     from kathansync.plan import Plan
+    from kathansync.run import ApiAccess, Planned, Run
+
+
+force_create_option = click.option(
+    "--force-create",
+    is_flag=True,
+    help="Create again an assistant whose earlier create got no answer (it may exist).",
+)
 
 
 # --- validate --------------------------------------------------------------------------------
@@ -105,6 +115,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
 @click.option("--format", "fmt", type=PLAN_FORMATS, default="text", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @prune_options
+@force_create_option
 @network_options
 def plan(
     targets: tuple[str, ...],
@@ -132,7 +143,14 @@ def plan(
     session = session_for(opts)
     manifests = load_or_fail(session, github=fmt == "github")
     with session.connect(network_from(kwargs)) as conn:
-        run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
+        run = session.plan(
+            conn,
+            manifests,
+            targets=targets,
+            prune=prune,
+            force=force,
+            force_create=kwargs.pop("force_create"),
+        )
     click.echo(render_plan_for(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
     if in_actions() or fmt == "github":
         from kathansync import github
@@ -141,6 +159,10 @@ def plan(
     if out:
         save_plan(run.plan, run.keys, out)
         opts.info(f"Saved the plan to {out}; apply it with: kathansync apply {out}")
+    for held in run.blocked.values():  # not planned: said after the plan of the others
+        click.echo(f"Error: {held.message}", err=True)
+    if run.blocked:
+        return EXIT_ERROR
     if detailed_exitcode and run.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
@@ -156,16 +178,9 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for 'yes'.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @prune_options
+@force_create_option
 @network_options
-def apply(
-    planfile: Path | None,
-    targets: tuple[str, ...],
-    auto_approve: bool,
-    fmt: str,
-    prune: bool,
-    force: bool,
-    **kwargs: Any,
-) -> int:
+def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: Any) -> int:
     """Make the API match the manifests, sending only what changed.
 
     Without PLANFILE: plans, shows the plan and asks for 'yes' (--auto-approve skips the
@@ -179,38 +194,27 @@ def apply(
       kathansync plan --out plan.json && kathansync apply plan.json
     """
     from kathansync.apply import succeeded
-    from kathansync.plan.saved import load_plan
 
     opts = options_from(kwargs)
-    if planfile and (targets or prune):
+    if planfile and (targets or kwargs["prune"]):
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     session = session_for(opts)
-    settings = session.settings
-    manifests = load_or_fail(session)
-    with session.connect(network_from(kwargs)) as conn:
-        if planfile:
-            saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
-            run, refused = session.recheck(conn, manifests, saved.as_plan(), saved.salt)
-            if run.plan.has_changes:
-                _show_plan(run.plan, fmt, opts)  # what is being applied, with its API line
-        else:
-            run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
-            refused = {}
-            if run.plan.has_changes and not auto_approve:
-                if not _confirm(run.plan, fmt, opts):
-                    return EXIT_ERROR
-                # A person may answer minutes later: apply only what they saw, exactly as a
-                # saved plan would be (anything that moved remotely meanwhile is refused).
-                run, refused = session.quietly().recheck(conn, manifests, run.plan, run.keys.salt)
-            elif run.plan.has_changes:
-                _show_plan(run.plan, fmt, opts)
-        if fmt == "text" and not run.pending(refused):
-            click.echo("No changes. Nothing to apply.")
-            return EXIT_OK
-        with opts.progress("applying", len(run.pending(refused))) as tick:
-            outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
-    click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
-    unwritten = session.write_back_ids(run, outcomes)
+    # Locked before loading: manifests read before another apply wrote its ids would create
+    # the same assistants again.
+    with session.locked(f"kathansync apply {planfile or ''}".strip()):
+        manifests = load_or_fail(session)
+        with session.connect(network_from(kwargs)) as conn:
+            reviewed = _reviewed(session, conn, manifests, planfile, targets, fmt, opts, kwargs)
+            if reviewed is None:
+                return EXIT_ERROR
+            run, refused = reviewed
+            if fmt == "text" and not run.pending(refused) and not run.blocked:
+                click.echo("No changes. Nothing to apply.")
+                return EXIT_OK
+            with opts.progress("applying", len(run.pending(refused))) as tick:
+                outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
+        click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
+        unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
     for message in unwritten:
         click.echo(f"Error: {message}", err=True)
     if in_actions():
@@ -221,6 +225,51 @@ def apply(
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         github.append_step_summary(summary, os.environ)
     return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
+
+
+def _reviewed(
+    session: Run,
+    conn: ApiAccess,
+    manifests: list[Manifest],
+    planfile: Path | None,
+    targets: tuple[str, ...],
+    fmt: str,
+    opts: Options,
+    kwargs: dict[str, Any],
+) -> tuple[Planned, dict[str, Outcome]] | None:
+    """What apply sends, as reviewed: a saved plan re-checked, or a fresh plan shown (and
+    confirmed with 'yes' unless --auto-approve). None: the person did not say yes."""
+    from dataclasses import replace
+
+    force_create = kwargs.pop("force_create")
+    if planfile:
+        from kathansync.plan.saved import load_plan
+
+        settings = session.settings
+        saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
+        run, refused = session.recheck(
+            conn, manifests, saved.as_plan(), saved.salt, force_create=force_create
+        )
+        if run.plan.has_changes:
+            _show_plan(run.plan, fmt, opts)  # what is being applied, with its API line
+        return run, refused
+    prune, force = kwargs.pop("prune"), kwargs.pop("force")
+    run = session.plan(
+        conn, manifests, targets=targets, prune=prune, force=force, force_create=force_create
+    )
+    if not run.plan.has_changes:
+        return run, {}
+    if kwargs.pop("auto_approve"):
+        _show_plan(run.plan, fmt, opts)
+        return run, {}
+    if not _confirm(run.plan, fmt, opts):
+        return None
+    # A person may answer minutes later: apply only what they saw, exactly as a saved plan
+    # would be (anything that moved meanwhile is refused).
+    again, refused = session.quietly().recheck(
+        conn, manifests, run.plan, run.keys.salt, force_create=force_create
+    )
+    return replace(again, blocked=run.blocked), refused  # held back before the question too
 
 
 def _show_plan(the_plan: Plan, fmt: str, opts: Options) -> None:

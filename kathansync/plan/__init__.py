@@ -1,5 +1,6 @@
 """DIFF and PLAN (pure, no I/O): what would change, as frozen values, and the saved plan.
 
+    select.py   the manifests named by --target
     diff.py     leaf diff of a manifest against its remote, the minimal PUT, fingerprints
     change.py   Action, FieldChange, Change, Plan, and make_plan: manifests + remotes -> Plan
     adopt.py    manifests without an id that take over the one remote with their name

@@ -1,0 +1,154 @@
+"""LOCAL STATE in `.kathansync/` at the repository root: the apply lock, and pending creates.
+
+Never committed (the folder carries its own `.gitignore`). Two applies on one repository would
+each create the same new assistants and overwrite each other's ids, so an apply holds the lock
+for its whole run; `fcntl.flock` on an open file is released by the kernel when the process
+ends, however it ends, so a crash never leaves the repository locked. A create whose POST got
+no answer may still land: it is remembered here, and not sent again until a list shows it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kathansync.atomic import write_atomic
+from kathansync.errors import KathansyncError
+
+LOCK_NAME = "lock"
+PENDING_NAME = "pending-creates.json"
+
+
+class LockHeld(KathansyncError):
+    """Another process is applying to this repository."""
+
+
+def state_folder(state_dir: Path) -> Path:
+    """`.kathansync/`, created on first use with a `.gitignore` that keeps it out of git."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# kathansync's local state: never committed\n*\n", encoding="utf-8")
+    return state_dir
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def apply_lock(state_dir: Path, command: str) -> Iterator[None]:
+    """Hold `.kathansync/lock` for the block; LockHeld naming the holder when another has it."""
+    path = state_folder(state_dir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(
+                f"another apply is running on this repository ({_holder(fd)}); nothing was"
+                f" sent. Wait for it to finish, then plan again. (lock: {path})"
+            ) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "command": command}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({**holder, "since": _now()}).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # the lock is released by the close below
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock, from what it wrote into the file (best effort: it may be writing)."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict) or "pid" not in data:
+        return "holder unknown"
+    return (
+        f"pid {data.get('pid')} on {data.get('host')}, `{data.get('command')}`,"
+        f" since {data.get('since')}"
+    )
+
+
+# --- Creates whose answer never came ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingCreate:
+    """A POST /assistants that may have landed: the handle is not created again until seen."""
+
+    api_url: str
+    environment: str | None
+    handle: str
+    name: str | None
+    sent_at: str
+
+    def is_for(self, api_url: str, environment: str | None) -> bool:
+        return self.api_url == api_url and self.environment == environment
+
+
+class PendingCreates:
+    """`.kathansync/pending-creates.json`: read once, changed in memory, saved atomically."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / PENDING_NAME
+        self.entries = _read_pending(self.path)
+
+    def for_target(self, api_url: str, environment: str | None) -> dict[str, PendingCreate]:
+        """handle -> pending create, for one API and environment."""
+        return {p.handle: p for p in self.entries if p.is_for(api_url, environment)}
+
+    def update(
+        self,
+        api_url: str,
+        environment: str | None,
+        *,
+        add: Sequence[tuple[str, str | None]] = (),
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Remember `add` (handle, name) and forget `remove` (handles) for this target."""
+        gone = set(remove) | {handle for handle, _ in add}
+        kept = [
+            p for p in self.entries if not (p.is_for(api_url, environment) and p.handle in gone)
+        ]
+        now = _now()
+        kept += [PendingCreate(api_url, environment, h, n, now) for h, n in add]
+        if kept == self.entries:
+            return
+        self.entries = kept
+        state_folder(self.path.parent)
+        data = {"format_version": "1", "creates": [asdict(p) for p in kept]}
+        write_atomic(self.path, json.dumps(data, indent=2) + "\n")
+
+
+def _read_pending(path: Path) -> list[PendingCreate]:
+    """The remembered creates; an unreadable file is an error (forgetting could duplicate)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as error:
+        raise KathansyncError(f"{path}: unreadable ({error}); fix or remove it") from None
+    try:
+        return [_pending(entry) for entry in data["creates"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise KathansyncError(f"{path}: not a pending-creates file ({error})") from None
+
+
+def _pending(entry: Mapping[str, Any]) -> PendingCreate:
+    values = {key: entry[key] for key in ("api_url", "environment", "handle", "name", "sent_at")}
+    if not all(isinstance(values[k], str) for k in ("api_url", "handle", "sent_at")):
+        raise ValueError("api_url, handle and sent_at must be strings")
+    return PendingCreate(**values)
