@@ -359,7 +359,7 @@ class Run:
         *,
         on_done: Callable[[Outcome], None] | None = None,
     ) -> list[Outcome]:
-        """Send every planned change; every assistant in the plan gets an Outcome, by handle.
+        """Send every planned change; every assistant in the plan gets an Outcome.
 
         A create with no clear answer is remembered in `.kathansync/pending-creates.json`, and
         forgotten once a create or an adoption of that handle succeeds.
@@ -373,7 +373,8 @@ class Run:
         ]
         outcomes += planned.blocked.values()
         self._remember_creates(planned, outcomes)
-        return sorted(outcomes, key=lambda o: o.handle)
+        # The plan's order: by handle, deletes last (a delete's handle is its id).
+        return sorted(outcomes, key=lambda o: (o.action is Action.DELETE, o.handle))
 
     def _remember_creates(self, planned: Planned, outcomes: Sequence[Outcome]) -> None:
         adopted = {c.handle for c in planned.plan.changes if c.adopted}

@@ -1,0 +1,252 @@
+"""The conductor end to end against the emulator: one apply at a time, creates never repeated,
+ids never replaced, an unknown id held back alone, a shared failure said once, order, subfolders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from kathansync.apply import Outcome, Status
+from kathansync.cli import cli
+from kathansync.emulator import EmulatorServer
+from kathansync.models import Manifest
+from kathansync.plan import Action
+from kathansync.record import record_ids
+
+A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+B = "3115faf9-c94c-4b85-83de-fee57eb0657f"
+C = "0a4b0b1e-5b7a-4d55-9c53-3f4c1f7e8a90"
+UNKNOWN = "9d1f3c55-0000-4000-8000-000000000404"
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "assistants").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def write(repo: Path, handle: str, text: str) -> Path:
+    path = repo / "assistants" / f"{handle}.yaml"
+    path.write_text(text)
+    return path
+
+
+def requests(emulator: EmulatorServer, method: str) -> int:
+    count: int = emulator.stats()["methods"].get(method, 0)
+    return count
+
+
+# --- one apply at a time ----------------------------------------------------------------------
+
+HOLD = """\
+import sys, time
+from pathlib import Path
+from kathansync.state import apply_lock
+with apply_lock(Path(sys.argv[1]), "kathansync apply held-by-test"):
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_a_second_apply_fails_naming_the_holder_and_a_crash_releases_the_lock(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Old")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(repo / ".kathansync")], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
+        result = run("apply", "--auto-approve")
+        assert result.exit_code == 1
+        assert "another apply is running on this repository" in result.output
+        assert f"pid {holder.pid} on " in result.output
+        assert "`kathansync apply held-by-test`" in result.output
+        assert "Traceback" not in result.output
+        assert kathan_env.stats()["total"] == 0  # nothing read, nothing sent
+    finally:
+        holder.kill()  # SIGKILL: no cleanup runs; the kernel drops the flock
+        holder.wait()
+        if holder.stdout is not None:
+            holder.stdout.close()
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert kathan_env.assistants[A]["name"] == "Support"
+    assert (repo / ".kathansync" / ".gitignore").read_text().endswith("*\n")
+
+
+# --- a create with no answer is not sent again ------------------------------------------------
+
+
+def pending(repo: Path) -> list[str]:
+    path = repo / ".kathansync" / "pending-creates.json"
+    if not path.exists():
+        return []
+    return [entry["handle"] for entry in json.loads(path.read_text())["creates"]]
+
+
+def test_an_unanswered_create_is_refused_until_a_list_shows_it_then_adopted(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    manifest = write(repo, "fresh", "name: Fresh\n")
+    kathan_env.inject({"drop": True, "method": "POST"})
+    first = run("apply", "--auto-approve")
+    assert first.exit_code == 1 and "may have been created" in first.output
+    assert pending(repo) == ["fresh"]
+
+    again = run("apply", "--auto-approve")  # the server may still be processing the first
+    assert again.exit_code == 1
+    assert "fresh: an earlier create" in again.output and "--force-create" in again.output
+    assert requests(kathan_env, "POST") == 1
+    planned = run("plan")
+    assert planned.exit_code == 1 and "fresh: an earlier create" in planned.stderr
+
+    created = "00000000-0000-4000-8000-00000000abcd"
+    kathan_env.seed(created, name="Fresh")  # it landed after all
+    adopted = run("apply", "--auto-approve")
+    assert adopted.exit_code == 0, adopted.output
+    assert requests(kathan_env, "POST") == 1
+    assert created in manifest.read_text()
+    assert pending(repo) == []
+
+
+def test_force_create_sends_the_create_again(repo: Path, kathan_env: EmulatorServer) -> None:
+    manifest = write(repo, "fresh", "name: Fresh\n")
+    kathan_env.inject({"drop": True, "method": "POST"})
+    assert run("apply", "--auto-approve").exit_code == 1
+    result = run("apply", "--auto-approve", "--force-create")
+    assert result.exit_code == 0, result.output
+    assert requests(kathan_env, "POST") == 2
+    assert "id:" in manifest.read_text() and pending(repo) == []
+
+
+# --- the id write-back never replaces an id it did not plan with ------------------------------
+
+
+def test_an_id_that_appeared_since_the_plan_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.yaml"
+    path.write_text(f"id: {B}  # written by another apply\nname: Fresh\n")
+    before = path.read_text()
+    manifest = Manifest("fresh", str(path), None, {"name": "Fresh"})
+    created = Outcome("fresh", A, Action.CREATE, Status.CREATED)
+    said: list[str] = []
+    failed = record_ids([manifest], set(), [created], env=None, info=said.append)
+    assert path.read_text() == before
+    assert said == []
+    (message,) = failed
+    assert f"now has id {B}" in message and f"Assistant {A} was made by this apply" in message
+
+
+def test_an_id_is_written_where_the_plan_saw_none(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.yaml"
+    path.write_text("name: Fresh\n")
+    manifest = Manifest("fresh", str(path), None, {"name": "Fresh"})
+    created = Outcome("fresh", A, Action.CREATE, Status.CREATED)
+    assert record_ids([manifest], set(), [created], env=None, info=lambda _: None) == []
+    assert path.read_text() == f"id: {A}\nname: Fresh\n"
+
+
+# --- an unknown id holds back its assistant only ----------------------------------------------
+
+
+def test_an_unknown_id_is_named_and_the_others_are_planned(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Old")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    write(repo, "gone", f"id: {UNKNOWN}\nname: Gone\n")
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "support" in result.stdout and "1 to update" in result.stdout
+    assert f"gone: assistant {UNKNOWN} not found" in result.stderr
+    assert "remove `id:` from assistants/gone.yaml" in result.stderr
+    assert "kathansync import" in result.stderr
+
+    applied = run("apply", "--auto-approve", "--format", "json")
+    assert applied.exit_code == 1
+    outcomes = {o["handle"]: o for o in json.loads(applied.stdout)["outcomes"]}
+    assert outcomes["support"]["status"] == "applied"
+    assert outcomes["gone"]["status"] == "failed" and outcomes["gone"]["http_status"] == 404
+    assert kathan_env.assistants[A]["name"] == "Support"
+
+
+def test_every_id_unknown_still_reads_as_a_wrong_url(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    write(repo, "one", f"id: {A}\nname: One\n")
+    write(repo, "two", f"id: {B}\nname: Two\n")
+    result = run("plan")
+    assert result.exit_code == 1
+    assert "is the API URL right?" in result.output
+
+
+def test_a_failure_every_assistant_shares_is_said_once(
+    repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for handle, assistant_id in (("a", A), ("b", B), ("c", C)):
+        kathan_env.seed(assistant_id, name=handle)
+        write(repo, handle, f"id: {assistant_id}\nname: {handle}\n")
+    monkeypatch.setenv("KATHAN_API_KEY", "not-the-key")
+    result = run("plan")
+    assert result.exit_code == 1
+    assert result.output.count("HTTP 401") == 1, result.output
+    assert "all 3 assistants: HTTP 401 from GET /assistants/<id>" in result.output
+
+
+# --- what apply shows, and in which order -----------------------------------------------------
+
+
+def test_apply_planfile_shows_the_api_and_the_plan_before_applying(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Old")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    result = run("apply", "plan.json")
+    assert result.exit_code == 0, result.output
+    shown = result.stdout
+    assert f"Kathan API: {kathan_env.url}" in shown
+    assert shown.index("~ support") < shown.index("applied")
+
+
+def test_apply_lists_outcomes_in_the_plan_order(repo: Path, kathan_env: EmulatorServer) -> None:
+    kathan_env.seed(A, name="Old")
+    kathan_env.seed("00000000-0000-4000-8000-000000000001", name="Orphan")
+    write(repo, "zz-support", f"id: {A}\nname: Support\n")
+    result = run("apply", "--auto-approve", "--prune", "--format", "json")
+    assert result.exit_code == 0, result.output
+    statuses = [o["status"] for o in json.loads(result.stdout)["outcomes"]]
+    assert statuses == ["applied", "deleted"]  # by handle, deletes last, as the plan lists them
+
+
+# --- from a subfolder -------------------------------------------------------------------------
+
+
+def test_plan_from_a_subfolder_uses_the_repository_settings(
+    repo: Path, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KATHAN_API_URL", raising=False)
+    monkeypatch.setenv("KATHAN_API_KEY", emulator.api_key)
+    monkeypatch.setenv("KATHAN_USER_ID", emulator.user_id)
+    (repo / "kathansync.yaml").write_text(
+        f"environments:\n  local:\n    api_url: {emulator.url}\n    manifests: assistants\n"
+    )
+    emulator.seed(A, name="Old")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    monkeypatch.chdir(repo / "assistants")
+    result = run("plan", "--env", "local", "--detailed-exitcode")
+    assert result.exit_code == 2, result.output
+    assert f"Kathan API: {emulator.url}" in result.stdout
