@@ -1,7 +1,7 @@
 """LOCAL STATE in `.kathansync/` at the repository root: the apply lock, and pending creates.
 
-Never committed (the folder carries its own `.gitignore`). Two applies on one repository would
-each create the same new assistants and overwrite each other's ids, so an apply holds the lock
+Never committed (the folder's own `.gitignore` names these files). Two applies on one
+repository would each create the same new assistants and overwrite each other's ids, so an apply holds the lock
 for its whole run; `fcntl.flock` on an open file is released by the kernel when the process
 ends, however it ends, so a crash never leaves the repository locked. A create whose POST got
 no answer may still land: it is remembered here, and not sent again until a list shows it.
@@ -25,6 +25,11 @@ from kathansync.errors import KathansyncError
 
 LOCK_NAME = "lock"
 PENDING_NAME = "pending-creates.json"
+# Named one by one, not `*`: the folder may also hold files meant to be committed (the editor
+# schema, docs/editors.md).
+LOCAL_IGNORE = (
+    "# kathansync's local state: never committed\nlock\npending-creates.json\nbackups/\ncache/\n"
+)
 
 
 class LockHeld(KathansyncError):
@@ -36,7 +41,7 @@ def state_folder(state_dir: Path) -> Path:
     state_dir.mkdir(parents=True, exist_ok=True)
     ignore = state_dir / ".gitignore"
     if not ignore.exists():
-        ignore.write_text("# kathansync's local state: never committed\n*\n", encoding="utf-8")
+        ignore.write_text(LOCAL_IGNORE, encoding="utf-8")
     return state_dir
 
 

@@ -85,7 +85,10 @@ def test_a_second_apply_fails_naming_the_holder_and_a_crash_releases_the_lock(
     result = run("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert kathan_env.assistants[A]["name"] == "Support"
-    assert (repo / ".kathansync" / ".gitignore").read_text().endswith("*\n")
+    assert (repo / ".kathansync" / ".gitignore").read_text().splitlines()[1:3] == [
+        "lock",
+        "pending-creates.json",
+    ]
 
 
 # --- a create with no answer is not sent again ------------------------------------------------
