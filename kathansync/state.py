@@ -1,10 +1,11 @@
 """LOCAL STATE in `.kathansync/` at the repository root: the apply lock, and pending creates.
 
 Never committed (the folder's own `.gitignore` names these files). Two applies on one
-repository would each create the same new assistants and overwrite each other's ids, so an apply holds the lock
-for its whole run; `fcntl.flock` on an open file is released by the kernel when the process
-ends, however it ends, so a crash never leaves the repository locked. A create whose POST got
-no answer may still land: it is remembered here, and not sent again until a list shows it.
+repository would each create the same new assistants and overwrite each other's ids, so an
+apply holds the lock for its whole run; `fcntl.flock` on an open file is released by the
+kernel when the process ends, however it ends, so a crash never leaves the repository locked.
+A create whose POST got no answer may still land: it is remembered here, and not sent again
+until a list shows it.
 """
 
 from __future__ import annotations
