@@ -4,9 +4,11 @@ ids never replaced, an unknown id held back alone, a shared failure said once, o
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 from click.testing import CliRunner, Result
@@ -253,3 +255,49 @@ def test_plan_from_a_subfolder_uses_the_repository_settings(
     result = run("plan", "--env", "local", "--detailed-exitcode")
     assert result.exit_code == 2, result.output
     assert f"Kathan API: {emulator.url}" in result.stdout
+
+
+def test_two_applies_started_together_create_each_assistant_once(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race of issue 12: two `apply --auto-approve` processes on one repository."""
+    for i in range(12):
+        write(repo, f"new{i:02}", f"name: New {i}\n")
+    with EmulatorServer(latency_ms=150) as emulator:  # slow enough for the two to overlap
+        env = {
+            **os.environ,
+            "KATHAN_API_URL": emulator.url,
+            "KATHAN_API_KEY": emulator.api_key,
+            "KATHAN_USER_ID": emulator.user_id,
+        }
+        command = [sys.executable, "-m", "kathansync", "apply", "--auto-approve"]
+        both = [
+            subprocess.Popen(command, cwd=repo, env=env, stdout=PIPE, stderr=PIPE) for _ in range(2)
+        ]
+        results = [(p.wait(timeout=60), *(s.decode() for s in p.communicate())) for p in both]
+        created = list(emulator.assistants.values())
+    assert len(created) == 12, results
+    assert sorted(code for code, _, _ in results) in ([0, 0], [0, 1]), results
+    for code, _, err in results:
+        if code == 1:
+            assert "another apply is running on this repository" in err
+    ids = {path.read_text().split("\n")[0] for path in (repo / "assistants").glob("*.yaml")}
+    assert ids == {f"id: {a['id']}" for a in created}
+
+
+def test_a_saved_plan_whose_assistant_was_deleted_since_names_the_unknown_id(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Old")
+    kathan_env.seed(B, name="Old too")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    write(repo, "sales", f"id: {B}\nname: Sales\n")
+    assert run("plan", "--out", "plan.json").exit_code == 0
+    del kathan_env.assistants[A]  # deleted in the dashboard while the plan waited for review
+    result = run("apply", "plan.json", "--format", "json")
+    assert result.exit_code == 1
+    outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
+    assert outcomes["sales"]["status"] == "applied"
+    assert outcomes["support"]["status"] == "failed"
+    assert f"assistant {A} not found" in outcomes["support"]["message"]
+    assert requests(kathan_env, "PUT") == 1
