@@ -301,3 +301,20 @@ def test_a_saved_plan_whose_assistant_was_deleted_since_names_the_unknown_id(
     assert outcomes["support"]["status"] == "failed"
     assert f"assistant {A} not found" in outcomes["support"]["message"]
     assert requests(kathan_env, "PUT") == 1
+
+
+def test_the_confirm_question_comes_after_the_unknown_id_and_keeps_it_failed(
+    repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kathansync.commands import pipeline
+
+    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    kathan_env.seed(A, name="Old")
+    write(repo, "support", f"id: {A}\nname: Support\n")
+    write(repo, "gone", f"id: {UNKNOWN}\nname: Gone\n")
+    result = CliRunner().invoke(cli, ["apply"], input="yes\n", catch_exceptions=False)
+    assert result.exit_code == 1
+    said = result.stderr
+    assert said.index(f"gone: assistant {UNKNOWN} not found") < said.index("Apply these changes?")
+    assert kathan_env.assistants[A]["name"] == "Support"
+    assert "1 failed" in result.stdout

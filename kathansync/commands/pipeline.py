@@ -262,6 +262,8 @@ def _reviewed(
     if kwargs.pop("auto_approve"):
         _show_plan(run.plan, fmt, opts)
         return run, {}
+    for held in run.blocked.values():  # before the question: the person should know
+        click.echo(f"Error: {held.message}", err=True)
     if not _confirm(run.plan, fmt, opts):
         return None
     # A person may answer minutes later: apply only what they saw, exactly as a saved plan
