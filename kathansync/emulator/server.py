@@ -79,9 +79,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **create_app_kwarg
 class EmulatorServer:
     """The emulator on a free port in a background thread, with direct access for assertions.
 
-    with EmulatorServer() as emulator:
+    with EmulatorServer(rate_limit=100, max_page_size=50) as emulator:
         emulator.seed("33df85c1-...", name="Acme Support")
         httpx.get(f"{emulator.url}/assistants", headers=emulator.headers)
+
+    Keyword arguments are create_app's (knobs, extra_fields, state_file, credentials).
     """
 
     api_key = "test-api-key"
