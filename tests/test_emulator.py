@@ -286,6 +286,17 @@ def test_put_replaces_nested_objects_and_omitted_subfields_fall_back_to_defaults
     assert emulator_api.get(f"/assistants/{SUPPORT_ID}").json() == stored
 
 
+@pytest.mark.parametrize("part", sorted(k for k, v in DEFAULTS.items() if isinstance(v, dict)))
+def test_an_empty_object_sent_is_the_default_object(
+    emulator: EmulatorServer, emulator_api: httpx.Client, part: str
+) -> None:
+    emulator.seed(SUPPORT_ID, **{part: {"not": "kept"}})
+
+    stored = emulator_api.put(f"/assistants/{SUPPORT_ID}", json={part: {}}).json()
+
+    assert stored[part] == DEFAULTS[part]
+
+
 def test_put_of_a_whole_object_keeps_every_subfield_sent(
     emulator: EmulatorServer, emulator_api: httpx.Client
 ) -> None:

@@ -97,6 +97,19 @@ def test_injected_429_keeps_retry_after_and_does_not_use_the_budget() -> None:
     assert normal.headers["X-RateLimit-Remaining"] == "4"
 
 
+def test_reset_opens_a_new_window() -> None:
+    with (
+        EmulatorServer(rate_limit=1) as emulator,
+        httpx.Client(base_url=emulator.url, headers=emulator.headers) as client,
+    ):
+        before = [client.get("/assistants").status_code for _ in range(2)]
+        httpx.post(f"{emulator.url}/_emulator/reset")
+        after = client.get("/assistants").status_code
+
+    assert before == [200, 429]
+    assert after == 200
+
+
 def test_the_window_opens_at_the_first_request_and_refusals_are_free() -> None:
     now = [1000.2]
     limiter = RateLimiter(2, window=60, clock=lambda: now[0])

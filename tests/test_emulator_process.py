@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from kathansync.cli import cli
 from kathansync.emulator import EmulatorUnavailable, create_app
+from kathansync.emulator.server import parse_args
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -130,3 +131,20 @@ def test_cli_reports_a_bad_extra_field_in_one_line(args: list[str], message: str
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_the_process_options_reach_create_app() -> None:
+    rate = ["--rate-limit", "5", "--rate-window", "1.5", "--no-rate-limit-headers"]
+    extra = ["--extra-field", "a:boolean", "--extra-field", "b:string"]
+    options = parse_args([*rate, "--max-page-size", "3", *extra])
+    host, port = options.pop("host"), options.pop("port")
+
+    app = create_app(**options)
+
+    assert (host, port) == ("127.0.0.1", 8787)
+    knobs = app.state.controls.knobs
+    assert (knobs.rate_limit, knobs.rate_window, knobs.rate_limit_headers) == (5, 1.5, False)
+    assert options["max_page_size"] == 3
+    assert options["extra_fields"] == ["a:boolean", "b:string"]
+    body = app.openapi()["components"]["schemas"]["AssistantUpdate"]["properties"]
+    assert {"a", "b"} <= set(body)
