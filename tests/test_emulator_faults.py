@@ -65,6 +65,7 @@ def test_fail_rate_answers_503_reproducibly_with_a_seed() -> None:
         {"extra_fields": ["voicemail_detection:bool"]},
         {"extra_fields": ["voice:string"]},
         {"extra_fields": {"not a name": "string"}},
+        {"extra_fields": "voicemail_detection"},
     ],
 )
 def test_bad_knobs_are_emulator_errors(knobs: dict[str, Any]) -> None:

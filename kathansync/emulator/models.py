@@ -208,6 +208,8 @@ EXTRA_TYPES: dict[str, type] = {"string": str, "number": float, "integer": int, 
 
 def parse_extra_fields(specs: Mapping[str, str] | Iterable[str]) -> dict[str, str]:
     """NAME -> TYPE from `{"name": "type"}` or `["name:type", ...]`; EmulatorError when bad."""
+    if isinstance(specs, str):
+        specs = [specs]  # one spec, not its characters
     pairs = (
         list(specs.items())
         if isinstance(specs, Mapping)
