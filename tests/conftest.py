@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from kathansync.emulator import EmulatorServer
@@ -16,6 +17,13 @@ def emulator() -> Iterator[EmulatorServer]:
     """A fresh local Kathan API on a free port, stopped after the test (see docs/emulator.md)."""
     with EmulatorServer() as server:
         yield server
+
+
+@pytest.fixture
+def emulator_api(emulator: EmulatorServer) -> Iterator[httpx.Client]:
+    """An httpx client with valid credentials for the `emulator`."""
+    with httpx.Client(base_url=emulator.url, headers=emulator.headers, timeout=5) as client:
+        yield client
 
 
 @pytest.fixture

@@ -81,7 +81,27 @@ def init(directory: Path) -> int:
     show_default=True,
     help="Fraction of requests answered 503.",
 )
-@click.option("--rate-limit", type=click.IntRange(1), help="Requests per second before 429.")
+@click.option("--rate-limit", type=click.IntRange(1), help="Requests per window before 429.")
+@click.option(
+    "--rate-window",
+    type=click.FloatRange(0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds per rate-limit window.",
+)
+@click.option(
+    "--rate-limit-headers/--no-rate-limit-headers",
+    default=True,
+    help="Send X-RateLimit-* headers (off: limit without telling).",
+)
+@click.option("--max-page-size", type=click.IntRange(1), help="Cap on GET /assistants?limit=.")
+@click.option(
+    "--extra-field",
+    "extra_fields",
+    multiple=True,
+    metavar="NAME:TYPE",
+    help="Add a top-level assistant field (TYPE: string|number|integer|boolean).",
+)
 @click.option("--seed", type=int, help="Random seed for --fail-rate, for reproducible runs.")
 def emulator(host: str, port: int, **options: Any) -> int:
     """Serve a local Kathan API for demos, tests and benchmarks.
@@ -92,7 +112,11 @@ def emulator(host: str, port: int, **options: Any) -> int:
     Example:
       kathansync emulator --port 8787 --state .demo/state.json --latency-ms 50
     """
-    from kathansync.emulator import serve
+    from kathansync.emulator import EmulatorError, serve
+    from kathansync.errors import ConfigError
 
-    serve(host, port, **options)
+    try:
+        serve(host, port, **options)
+    except EmulatorError as error:  # the emulator shares no code, its errors included
+        raise ConfigError(str(error)) from None
     return EXIT_OK

@@ -1,24 +1,22 @@
-"""The emulator's HTTP surface: the Kathan API routes (FastAPI) and emulator-only control routes."""
+"""The emulator's HTTP surface: create_app wires the API routes (routes.py), auth, the 422
+shape, the misbehaviour middleware (faults.py) and the emulator-only control routes."""
 
 import json
 import uuid
-from functools import cache
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kathansync.emulator.errors import EmulatorError, EmulatorUnavailable
 from kathansync.emulator.faults import CONTROL_PREFIX, Controls, Fault, FaultMiddleware, Knobs
+from kathansync.emulator.sessions import Sessions
 from kathansync.emulator.store import Store
-from kathansync.errors import ConfigError
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
-    from pydantic import BaseModel
 
-NOT_FOUND = "Assistant not found"
-
-
-class EmulatorUnavailable(ConfigError):
-    """FastAPI or uvicorn is not installed."""
+# authentication.md documents one 401 body, whatever was wrong: it never says which.
+UNAUTHORIZED = "Invalid authentication credentials"
 
 
 def require_extra() -> None:
@@ -33,30 +31,6 @@ def require_extra() -> None:
         ) from None
 
 
-@cache
-def body_models() -> tuple[type["BaseModel"], type["BaseModel"]]:
-    """(PUT body, POST body): the manifest Spec models, minus their leniency.
-
-    Spec models read YAML booleans as "on"/"off"; a server must not, or the emulator would hide
-    a client that sends `true`. POST requires `name`, since every response carries one.
-    """
-    from pydantic import Field
-
-    from kathansync.models import UNSET, AssistantSpec, SpeechSettingsSpec
-
-    class SpeechSettingsBody(SpeechSettingsSpec):
-        interruptions: str = UNSET
-        emotions: str = UNSET
-
-    class AssistantUpdate(AssistantSpec):
-        speech_settings: SpeechSettingsBody = UNSET
-
-    class AssistantCreate(AssistantUpdate):
-        name: str = Field()
-
-    return AssistantUpdate, AssistantCreate
-
-
 def create_app(
     *,
     state_file: Path | None = None,
@@ -65,36 +39,63 @@ def create_app(
     latency_ms: int = 0,
     fail_rate: float = 0.0,
     rate_limit: int | None = None,
+    rate_window: float = 60.0,
+    rate_limit_headers: bool = True,
+    max_page_size: int | None = None,
+    extra_fields: Mapping[str, str] | Iterable[str] = (),
     seed: int | None = None,
 ) -> "FastAPI":
-    """The emulator as an ASGI app; `app.state.store` and `app.state.controls` are its insides.
+    """The emulator as an ASGI app; `app.state.store`, `.controls`, `.sessions` are its insides.
 
-    A corrupt `state_file` raises ConfigError naming it; bad knob values raise ConfigError too.
+    A corrupt `state_file`, bad knob values or a bad extra field raise EmulatorError.
     """
     require_extra()
     from fastapi import APIRouter, Depends, FastAPI
     from fastapi.exceptions import RequestValidationError
 
-    try:
-        knobs = Knobs(latency_ms=latency_ms, fail_rate=fail_rate, rate_limit=rate_limit, seed=seed)
-    except ValueError as exc:
-        raise ConfigError(f"emulator: {exc}") from None
-    store = Store(state_file)
-    controls = Controls(knobs)
+    from kathansync.emulator.models import assistant_models, parse_extra_fields
+    from kathansync.emulator.routes import add_assistant_routes, add_other_routes
+
+    knobs = _knobs(latency_ms, fail_rate, rate_limit, rate_window, rate_limit_headers, seed)
+    if max_page_size is not None and max_page_size < 1:
+        raise EmulatorError(f"emulator: max_page_size must be >= 1, got {max_page_size}")
+    models = assistant_models(parse_extra_fields(extra_fields))
+    store, controls, sessions = Store(state_file), Controls(knobs), Sessions()
 
     app = FastAPI(title="Kathan API emulator", docs_url=None, redoc_url=None)
     app.add_exception_handler(RequestValidationError, _validation_answer)
-    app.state.store = store
-    app.state.controls = controls
+    app.state.store, app.state.controls, app.state.sessions = store, controls, sessions
     app.add_middleware(FaultMiddleware, controls=controls)
 
     api = APIRouter(dependencies=[Depends(_authenticate(api_key, user_id))])
-    _add_api_routes(api, store)
+    add_assistant_routes(api, store, models, max_page_size)
+    add_other_routes(api, store, sessions)
     app.include_router(api)
     control = APIRouter(prefix=CONTROL_PREFIX, include_in_schema=False)
-    _add_control_routes(control, store, controls)
+    _add_control_routes(control, store, controls, sessions)
     app.include_router(control)
     return app
+
+
+def _knobs(
+    latency_ms: int,
+    fail_rate: float,
+    rate_limit: int | None,
+    rate_window: float,
+    rate_limit_headers: bool,
+    seed: int | None,
+) -> Knobs:
+    try:
+        return Knobs(
+            latency_ms=latency_ms,
+            fail_rate=fail_rate,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            rate_limit_headers=rate_limit_headers,
+            seed=seed,
+        )
+    except ValueError as exc:
+        raise EmulatorError(f"emulator: {exc}") from None
 
 
 async def _validation_answer(request: Any, exc: Any) -> Any:
@@ -107,82 +108,24 @@ async def _validation_answer(request: Any, exc: Any) -> Any:
 
 
 def _authenticate(api_key: str | None, user_id: str | None) -> Any:
-    """A dependency checking both auth headers: 401 when missing or a wrong key, 403 when the
-    key is right but X-User-ID is not the configured user. Never echoes what was sent."""
+    """A dependency checking both auth headers: 401 with the documented body when one is missing
+    or the key is wrong, 403 when the key is right but X-User-ID is not the configured user."""
     from fastapi import HTTPException, Request
 
     def check(request: Request) -> None:
-        authorization = request.headers.get("authorization", "")
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _unauthorized("Not authenticated: send 'Authorization: Bearer <api key>'")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
         sent_user = request.headers.get("x-user-id", "").strip()
-        if not sent_user:
-            raise _unauthorized("Not authenticated: the X-User-ID header is required")
+        if scheme.lower() != "bearer" or not token.strip() or not sent_user:
+            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
         if api_key is not None and token.strip() != api_key:
-            raise _unauthorized("Invalid API key")
+            raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
         if user_id is not None and sent_user != user_id:
             raise HTTPException(403, "X-User-ID does not match the API key")
-
-    def _unauthorized(detail: str) -> HTTPException:
-        return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
     return check
 
 
-def _add_api_routes(api: Any, store: Store) -> None:
-    """The Kathan routes: only PUT is in the seed, the rest are assumptions (docs/api.md)."""
-    from fastapi import HTTPException, Response
-
-    update_model, create_model = body_models()
-
-    def found(assistant: dict[str, Any] | None) -> dict[str, Any]:
-        if assistant is None:
-            raise HTTPException(404, NOT_FOUND)
-        return assistant
-
-    def sent(body: "BaseModel") -> dict[str, Any]:
-        data = body.model_dump(mode="json", exclude_unset=True)
-        for key in ("name", "system_instruction"):
-            if key in data and data[key] is None:
-                # The seed lets the request say null, but every response requires a string.
-                raise _validation_error(key, f"{key} cannot be null: every assistant has one")
-        return data
-
-    @api.get("/assistants")
-    async def list_assistants() -> list[dict[str, Any]]:
-        return store.list()
-
-    @api.post("/assistants", status_code=201)
-    async def create_assistant(body: create_model) -> dict[str, Any]:  # type: ignore[valid-type]
-        return store.create(sent(body))
-
-    @api.get("/assistants/{assistant_id}")
-    async def get_assistant(assistant_id: uuid.UUID) -> dict[str, Any]:
-        return found(store.get(str(assistant_id)))
-
-    @api.put("/assistants/{assistant_id}")
-    async def update_assistant(
-        assistant_id: uuid.UUID,
-        body: update_model,  # type: ignore[valid-type]
-    ) -> dict[str, Any]:
-        return found(store.update(str(assistant_id), sent(body)))
-
-    @api.delete("/assistants/{assistant_id}", status_code=204)
-    async def delete_assistant(assistant_id: uuid.UUID) -> Response:
-        found({} if store.delete(str(assistant_id)) else None)
-        return Response(status_code=204)
-
-
-def _validation_error(field: str, message: str) -> Exception:
-    from fastapi.exceptions import RequestValidationError
-
-    return RequestValidationError(
-        [{"type": "value_error", "loc": ("body", field), "msg": message, "input": None}]
-    )
-
-
-def _add_control_routes(control: Any, store: Store, controls: Controls) -> None:
+def _add_control_routes(control: Any, store: Store, controls: Controls, sessions: Sessions) -> None:
     """Emulator-only routes for tests and demos: no auth, never affected by knobs or faults.
 
     Bodies are read as JSON whatever the Content-Type, so a bare `curl -d '[...]'` works.
@@ -220,6 +163,7 @@ def _add_control_routes(control: Any, store: Store, controls: Controls) -> None:
     async def reset() -> dict[str, Any]:
         controls.reset()
         store.clear()
+        sessions.clear()
         return {"reset": True}
 
     @control.put("/assistants/{assistant_id}")

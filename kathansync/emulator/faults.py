@@ -5,21 +5,23 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import math
 import random
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from typing import Any
+
+from kathansync.emulator.ratelimit import RATE_LIMITED, RateLimiter
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
 
 # Control endpoints live here; knobs and faults never touch them (a test must always reach them).
 CONTROL_PREFIX = "/_emulator"
@@ -98,7 +100,9 @@ class Knobs:
 
     latency_ms: int = 0
     fail_rate: float = 0.0
-    rate_limit: int | None = None  # requests per second; past it, 429
+    rate_limit: int | None = None  # requests per rate_window; past it, the documented 429
+    rate_window: float = 60.0  # seconds: a minute, as documented; shorter for fast tests
+    rate_limit_headers: bool = True  # False: limit without telling (a client's fallback path)
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -108,6 +112,8 @@ class Knobs:
             raise ValueError(f"fail_rate must be between 0 and 1, got {self.fail_rate}")
         if self.rate_limit is not None and self.rate_limit < 1:
             raise ValueError(f"rate_limit must be >= 1, got {self.rate_limit}")
+        if not self.rate_window > 0:
+            raise ValueError(f"rate_window must be > 0 seconds, got {self.rate_window}")
 
 
 class Controls:
@@ -116,9 +122,14 @@ class Controls:
     Shared by the middleware (server thread) and tests or control endpoints: one lock.
     """
 
-    def __init__(self, knobs: Knobs) -> None:
+    def __init__(self, knobs: Knobs, clock: Callable[[], float] = time.time) -> None:
         self.knobs = knobs
         self._lock = threading.Lock()
+        self.limiter = (
+            None
+            if knobs.rate_limit is None
+            else RateLimiter(knobs.rate_limit, knobs.rate_window, clock)
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -126,9 +137,10 @@ class Controls:
             self._faults: list[Fault] = []
             self._methods: Counter[str] = Counter()
             self._statuses: Counter[str] = Counter()
-            self._window: deque[float] = deque()
             # Reproducible failures: the same seed and request sequence fail the same requests.
             self._random = random.Random(self.knobs.seed)
+        if self.limiter is not None:
+            self.limiter.reset()
 
     def inject(self, faults: Iterable[Fault]) -> int:
         """Queue faults; returns how many are pending."""
@@ -156,18 +168,18 @@ class Controls:
         with self._lock:
             self._statuses[str(status)] += 1
 
-    def rate_limit_wait(self, now: float) -> float | None:
-        """Seconds until a slot frees when this request is past the limit; None admits it."""
-        limit = self.knobs.rate_limit
-        if limit is None:
-            return None
-        with self._lock:
-            while self._window and now - self._window[0] >= 1.0:
-                self._window.popleft()
-            if len(self._window) >= limit:
-                return 1.0 - (now - self._window[0])
-            self._window.append(now)  # only admitted requests use up the budget
-            return None
+    def rate_limit(self) -> tuple[bool, Headers]:
+        """(admitted, X-RateLimit-* headers); always admitted, no headers, without a limit."""
+        if self.limiter is None:
+            return True, []
+        admitted, headers = self.limiter.admit()
+        return admitted, headers if self.knobs.rate_limit_headers else []
+
+    def rate_limit_headers(self) -> Headers:
+        """The headers as they stand, for answers decided before the limit (faults)."""
+        if self.limiter is None or not self.knobs.rate_limit_headers:
+            return []
+        return self.limiter.peek()
 
     def should_fail(self) -> bool:
         if self.knobs.fail_rate <= 0.0:
@@ -199,10 +211,12 @@ class FaultMiddleware:
         controls = self.controls
         method, path = scope["method"], scope["path"]
         controls.count_request(method)
+        extra_headers: Headers = []
 
         async def counting_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 controls.count_status(message["status"])
+                message = {**message, "headers": [*message.get("headers", ()), *extra_headers]}
             await send(message)
 
         # Read the body before any waiting: a client that times out meanwhile disconnects, and
@@ -213,23 +227,31 @@ class FaultMiddleware:
             return
         fault = controls.take_fault(method, path)
         if fault is not None:
-            if fault.delay_ms and not await _sleep(fault.delay_ms):
+            extra_headers[:] = controls.rate_limit_headers()
+            if await _misbehave(fault, receive, counting_send):
                 return
-            if fault.drop:
-                await drop_connection(receive)
-                return
-            if fault.status is not None:
-                await respond(counting_send, fault.status, fault.detail, fault.retry_after)
-                return
-        wait = controls.rate_limit_wait(time.monotonic())
-        if wait is not None:
-            # Retry-After is whole seconds (RFC 9110); round up so obeying it always works.
-            await respond(counting_send, 429, "Too Many Requests", max(1, math.ceil(wait)))
+        admitted, extra_headers[:] = controls.rate_limit()
+        if not admitted:
+            # As documented: this body, and no Retry-After (the headers say when to come back).
+            await respond(counting_send, 429, RATE_LIMITED)
             return
         if controls.should_fail():
             await respond(counting_send, 503, "Service Unavailable (emulated failure)")
             return
         await self.app(scope, replay, counting_send)
+
+
+async def _misbehave(fault: Fault, receive: Receive, send: Send) -> bool:
+    """Play one fault: True when it answered (or dropped), False to go on answering normally."""
+    if fault.delay_ms and not await _sleep(fault.delay_ms):
+        return True
+    if fault.drop:
+        await drop_connection(receive)
+        return True
+    if fault.status is not None:
+        await respond(send, fault.status, fault.detail, fault.retry_after)
+        return True
+    return False
 
 
 async def _buffered(receive: Receive) -> Receive:

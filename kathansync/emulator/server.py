@@ -15,13 +15,14 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from kathansync.emulator.app import create_app, require_extra
+from kathansync.emulator.errors import EmulatorError
 from kathansync.emulator.faults import Fault
-from kathansync.errors import ConfigError
 
 if TYPE_CHECKING:
     import uvicorn
 
     from kathansync.emulator.faults import Controls
+    from kathansync.emulator.sessions import Sessions
     from kathansync.emulator.store import Store
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8787
@@ -38,7 +39,7 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"emulator: cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise EmulatorError(f"emulator: cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
@@ -60,7 +61,7 @@ def _server(app: Any) -> uvicorn.Server:
 
 
 def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **create_app_kwargs: Any) -> None:
-    """Serve the emulator until interrupted (Ctrl-C). Raises ConfigError for a busy port, a
+    """Serve the emulator until interrupted (Ctrl-C). Raises EmulatorError for a busy port, a
     corrupt state file or bad knobs, and EmulatorUnavailable without the extra."""
     require_extra()
     app = create_app(**create_app_kwargs)
@@ -78,9 +79,11 @@ def serve(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, **create_app_kwarg
 class EmulatorServer:
     """The emulator on a free port in a background thread, with direct access for assertions.
 
-    with EmulatorServer() as emulator:
+    with EmulatorServer(rate_limit=100, max_page_size=50) as emulator:
         emulator.seed("33df85c1-...", name="Acme Support")
         httpx.get(f"{emulator.url}/assistants", headers=emulator.headers)
+
+    Keyword arguments are create_app's (knobs, extra_fields, state_file, credentials).
     """
 
     api_key = "test-api-key"
@@ -94,6 +97,7 @@ class EmulatorServer:
         self.app = create_app(**create_app_kwargs)
         self.store: Store = self.app.state.store
         self.controls: Controls = self.app.state.controls
+        self.sessions: Sessions = self.app.state.sessions
         self._host, self._port = host, port
         self._sock: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -176,7 +180,25 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
     parser.add_argument("--user-id", help="the only X-User-ID accepted (default: any)")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay per request")
     parser.add_argument("--fail-rate", type=float, default=0.0, help="fraction answering 503")
-    parser.add_argument("--rate-limit", type=int, help="requests per second before 429")
+    parser.add_argument("--rate-limit", type=int, help="requests per window before 429")
+    parser.add_argument(
+        "--rate-window", type=float, default=60.0, help="seconds per rate-limit window"
+    )
+    parser.add_argument(
+        "--no-rate-limit-headers",
+        dest="rate_limit_headers",
+        action="store_false",
+        help="limit without sending X-RateLimit-* headers",
+    )
+    parser.add_argument("--max-page-size", type=int, help="cap on GET /assistants?limit=")
+    parser.add_argument(
+        "--extra-field",
+        dest="extra_fields",
+        action="append",
+        default=[],
+        metavar="NAME:TYPE",
+        help="add a top-level assistant field (TYPE: string|number|integer|boolean)",
+    )
     parser.add_argument("--seed", type=int, help="random seed for --fail-rate")
     return vars(parser.parse_args(argv))
 
@@ -186,7 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(argv)
     try:
         serve(**options)
-    except ConfigError as exc:
+    except EmulatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -4,49 +4,16 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import secrets
 import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kathansync.atomic import write_atomic
-from kathansync.errors import ConfigError
-
-# The response example of ../shared/seed/update-assistant.txt, verbatim (placeholders included):
-# a created assistant starts as exactly this, and an object sent in a PUT falls back to it.
-DEFAULTS: dict[str, Any] = json.loads(
-    """
-{
-  "name": "<string>",
-  "system_instruction": "<string>",
-  "voice": {"voice_id": "<string>", "tts_provider": "cartesia", "tts_model": "sonic-3",
-            "language": "en", "speed": 1},
-  "llm": {"llm_provider": "google", "model": "gemini-1.5-flash"},
-  "transcriber": {"stt_provider": "deepgram", "stt_model": "nova-3", "language": "en"},
-  "speech_settings": {"style": "neutral", "responsiveness": "balanced", "interruptions": "on",
-                      "emotions": "natural"},
-  "long_term_memory": {"enabled": false, "search_limit": 5, "search_threshold": 0.1,
-                       "system_prompt":
-                         "Relevant, user-specific context from previous conversations:\\n\\n"},
-  "short_term_memory": {"enabled": false, "search_limit": 3},
-  "call_summary": {"prompt": "<string>"},
-  "recording": {"enabled": false, "stereo": true, "mp3_enabled": true},
-  "call_actions": {
-    "enabled": true, "allow_hangup": true, "allow_transfer": true,
-    "hangup_triggers": ["<string>"], "transfer_triggers": ["<string>"],
-    "transfer_number": "<string>", "transfer_mode": "cold", "confirm_required": true,
-    "auto_hangup_silence_seconds": 123, "confirm_yes": ["<string>"], "confirm_no": ["<string>"],
-    "webhook_url": "<string>", "webhook_timeout_ms": 3500
-  },
-  "description": "<string>",
-  "first_message": "<string>",
-  "knowledge_base_ids": [],
-  "phone_number_id": "<string>",
-  "assistant_speaks_first": true
-}
-"""
-)
+from kathansync.emulator.defaults import DEFAULTS
+from kathansync.emulator.errors import EmulatorError
 
 
 def new_assistant(assistant_id: str) -> dict[str, Any]:
@@ -55,18 +22,16 @@ def new_assistant(assistant_id: str) -> dict[str, Any]:
 
 
 def apply_put(stored: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    """The stored object after a PUT of `body` (only the keys the client sent).
+    """The stored object after a PUT of `body`: only the keys the client sent, objects whole.
 
     Strict on purpose: a top-level key replaces the stored value, and an object sent replaces the
-    stored object, its omitted sub-fields falling back to the seed's defaults (not to what was
-    stored), so a client that sends partial nested objects loses data, as it could for real.
+    stored object, its omitted sub-fields already filled with the response example's defaults by
+    the request model (not with what was stored), so a client that sends partial nested objects
+    loses data, as it could for real.
     """
     result = copy.deepcopy(dict(stored))
     for key, value in body.items():
-        default = DEFAULTS.get(key)
-        if isinstance(value, dict) and isinstance(default, dict):
-            result[key] = {**copy.deepcopy(default), **copy.deepcopy(value)}
-        elif key == "knowledge_base_ids" and value is None:
+        if key == "knowledge_base_ids" and value is None:
             result[key] = []  # the response type is `string[]`, not nullable
         else:
             result[key] = copy.deepcopy(value)
@@ -76,11 +41,16 @@ def apply_put(stored: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, A
 def merge_seed(base: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any]:
     """`fields` deep-merged over `base`, unvalidated: tests may seed fields the API may add.
 
-    The same overlay the client uses to build whole objects; copied, so the store shares
-    nothing with its caller."""
-    from kathansync.plan.diff import overlay  # lazily: importing the emulator stays cheap
-
-    return copy.deepcopy(overlay(base, fields))
+    Objects merge key by key, anything else (lists included) replaces; nothing is shared with
+    either argument."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in fields.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = merge_seed(below, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 class Store:
@@ -96,9 +66,10 @@ class Store:
         if state_file is not None:
             self.assistants = load_state(state_file)
 
-    def list(self) -> list[dict[str, Any]]:
+    def page(self, offset: int, limit: int) -> list[dict[str, Any]]:
+        """`limit` assistants from the `offset`-th, in creation order (as GET /calls pages)."""
         with self.lock:
-            return copy.deepcopy(list(self.assistants.values()))
+            return copy.deepcopy(list(self.assistants.values())[offset : offset + limit])
 
     def get(self, assistant_id: str) -> dict[str, Any] | None:
         with self.lock:
@@ -149,23 +120,37 @@ class Store:
             return copy.deepcopy(assistant)
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write through a fsynced temporary file in the same directory, then rename it over `path`:
+    a crash leaves the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with tmp.open("x", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already after the rename
+
+
 def load_state(path: Path) -> dict[str, dict[str, Any]]:
-    """The assistants in a state file; a missing file is an empty store, a bad one a ConfigError.
+    """The assistants in a state file; a missing file is an empty store, a bad one a EmulatorError.
 
     A corrupt file is never reset: it may be the only copy of someone's demo or test data.
     """
     if not path.parent.is_dir():
-        raise ConfigError(f"{path}: the directory for the emulator state file does not exist")
+        raise EmulatorError(f"{path}: the directory for the emulator state file does not exist")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the emulator state file: {exc}") from None
+        raise EmulatorError(f"{path}: cannot read the emulator state file: {exc}") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(
+        raise EmulatorError(
             f"{path}:{exc.lineno}:{exc.colno}: emulator state file is not valid JSON ({exc.msg}); "
             "fix or delete it, it is never reset automatically"
         ) from None
@@ -173,7 +158,7 @@ def load_state(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(assistants, dict) or not all(
         isinstance(value, dict) for value in assistants.values()
     ):
-        raise ConfigError(
+        raise EmulatorError(
             f'{path}: emulator state file must look like {{"assistants": {{"<id>": {{...}}}}}}; '
             "fix or delete it, it is never reset automatically"
         )
