@@ -164,6 +164,11 @@ UUID_PATTERN = re.compile(
 )
 
 
+UUID_EXPECTED = (
+    "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000 (8-4-4-4-12 hex digits, hyphens)"
+)
+
+
 def is_uuid(value: str) -> bool:
     """A UUID in the 8-4-4-4-12 hyphenated form (any case)."""
     return UUID_PATTERN.fullmatch(value) is not None
@@ -171,9 +176,7 @@ def is_uuid(value: str) -> bool:
 
 def _check_uuid(value: str) -> str:
     if not is_uuid(value):
-        raise ValueError(
-            f"expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000, got {value!r}"
-        )
+        raise ValueError(f"{UUID_EXPECTED}, got {value!r}")
     return value
 
 

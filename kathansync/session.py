@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from kathansync.apply import Outcome
     from kathansync.client import KathanClient
     from kathansync.config import Config
-    from kathansync.manifest import LoadResult
+    from kathansync.load import LoadResult
     from kathansync.models import Manifest
     from kathansync.plan import Change, FingerprintKeys, Plan
     from kathansync.planfile import SavedPlan
@@ -136,7 +136,7 @@ class Session:
 
     def load_result(self, *, strict: bool = False) -> LoadResult:
         """Every manifest and every problem; a mistake in a manifest is a Problem, not a raise."""
-        from kathansync.manifest import load_manifests
+        from kathansync.load import load_manifests
 
         settings = self.settings
         if not settings.manifests.is_dir():
@@ -405,7 +405,7 @@ def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:
     """The manifests named by --target (all when none); an unknown handle is an error."""
     if not targets:
         return manifests
-    from kathansync.suggest import did_you_mean
+    from kathansync.load.problems import did_you_mean
 
     by_handle = {m.handle: m for m in manifests}
     for target in targets:

@@ -198,7 +198,7 @@ def test_scaffold_is_deterministic(tmp_path: Path) -> None:
 def test_scaffold_loads_with_the_real_config_and_manifest_loaders(project: Path) -> None:
     # The templates are static text: this catches drift from the config and manifest formats.
     config_module = pytest.importorskip("kathansync.config")
-    manifest_module = pytest.importorskip("kathansync.manifest")
+    manifest_module = pytest.importorskip("kathansync.load")
 
     config = config_module.load_config(project)
     assert set(config.environments) == {"staging", "production"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kathansync import yamlio
+from kathansync.load import yamlio
 
 
 def test_both_parsers_read_the_same_values() -> None:

@@ -1,0 +1,132 @@
+"""Read one YAML file and resolve what it refers to: `${VAR}`, `$${` and `!file PATH`."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kathansync.errors import display_path
+from kathansync.load import yamlio
+from kathansync.load.problems import describe_value
+from kathansync.load.source import Source
+from kathansync.tree import Loc
+
+_INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Resolver:
+    """Reads files for one run: `variables` (kathansync.yaml vars) win over `environ` for
+    `${NAME}`, and `!file` targets may not leave `root`."""
+
+    def __init__(
+        self, variables: Mapping[str, str], environ: Mapping[str, str] | None, root: Path
+    ) -> None:
+        self.variables = variables
+        self.environ = os.environ if environ is None else environ
+        self.root = root
+
+    def read(self, path: Path, *, is_defaults: bool) -> Source:
+        """Parse `path` into a Source: data resolved, or None with the problems recorded."""
+        source = Source(path, display_path(path))
+        try:
+            source.text = yamlio.read_text(path)
+            data = yamlio.parse_fast(source.text)
+        except yamlio.SourceError as exc:
+            source.problem((), exc.message, where=(exc.line, exc.column))
+            return source
+        if yamlio.yaml11_directive(source.text):
+            source.problem(
+                (),
+                "%YAML 1.1 directive ignored: kathansync reads YAML 1.2"
+                " (on/off/yes/no are strings; write booleans as true/false)",
+                severity="warning",
+                where=(1, 1),
+            )
+        if data is None:
+            if is_defaults:
+                source.data = {}
+            else:
+                source.problem(
+                    (), "file is empty: expected a mapping of assistant fields", where=(1, 1)
+                )
+            return source
+        if not isinstance(data, dict):
+            source.problem(
+                (),
+                f"expected a mapping of assistant fields, got {describe_value(data)}",
+                where=(1, 1),
+            )
+            return source
+        source.data = self.resolve(source, data, ())
+        return source
+
+    def resolve(self, source: Source, node: Any, loc: Loc) -> Any:
+        """A fresh copy of `node` with ${VAR}, $${ and !file resolved (problems recorded)."""
+        if isinstance(node, dict):
+            resolved: dict[str, Any] = {}
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    source.problem(loc, f"expected a text key, got {describe_value(key)}")
+                    continue
+                resolved[key] = self.resolve(source, value, (*loc, key))
+            return resolved
+        if isinstance(node, list):
+            return [self.resolve(source, item, (*loc, i)) for i, item in enumerate(node)]
+        if isinstance(node, str):
+            return self.interpolate(source, node, loc) if "$" in node else node
+        if isinstance(node, yamlio.FileRef):
+            return self.read_included(source, node)
+        return node
+
+    def interpolate(self, source: Source, text: str, loc: Loc) -> str:
+        used_variable = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal used_variable
+            if match.group(0) == "$${":
+                return "${"
+            name = match.group(1)
+            if name is None:
+                source.problem(loc, "unclosed ${ (write $${ for a literal ${)")
+                return ""
+            if not _VAR_NAME.fullmatch(name):
+                source.problem(loc, f"invalid variable name {name!r} in ${{...}}")
+                return ""
+            used_variable = True
+            if name in self.variables:
+                return self.variables[name]
+            if name in self.environ:
+                return self.environ[name]
+            source.problem(
+                loc,
+                f"variable ${{{name}}} is not set (set it in the environment"
+                " or in kathansync.yaml vars)",
+            )
+            return ""
+
+        result = _INTERPOLATION.sub(replace, text)
+        if used_variable:
+            source.sensitive.add(loc)
+        return result
+
+    def read_included(self, source: Source, ref: yamlio.FileRef) -> str:
+        where = (ref.line, ref.column)
+        target = (source.path.parent / ref.path).resolve()
+        if not target.is_relative_to(self.root):
+            source.problem(
+                (), f"!file {ref.path!r} leaves the repository root {self.root}", where=where
+            )
+            return ""
+        if not target.is_file():
+            source.problem((), f"!file {ref.path!r}: no such file", where=where)
+            return ""
+        try:
+            return yamlio.read_text(target)
+        except yamlio.SourceError as exc:
+            at = f" (line {exc.line}, column {exc.column})" if exc.line else ""
+            source.problem((), f"!file {ref.path!r}: {exc.message}{at}", where=where)
+            return ""

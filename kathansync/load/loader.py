@@ -1,0 +1,178 @@
+"""LOAD -> DESIRED for one run: every manifest read, merged under its defaults, validated.
+
+One manifest goes: read (size cap, strict UTF-8) -> parse (C safe loader) -> resolve (`${VAR}`,
+`$${`, `!file`; alias-bomb budget) -> merge under its `_defaults.yaml` chain -> validate
+(`models.AssistantSpec`) -> `models.Manifest`. Nothing raises for a user error: every problem in
+every file becomes a `Problem`, and a file is parsed a second time (round-trip, for line and
+column) only when it has one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kathansync.errors import Problem, display_path
+from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
+from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
+from kathansync.load.ids import IdChecker
+from kathansync.load.interpolate import Resolver
+from kathansync.load.problems import describe_errors, did_you_mean, mask_value
+from kathansync.load.source import Source
+from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.tree import Loc, value_at
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every manifest that loaded cleanly (sorted by handle) and every problem found (sorted)."""
+
+    manifests: list[Manifest]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def load_manifests(
+    directory: Path,
+    *,
+    env: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+    root: Path | None = None,
+    environments: Collection[str] | None = None,
+) -> LoadResult:
+    """Load and validate every manifest under `directory`; never raises for user errors.
+
+    `variables` (kathansync.yaml vars) win over `environ` (default: os.environ) for `${NAME}`.
+    `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
+    errors instead of warnings. `environments` (kathansync.yaml's names) makes an unknown key in
+    a per-environment `id` mapping an error: a misspelt one would otherwise plan a create.
+    """
+    if not directory.is_dir():
+        problem = Problem(display_path(directory), 0, 0, "manifests directory not found")
+        return LoadResult([], [problem])
+    resolver = Resolver(variables or {}, environ, (root or find_root(directory)).resolve())
+    loader = _Loader(directory, resolver, IdChecker(env, environments), strict)
+    handles: dict[str, Path] = {}
+    for path in discover(directory):
+        handle = handle_of(path, directory)
+        if handle in handles:
+            loader.problems.add(
+                Problem(
+                    display_path(path),
+                    0,
+                    0,
+                    f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
+                    " keep one of the two files",
+                )
+            )
+            continue
+        handles[handle] = path
+        loader.load(path, handle)
+    loader.problems.update(loader.ids.duplicates())
+    return LoadResult(sorted(loader.manifests, key=lambda m: m.handle), sorted(loader.problems))
+
+
+class _Loader:
+    """The state of one run: files read, ids seen, manifests built, problems found."""
+
+    def __init__(self, directory: Path, resolver: Resolver, ids: IdChecker, strict: bool) -> None:
+        self.resolver = resolver
+        self.ids = ids
+        self.strict = strict
+        self.defaults = DefaultsChain(directory, self.read_defaults)
+        self.problems: set[Problem] = set()
+        self.manifests: list[Manifest] = []
+
+    def load(self, path: Path, handle: str) -> None:
+        # Defaults are read even when the manifest is broken: their problems count too.
+        chain = self.defaults.for_manifest(path)
+        source = self.resolver.read(path, is_defaults=False)
+        manifest = self.build(source, handle, chain) if source.data is not None else None
+        self.problems.update(source.problems)
+        if manifest is not None and source.ok:
+            self.manifests.append(manifest)
+
+    def read_defaults(self, folder: Path) -> Source | None:
+        present = [folder / name for name in DEFAULTS_NAMES if (folder / name).is_file()]
+        if not present:
+            return None
+        source = self.resolver.read(present[0], is_defaults=True)
+        if len(present) > 1:
+            source.problem(
+                (), f"both {present[0].name} and {present[1].name}: keep one", where=(1, 1)
+            )
+        if source.data is not None:
+            if "id" in source.data:
+                source.problem(
+                    ("id",),
+                    "id does not belong in a defaults file: each assistant has its own",
+                    at_key=True,
+                )
+                del source.data["id"]
+            self.validate(source.data, [source])
+        self.problems.update(source.problems)
+        return source
+
+    def build(self, source: Source, handle: str, chain: list[Source]) -> Manifest | None:
+        assert source.data is not None
+        data = dict(source.data)
+        raw_id = data.pop("id", None)
+        layers = [*chain, source]
+        desired = self.validate(merge([layer.data or {} for layer in chain] + [data]), layers)
+        selected = self.ids.check(source, raw_id) if "id" in source.data else None
+        if desired is None or any(layer.data is None or layer.has_errors for layer in chain):
+            return None
+        sensitive, origins = provenance(desired, layers)
+        return Manifest(
+            handle=handle,
+            file=source.display,
+            id=selected,
+            desired=desired,
+            sensitive=frozenset(sensitive),
+            origins=origins,
+        )
+
+    def validate(self, merged: dict[str, Any], layers: list[Source]) -> dict[str, Any] | None:
+        """Validate merged data; problems go to the layer each offending value came from."""
+        self.check_known_values(merged, layers)
+        try:
+            model = AssistantSpec.model_validate(merged)
+        except ValidationError as exc:
+            for loc, message, at_key in describe_errors(exc, AssistantSpec, extra_keys=("id",)):
+                layer = owner(loc, layers)
+                if layer.is_sensitive(loc):
+                    message = mask_value(message)
+                layer.problem(loc, message, at_key=at_key)
+            return None
+        return model.model_dump(mode="json", exclude_unset=True)
+
+    def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
+        """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
+        for name, known in KNOWN_VALUES.items():
+            loc: Loc = tuple(name.split("."))
+            value = value_at(merged, loc)
+            # Non-strings are type errors (or YAML 1.1 booleans the model reads as on/off).
+            if not isinstance(value, str) or value in known:
+                continue
+            layer = owner(loc, layers)
+            sensitive = layer.is_sensitive(loc)
+            shown = "(sensitive)" if sensitive else repr(value)
+            hint = "" if sensitive else did_you_mean(value, known)
+            layer.problem(
+                loc,
+                f"unknown value {shown} for {name} (known: {', '.join(known)}){hint}",
+                severity="error" if self.strict else "warning",
+            )
