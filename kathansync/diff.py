@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kathansync.models import EMPTY_WHEN_NULL, FIELD_ORDER, OBJECT_FIELDS, UNORDERED_LISTS
+from kathansync.models import EMPTY_WHEN_NULL, FIELD_ORDER, UNORDERED_LISTS
 from kathansync.tree import LeafPath, dotted, iter_leaves, overlay, value_at
 
 
@@ -114,7 +114,8 @@ def build_payload(
     touched = {change.path[0] for change in changes}
     payload: dict[str, Any] = {}
     for key in _api_order(touched):
-        if key in OBJECT_FIELDS and isinstance(desired.get(key), Mapping):
+        # Any object, also one only the saved API schema knows: a replacing server keeps siblings.
+        if isinstance(desired.get(key), Mapping):
             current = remote.get(key)
             payload[key] = overlay(current if isinstance(current, Mapping) else {}, desired[key])
         else:

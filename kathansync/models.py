@@ -155,6 +155,10 @@ class AssistantSpec(Spec):
     call_summary: CallSummarySpec = UNSET
     recording: RecordingSpec = UNSET
     call_actions: CallActionsSpec = UNSET
+    # From the newer Update Assistant page (variant C). It shows no `| null`: not nullable here.
+    icon: str = UNSET
+    guardrails: str = UNSET
+    machine_detection_timeout_seconds: float = UNSET
 
 
 # The canonical spelling only: uuid.UUID() also takes braces, "urn:uuid:" and no hyphens, and
@@ -291,6 +295,10 @@ class Assistant(Part):
     knowledge_base_ids: list[str] = Field(default_factory=list)
     phone_number_id: str | None = None
     assistant_speaks_first: bool | None = None
+    # Variant C's request fields; its response example is cut off, so they may be absent.
+    icon: str | None = None
+    guardrails: str | None = None
+    machine_detection_timeout_seconds: float | None = None
 
 
 # The API's field order (the seed's response), used when writing manifests and payloads.

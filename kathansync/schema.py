@@ -103,6 +103,10 @@ DESCRIPTIONS: dict[str, str] = {
     "call_actions.confirm_no": "Phrases that count as a no when confirming.",
     "call_actions.webhook_url": "URL called on call actions. Use ${VAR} when it holds a token.",
     "call_actions.webhook_timeout_ms": "Webhook timeout in milliseconds.",
+    "icon": "Icon shown for the assistant in the dashboard.",
+    "guardrails": "Rules the assistant must keep to whatever the caller says.",
+    "machine_detection_timeout_seconds": "Seconds to wait while detecting an answering machine "
+    "on outbound calls.",
 }
 
 

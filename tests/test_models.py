@@ -78,3 +78,24 @@ def test_responses_ignore_unknown_fields_and_accept_lax_types() -> None:
     )  # fmt: skip
     assert answer.voice.speed == 1.0
     assert answer.knowledge_base_ids == []
+
+
+def test_the_fields_of_the_newer_update_page_are_typed() -> None:
+    body = {"icon": "headset", "guardrails": "No refunds.", "machine_detection_timeout_seconds": 31}
+    model = AssistantSpec.model_validate(body)
+    assert model.model_dump(mode="json", exclude_unset=True) == {
+        **body,
+        "machine_detection_timeout_seconds": 31.0,
+    }
+    assert errors({"icon": 1, "guardrails": None, "machine_detection_timeout_seconds": "31"}) == [
+        (("icon",), "string_type"),
+        (("guardrails",), "string_type"),
+        (("machine_detection_timeout_seconds",), "float_type"),
+    ]
+    response = {
+        "id": "x", "name": "n", "system_instruction": "", "voice": {}, "llm": {},
+        "transcriber": {}, "speech_settings": {}, "long_term_memory": {},
+        "short_term_memory": {}, "call_summary": {}, "recording": {}, "call_actions": {},
+    }  # fmt: skip
+    assert Assistant.model_validate(response).icon is None  # the response may not carry them
+    assert Assistant.model_validate({**response, "icon": "headset"}).icon == "headset"

@@ -17,6 +17,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from kathansync.errors import Problem, display_path
+from kathansync.load.apischema import (
+    API_SCHEMA_NAME,
+    ApiSchemaError,
+    check_value,
+    describe_type,
+    load_api_schema,
+)
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
 from kathansync.load.ids import IdChecker
@@ -24,7 +31,7 @@ from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.source import Source
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
-from kathansync.tree import Loc, value_at
+from kathansync.tree import Loc, copy_tree, value_at
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ def load_manifests(
         return LoadResult([], [problem])
     resolver = Resolver(variables or {}, environ, (root or find_root(directory)).resolve())
     loader = _Loader(directory, resolver, IdChecker(env, environments), strict)
+    loader.read_api_schema()
     handles: dict[str, Path] = {}
     for path in discover(directory):
         handle = handle_of(path, directory)
@@ -95,6 +103,19 @@ class _Loader:
         self.defaults = DefaultsChain(directory, self.read_defaults)
         self.problems: set[Problem] = set()
         self.manifests: list[Manifest] = []
+        self.extra: dict[str, Any] = {}  # field -> JSON Schema, from the saved API schema
+        self.noted: set[str] = set()
+
+    def read_api_schema(self) -> None:
+        """Fields the saved API schema documents beyond the built-in models (see apischema)."""
+        try:
+            schema = load_api_schema(self.resolver.root)
+        except ApiSchemaError as exc:
+            file = display_path(self.resolver.root / API_SCHEMA_NAME)
+            self.problems.add(Problem(file, 0, 0, str(exc)))
+            return
+        if schema is not None:
+            self.extra = schema.extra_fields({**AssistantSpec.model_fields, "id": None})
 
     def load(self, path: Path, handle: str) -> None:
         # Defaults are read even when the manifest is broken: their problems count too.
@@ -148,16 +169,37 @@ class _Loader:
     def validate(self, merged: dict[str, Any], layers: list[Source]) -> dict[str, Any] | None:
         """Validate merged data; problems go to the layer each offending value came from."""
         self.check_known_values(merged, layers)
+        extra = {key: value for key, value in merged.items() if key in self.extra}
+        found: list[tuple[Loc, str, bool]] = []
+        known = {key: value for key, value in merged.items() if key not in extra}
         try:
-            model = AssistantSpec.model_validate(merged)
+            desired = AssistantSpec.model_validate(known).model_dump(
+                mode="json", exclude_unset=True
+            )
         except ValidationError as exc:
-            for loc, message, at_key in describe_errors(exc, AssistantSpec, extra_keys=("id",)):
-                layer = owner(loc, layers)
-                if layer.is_sensitive(loc):
-                    message = mask_value(message)
-                layer.problem(loc, message, at_key=at_key)
-            return None
-        return model.model_dump(mode="json", exclude_unset=True)
+            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *self.extra))
+        for key, value in extra.items():
+            found.extend(check_value(value, self.extra[key], (key,)))
+            self.note(key, layers)
+        for loc, message, at_key in found:
+            layer = owner(loc, layers)
+            if layer.is_sensitive(loc):
+                message = mask_value(message)
+            layer.problem(loc, message, at_key=at_key)
+        return None if found else {**desired, **copy_tree(extra)}
+
+    def note(self, key: str, layers: list[Source]) -> None:
+        """Once a run per field: it is typed by the saved API schema, not the built-in models."""
+        if key in self.noted:
+            return
+        self.noted.add(key)
+        message = (
+            f"note: {key} is not in this kathansync's models; typed by {API_SCHEMA_NAME}"
+            f" ({describe_type(self.extra[key])}) and planned like any field"
+        )
+        self.problems.add(
+            owner((key,), layers).problem((key,), message, at_key=True, severity="warning")
+        )
 
     def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
         """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
