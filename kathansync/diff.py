@@ -46,7 +46,8 @@ def project(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, 
 
 
 def canonical(value: Any, path: LeafPath = ()) -> Any:
-    """A comparable form: numbers as floats (the API returns `1` for 1.0), set-like lists sorted."""
+    """A comparable form: floats to 9 decimals and whole ones as ints (the API returns `1` for
+    1.0) while ints stay exact (2**53 + 1 is not 2**53), set-like lists sorted."""
     if value is None and dotted(path) in EMPTY_WHEN_NULL:
         return []
     if isinstance(value, Mapping):
@@ -57,9 +58,14 @@ def canonical(value: Any, path: LeafPath = ()) -> Any:
             unique = {json.dumps(v, sort_keys=True): v for v in items}
             return [unique[k] for k in sorted(unique)]
         return items
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, float):
+        # Rounding, not DeepDiff's math_epsilon: that compares ints through floats too.
+        value = round(value, 9)
+        return int(value) if value.is_integer() and abs(value) <= _EXACT else value
     return value
+
+
+_EXACT = 2**53  # beyond it a float is no longer a faithful copy of an integer
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -83,7 +89,6 @@ def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[L
         {k: wanted[k] for k in keys},
         view="tree",
         threshold_to_diff_deeper=0,  # per-field changes, never a whole replaced sub-dict
-        math_epsilon=1e-9,
         verbose_level=2,
     )
     changed: set[LeafPath] = set()

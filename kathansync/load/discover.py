@@ -34,10 +34,13 @@ def handle_of(path: Path, directory: Path) -> str:
 
 
 def find_root(directory: Path) -> Path:
-    """The repository root that `!file` paths may not leave: the nearest directory at or above
-    `directory` holding kathansync.yaml, else the parent of the manifests directory."""
+    """The repository root, which nothing read may leave: the nearest directory at or above
+    `directory` holding kathansync.yaml, else the git repository's root (never above it),
+    else the current directory when the manifests are inside it, else the manifests directory.
+    """
     start = directory.resolve()
     for candidate in (start, *start.parents):
-        if (candidate / CONFIG_NAME).is_file():
+        if (candidate / CONFIG_NAME).is_file() or (candidate / ".git").exists():
             return candidate
-    return start.parent
+    cwd = Path.cwd().resolve()
+    return cwd if start.is_relative_to(cwd) else start

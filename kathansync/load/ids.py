@@ -7,7 +7,7 @@ from typing import Any
 
 from kathansync.errors import Problem
 from kathansync.load.discover import CONFIG_NAME
-from kathansync.load.problems import describe_value, did_you_mean
+from kathansync.load.problems import describe_value, did_you_mean, shown_path
 from kathansync.load.source import Source
 from kathansync.models import UUID_EXPECTED, is_uuid
 from kathansync.tree import Loc
@@ -37,7 +37,7 @@ class IdChecker:
         expected = UUID_EXPECTED
         if not isinstance(raw, str):
             expected += " or a mapping of environment name to UUID"
-        source.problem(loc, f"{expected}, got {got}")
+        source.problem(loc, f"id: {expected}, got {got}")
         return None
 
     def check_mapping(self, source: Source, raw: dict[str, Any]) -> str | None:
@@ -55,7 +55,7 @@ class IdChecker:
                 self.ids.append((env_id.lower(), env_name, source, loc))
             else:
                 got = "(sensitive)" if source.is_sensitive(loc) else describe_value(env_id)
-                source.problem(loc, f"{UUID_EXPECTED}, got {got}")
+                source.problem(loc, f"{shown_path(loc)}: {UUID_EXPECTED}, got {got}")
         if self.env is None:
             source.problem(
                 ("id",), "id is a per-environment mapping: choose one with --env", at_key=True

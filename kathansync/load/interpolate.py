@@ -14,6 +14,11 @@ from kathansync.load.problems import describe_value
 from kathansync.load.source import Source
 from kathansync.tree import Loc
 
+# What one file may expand to through ${VAR} and !file (characters of strings, aliases counted
+# each time): far above any real manifest, far below what would exhaust memory.
+MAX_EXPANDED = 2 * 1024 * 1024
+MAX_PATH = 1024  # characters of a !file path; PATH_MAX is 4096 and real ones are short
+
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -28,12 +33,40 @@ class Resolver:
         self.variables = variables
         self.environ = os.environ if environ is None else environ
         self.root = root
+        self.left = MAX_EXPANDED  # reset for each file
+        self.included: dict[Path, str | yamlio.SourceError] = {}  # !file targets, read once
+
+    def confine(self, path: Path) -> Path | str:
+        """The resolved `path` when it may be read, else why not.
+
+        Everything read must be inside the repository root, and never under `.git/`: in CI it
+        holds the token actions/checkout leaves, and a fork's pull request must not print it.
+        """
+        text = str(path)
+        if "\0" in text:
+            return "contains a NUL byte"
+        if len(text) > MAX_PATH + len(str(self.root)):
+            return f"is longer than {MAX_PATH} characters"
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+            return f"cannot be resolved ({getattr(exc, 'strerror', None) or 'a symlink loop'})"
+        if not target.is_relative_to(self.root):
+            return f"leaves the repository root {self.root}"
+        if ".git" in target.relative_to(self.root).parts:
+            return "is inside .git/, which is never read (it may hold credentials)"
+        return target
 
     def read(self, path: Path, *, is_defaults: bool) -> Source:
         """Parse `path` into a Source: data resolved, or None with the problems recorded."""
         source = Source(path, display_path(path))
+        self.left = MAX_EXPANDED
+        target = self.confine(path)
+        if isinstance(target, str):
+            source.problem((), f"refusing to read this file: its path {target}", where=(0, 0))
+            return source
         try:
-            source.text = yamlio.read_text(path)
+            source.text = yamlio.read_text(target)
             data = yamlio.parse_fast(source.text)
         except yamlio.SourceError as exc:
             source.problem((), exc.message, where=(exc.line, exc.column))
@@ -77,16 +110,33 @@ class Resolver:
         if isinstance(node, list):
             return [self.resolve(source, item, (*loc, i)) for i, item in enumerate(node)]
         if isinstance(node, str):
-            return self.interpolate(source, node, loc) if "$" in node else node
+            return self.spend(source, self.interpolate(source, node, loc) if "$" in node else node)
         if isinstance(node, yamlio.FileRef):
-            return self.read_included(source, node)
+            return self.spend(source, self.read_included(source, node))
         return node
+
+    def spend(self, source: Source, text: str) -> str:
+        """Count `text` against the file's expansion budget; past it, one problem and ""."""
+        if self.left < 0:
+            return ""
+        self.left -= len(text)
+        if self.left < 0:
+            source.problem(
+                (),
+                f"expands to more than {MAX_EXPANDED} characters through ${{VAR}}, !file"
+                " and aliases: refusing it",
+                where=(1, 1),
+            )
+            return ""
+        return text
 
     def interpolate(self, source: Source, text: str, loc: Loc) -> str:
         used_variable = False
 
         def replace(match: re.Match[str]) -> str:
             nonlocal used_variable
+            if self.left < 0:
+                return ""
             if match.group(0) == "$${":
                 return "${"
             name = match.group(1)
@@ -115,18 +165,24 @@ class Resolver:
 
     def read_included(self, source: Source, ref: yamlio.FileRef) -> str:
         where = (ref.line, ref.column)
-        target = (source.path.parent / ref.path).resolve()
-        if not target.is_relative_to(self.root):
-            source.problem(
-                (), f"!file {ref.path!r} leaves the repository root {self.root}", where=where
-            )
+        shown = ref.path if len(ref.path) <= 80 else ref.path[:77] + "..."
+        if self.left < 0:
             return ""
-        if not target.is_file():
-            source.problem((), f"!file {ref.path!r}: no such file", where=where)
+        target = self.confine(source.path.parent / ref.path)
+        if isinstance(target, str):
+            source.problem((), f"!file {shown!r} {target}", where=where)
             return ""
-        try:
-            return yamlio.read_text(target)
-        except yamlio.SourceError as exc:
-            at = f" (line {exc.line}, column {exc.column})" if exc.line else ""
-            source.problem((), f"!file {ref.path!r}: {exc.message}{at}", where=where)
-            return ""
+        if target not in self.included:
+            try:
+                self.included[target] = yamlio.read_text(target)
+            except yamlio.SourceError as exc:
+                self.included[target] = exc
+        text = self.included[target]
+        if isinstance(text, str):
+            return text
+        if not target.exists():
+            source.problem((), f"!file {shown!r}: no such file", where=where)
+        else:
+            at = f" (line {text.line}, column {text.column})" if text.line else ""
+            source.problem((), f"!file {shown!r}: {text.message}{at}", where=where)
+        return ""

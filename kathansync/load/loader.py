@@ -9,6 +9,7 @@ column) only when it has one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.source import Source
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.tree import Loc, copy_tree, value_at
+
+# What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,12 @@ class _Loader:
         desired = self.validate(merge([layer.data or {} for layer in chain] + [data]), layers)
         selected = self.ids.check(source, raw_id) if "id" in source.data else None
         if desired is None or any(layer.data is None or layer.has_errors for layer in chain):
+            return None
+        size = len(json.dumps(desired, ensure_ascii=False).encode())
+        if size > MAX_BODY_BYTES:
+            source.problem(
+                (), f"the PUT body would be {size} bytes, more than {MAX_BODY_BYTES}", where=(1, 1)
+            )
             return None
         sensitive, origins = provenance(desired, layers)
         return Manifest(
