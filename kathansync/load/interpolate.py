@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from kathansync.errors import display_path
 from kathansync.load import yamlio
 from kathansync.load.problems import describe_value
-from kathansync.load.source import Source
+from kathansync.load.source import Source, shown_file
 from kathansync.tree import Loc
 
 # What one file may expand to through ${VAR} and !file (characters of strings, aliases counted
@@ -59,7 +58,7 @@ class Resolver:
 
     def read(self, path: Path, *, is_defaults: bool) -> Source:
         """Parse `path` into a Source: data resolved, or None with the problems recorded."""
-        source = Source(path, display_path(path))
+        source = Source(path, shown_file(path))
         self.left = MAX_EXPANDED
         target = self.confine(path)
         if isinstance(target, str):

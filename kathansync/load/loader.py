@@ -30,7 +30,7 @@ from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle
 from kathansync.load.ids import IdChecker
 from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
-from kathansync.load.source import Source
+from kathansync.load.source import Source, is_utf8_name, shown_file
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.tree import Loc, copy_tree, value_at
 
@@ -79,6 +79,10 @@ def load_manifests(
     loader.read_api_schema()
     handles: dict[str, Path] = {}
     for path in discover(directory):
+        if not is_utf8_name(path):
+            message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
+            loader.problems.add(Problem(shown_file(path), 0, 0, message))
+            continue
         handle = handle_of(path, directory)
         if handle in handles:
             loader.problems.add(

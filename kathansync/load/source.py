@@ -2,13 +2,35 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kathansync.errors import Problem, Severity
+from kathansync.errors import Problem, Severity, display_path
 from kathansync.load import yamlio
 from kathansync.tree import Loc
+
+
+def shown_file(path: Path) -> str:
+    """The file as messages show it, printable whatever bytes its name holds (`\\xff`).
+
+    A symlink is shown by its own name, not its target's: the user knows the link.
+    """
+    try:
+        shown = Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        shown = display_path(path)
+    return shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def is_utf8_name(path: Path) -> bool:
+    """False for a name with bytes that are not UTF-8 (os.walk hands them over as surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass
