@@ -1,7 +1,7 @@
 """Pydantic models of the Kathan assistant, spelled exactly as the API spells it.
 
 Two families, one set of field names:
-- `*Spec` / `AssistantManifest`: what a manifest may say. Every field is optional (absent means
+- `*Spec` / `ManifestSpec`: what a manifest may say. Every field is optional (absent means
   "not managed"), unknown keys are errors, types are strict (a YAML `123` is not a string).
 - `Assistant` and its parts: what the API returns. Unknown keys are ignored (the API may grow).
 
@@ -184,8 +184,10 @@ def _check_uuid(value: str) -> str:
     return value
 
 
-class AssistantManifest(AssistantSpec):
-    """One manifest file: the remote id plus the fields it manages.
+class ManifestSpec(AssistantSpec):
+    """What one manifest file may say (for the editor's JSON Schema): the id plus the fields.
+
+    Not to be confused with `Manifest`, the loaded desired state the pipeline passes on.
 
     `id` is a UUID, or a mapping from environment name to UUID (kathansync.yaml environments).
     """

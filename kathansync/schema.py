@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from kathansync.models import KNOWN_VALUES, AssistantManifest
+from kathansync.models import KNOWN_VALUES, ManifestSpec
 
 Draft = Literal["2020-12", "7"]
 
@@ -112,7 +112,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 def manifest_schema(draft: Draft = "2020-12") -> dict[str, Any]:
     """The JSON Schema of one manifest file, declared as `draft` (the body is the same)."""
-    raw = AssistantManifest.model_json_schema()
+    raw = ManifestSpec.model_json_schema()
     definitions = raw.pop("$defs", {})
     schema = _annotate(_inline(raw, definitions), path="")
     schema["properties"]["id"] = _id_schema(schema["properties"]["id"]["description"])

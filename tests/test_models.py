@@ -12,14 +12,14 @@ from kathansync.models import (
     FIELD_ORDER,
     OBJECT_FIELDS,
     Assistant,
-    AssistantManifest,
     AssistantSpec,
+    ManifestSpec,
 )
 
 
 def errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     with pytest.raises(ValidationError) as caught:
-        AssistantManifest.model_validate(data)
+        ManifestSpec.model_validate(data)
     return [(e["loc"], e["type"]) for e in caught.value.errors()]
 
 
@@ -33,7 +33,7 @@ def test_the_seed_body_fields_are_all_there_in_api_order() -> None:
 
 
 def test_absent_and_null_stay_distinguishable() -> None:
-    model = AssistantManifest.model_validate({"description": None, "voice": {"speed": 1}})
+    model = ManifestSpec.model_validate({"description": None, "voice": {"speed": 1}})
     assert model.model_dump(mode="json", exclude_unset=True) == {
         "description": None,
         "voice": {"speed": 1.0},
@@ -63,7 +63,7 @@ def test_manifest_types_are_strict(
 
 @pytest.mark.parametrize(("written", "read"), [(True, "on"), (False, "off"), ("on", "on")])
 def test_a_yaml_boolean_where_on_off_is_expected_reads_as_on_off(written: Any, read: str) -> None:
-    model = AssistantManifest.model_validate({"speech_settings": {"interruptions": written}})
+    model = ManifestSpec.model_validate({"speech_settings": {"interruptions": written}})
     assert model.speech_settings.interruptions == read
 
 
