@@ -24,6 +24,15 @@ API_SCHEMA: dict[str, Any] = {
             "name": {"anyOf": [{"type": "string"}, {"type": "null"}]},
             "voicemail_detection": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
             "max_turns": {"type": "integer"},
+            "voice": {  # FastAPI's Optional[Voice], with a field added since
+                "anyOf": [
+                    {
+                        "type": "object",
+                        "properties": {"speed": {"type": "number"}, "pitch": {"type": "number"}},
+                    },
+                    {"type": "null"},
+                ]
+            },
             "handoff": {
                 "type": "object",
                 "properties": {"queue": {"type": "string"}, "priority": {"type": "integer"}},
@@ -157,3 +166,28 @@ def test_a_schema_only_field_is_carried_into_the_put_body(repo: Path) -> None:
     # An object is sent whole, so a server that replaces objects keeps `priority`.
     assert payload == {"handoff": {"queue": "sales", "priority": 2}, "voicemail_detection": True}
     assert diff_leaves(desired, {**remote, **payload}) == []
+
+
+def test_a_field_added_inside_a_known_object_is_typed_too(repo: Path) -> None:
+    save_schema(repo)
+    result = load(repo, "voice:\n  speed: 1.1\n  pitch: 0.5\n")
+    assert result.errors == []
+    assert result.manifests[0].desired == {"voice": {"speed": 1.1, "pitch": 0.5}}
+    [note] = result.warnings
+    assert note.line == 3 and note.message.startswith("note: voice.pitch is not in this")
+
+    remote = {"id": UUID_A, "voice": {"speed": 1.1, "pitch": 0.1, "language": "en"}}
+    desired = result.manifests[0].desired
+    payload = build_payload(desired, remote, diff_leaves(desired, remote))
+    assert payload == {"voice": {"speed": 1.1, "pitch": 0.5, "language": "en"}}
+
+
+def test_a_wrong_type_inside_a_known_object_is_an_error(repo: Path) -> None:
+    save_schema(repo)
+    result = load(repo, "voice:\n  pitch: high\n  sped: 1\n")
+    assert messages(result) == [
+        "assistants/support.yaml:2:3: warning: note: voice.pitch is not in this kathansync's"
+        " models; typed by kathan-api-schema.json (a number) and planned like any field",
+        "assistants/support.yaml:2:10: error: voice.pitch: expected a number, got string 'high'",
+        "assistants/support.yaml:3:3: error: unknown key 'sped' in voice; did you mean 'speed'?",
+    ]

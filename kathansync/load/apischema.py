@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from kathansync.load import yamlio
 from kathansync.load.problems import describe_value, did_you_mean, shown_path
-from kathansync.tree import Loc
+from kathansync.tree import LeafPath, Loc
 
 API_SCHEMA_NAME = "kathan-api-schema.json"
 FORMAT_VERSION = "1"
@@ -47,9 +49,43 @@ class ApiSchema:
     file: str
     properties: Mapping[str, Any]
 
-    def extra_fields(self, known: Mapping[str, Any]) -> dict[str, Any]:
-        """The documented top-level fields missing from `known` (the built-in model's fields)."""
-        return {name: spec for name, spec in self.properties.items() if name not in known}
+    def extra_fields(self, model: type[BaseModel]) -> dict[LeafPath, Any]:
+        """The documented fields `model` lacks, by path: at the top level, and inside the
+        objects the model does know (`voice.new_setting`). `id` is the manifest's own key."""
+        found: dict[LeafPath, Any] = {}
+        _collect(self.properties, model, (), found)
+        found.pop(("id",), None)
+        return found
+
+
+def _collect(
+    properties: Mapping[str, Any],
+    model: type[BaseModel],
+    path: LeafPath,
+    found: dict[LeafPath, Any],
+) -> None:
+    for name, spec in properties.items():
+        if name not in model.model_fields:
+            found[(*path, name)] = spec
+            continue
+        inner = _object_properties(spec)
+        annotation = model.model_fields[name].annotation
+        if inner is not None and isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            _collect(inner, annotation, (*path, name), found)
+
+
+def _object_properties(schema: Any) -> Mapping[str, Any] | None:
+    """The properties of an object schema, looking through `anyOf` (FastAPI's Optional)."""
+    if not isinstance(schema, Mapping):
+        return None
+    properties = schema.get("properties")
+    if isinstance(properties, Mapping):
+        return properties
+    for option in schema.get("anyOf") or schema.get("oneOf") or []:
+        found = _object_properties(option)
+        if found is not None:
+            return found
+    return None
 
 
 def load_api_schema(root: Path) -> ApiSchema | None:

@@ -32,7 +32,7 @@ from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.source import Source, is_utf8_name, shown_file
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
-from kathansync.tree import Loc, copy_tree, value_at
+from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
 
 # What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -111,8 +111,8 @@ class _Loader:
         self.defaults = DefaultsChain(directory, self.read_defaults)
         self.problems: set[Problem] = set()
         self.manifests: list[Manifest] = []
-        self.extra: dict[str, Any] = {}  # field -> JSON Schema, from the saved API schema
-        self.noted: set[str] = set()
+        self.extra: dict[LeafPath, Any] = {}  # field -> JSON Schema, from the saved API schema
+        self.noted: set[LeafPath] = set()
 
     def read_api_schema(self) -> None:
         """Fields the saved API schema documents beyond the built-in models (see apischema)."""
@@ -123,7 +123,7 @@ class _Loader:
             self.problems.add(Problem(file, 0, 0, str(exc)))
             return
         if schema is not None:
-            self.extra = schema.extra_fields({**AssistantSpec.model_fields, "id": None})
+            self.extra = schema.extra_fields(AssistantSpec)
 
     def load(self, path: Path, handle: str) -> None:
         # Defaults are read even when the manifest is broken: their problems count too.
@@ -183,37 +183,37 @@ class _Loader:
     def validate(self, merged: dict[str, Any], layers: list[Source]) -> dict[str, Any] | None:
         """Validate merged data; problems go to the layer each offending value came from."""
         self.check_known_values(merged, layers)
-        extra = {key: value for key, value in merged.items() if key in self.extra}
+        extra = {path: value_at(merged, path) for path in self.extra if has(merged, path)}
         found: list[tuple[Loc, str, bool]] = []
-        known = {key: value for key, value in merged.items() if key not in extra}
+        known = _without(merged, extra)
         try:
             desired = AssistantSpec.model_validate(known).model_dump(
                 mode="json", exclude_unset=True
             )
         except ValidationError as exc:
-            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *self.extra))
-        for key, value in extra.items():
-            found.extend(check_value(value, self.extra[key], (key,)))
-            self.note(key, layers)
+            top_level = [path[0] for path in self.extra if len(path) == 1]
+            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *top_level))
+        for path, value in extra.items():
+            found.extend(check_value(value, self.extra[path], path))
+            self.note(path, layers)
         for loc, message, at_key in found:
             layer = owner(loc, layers)
             if layer.is_sensitive(loc):
                 message = mask_value(message)
             layer.problem(loc, message, at_key=at_key)
-        return None if found else {**desired, **copy_tree(extra)}
+        return None if found else _with(desired, extra)
 
-    def note(self, key: str, layers: list[Source]) -> None:
+    def note(self, path: LeafPath, layers: list[Source]) -> None:
         """Once a run per field: it is typed by the saved API schema, not the built-in models."""
-        if key in self.noted:
+        if path in self.noted:
             return
-        self.noted.add(key)
+        self.noted.add(path)
         message = (
-            f"note: {key} is not in this kathansync's models; typed by {API_SCHEMA_NAME}"
-            f" ({describe_type(self.extra[key])}) and planned like any field"
+            f"note: {dotted(path)} is not in this kathansync's models; typed by"
+            f" {API_SCHEMA_NAME} ({describe_type(self.extra[path])}) and planned like any field"
         )
-        self.problems.add(
-            owner((key,), layers).problem((key,), message, at_key=True, severity="warning")
-        )
+        layer = owner(path, layers)
+        self.problems.add(layer.problem(path, message, at_key=True, severity="warning"))
 
     def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
         """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
@@ -232,3 +232,23 @@ class _Loader:
                 f"unknown value {shown} for {name} (known: {', '.join(known)}){hint}",
                 severity="error" if self.strict else "warning",
             )
+
+
+def _without(data: dict[str, Any], paths: Mapping[LeafPath, Any]) -> dict[str, Any]:
+    """A copy of `data` without the keys at `paths` (the fields the built-in models lack)."""
+    copied: dict[str, Any] = copy_tree(data)
+    for path in paths:
+        parent = value_at(copied, path[:-1])
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return copied
+
+
+def _with(desired: dict[str, Any], extra: Mapping[LeafPath, Any]) -> dict[str, Any]:
+    """`desired` with the schema-only fields put back where the manifest had them."""
+    for path, value in extra.items():
+        parent = desired
+        for key in path[:-1]:
+            parent = parent.setdefault(key, {})
+        parent[path[-1]] = copy_tree(value)
+    return desired
