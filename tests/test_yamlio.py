@@ -112,3 +112,25 @@ def test_text_budget_counts_keys_and_strings() -> None:
     yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=91)
     with pytest.raises(yamlio.SourceError, match="alias bomb"):
         yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=90)
+
+
+def test_a_merge_key_bomb_is_refused_on_the_events_and_the_loader_still_works() -> None:
+    lines = ["a0: &a0 {x: 1}"]
+    lines += [f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}]}}" for i in range(1, 40)]
+    with pytest.raises(yamlio.SourceError, match="merge keys") as caught:
+        yamlio.parse_fast("\n".join(lines) + "\n")
+    assert caught.value.line == 15  # where the budget ran out (2**16 values), not the end
+    # The shared loader was left in a usable state: merges within budget still work.
+    assert yamlio.parse_fast("a: &a {x: 1}\nb: {<<: *a, y: 2}\n") == {
+        "a": {"x": 1},
+        "b": {"x": 1, "y": 2},
+    }
+
+
+@pytest.mark.parametrize(("text", "where"), [("a: \x00\n", (1, 4)), ("a: b\nc: d\x07e\n", (2, 5))])
+def test_characters_yaml_forbids_are_reported_at_line_and_column(
+    text: str, where: tuple[int, int]
+) -> None:
+    with pytest.raises(yamlio.SourceError, match="control character") as caught:
+        yamlio.parse_fast(text)
+    assert (caught.value.line, caught.value.column) == where

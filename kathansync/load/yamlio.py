@@ -282,9 +282,17 @@ def check_aliases(
     a bomb of merges would explode inside `load` before `check_expansion` could see it. The
     parse events (~0.3 ms a file) are enough to count what every alias stands for.
     """
+    events = yaml.parse(text)
+    try:
+        _count(events, limit, max_text)
+    finally:
+        events.close()  # the loader is shared: leave no half-read parser behind
+
+
+def _count(events: Any, limit: int, max_text: int) -> None:
     sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, characters) it expands to
     stack: list[list[Any]] = [[0, 0, None]]  # [values, characters, anchor] per open collection
-    for event in yaml.parse(text):
+    for event in events:
         kind = type(event).__name__
         if kind in ("MappingStartEvent", "SequenceStartEvent"):
             stack.append([1, 0, event.anchor])
