@@ -141,6 +141,13 @@ def test_without_the_schema_file_the_field_stays_unknown(repo: Path) -> None:
         ("{not json", "not valid JSON"),
         (json.dumps({"format_version": "9", "schema": {}}), "expected format_version '1'"),
         (json.dumps({"format_version": "1", "schema": []}), 'expected "schema" with'),
+        ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels deep"),
+        (
+            json.dumps(
+                {"format_version": "1", "schema": {"properties": {"x": {"anyOf": []}}}}
+            ).replace("[]", "[" * 70 + "]" * 70),
+            "nested more than 64 levels deep",
+        ),
     ],
 )
 def test_an_unusable_schema_file_is_an_error_naming_it(

@@ -93,12 +93,16 @@ def load_api_schema(root: Path) -> ApiSchema | None:
     path = root / API_SCHEMA_NAME
     if not path.exists() and not path.is_symlink():
         return None
+    # The file comes with the pull request like the manifests: bounded the same way.
     try:
         data = json.loads(yamlio.read_text(path, max_bytes=MAX_SCHEMA_BYTES))
+        yamlio.check_expansion(data, 200_000, max_text=MAX_SCHEMA_BYTES)
     except yamlio.SourceError as exc:
         raise ApiSchemaError(exc.message) from None
     except ValueError as exc:
         raise ApiSchemaError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ApiSchemaError(f"nested more than {yamlio.MAX_DEPTH} levels deep") from None
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise ApiSchemaError(
             f"expected format_version {FORMAT_VERSION!r}: rewrite it with `kathansync schema"

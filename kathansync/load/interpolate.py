@@ -52,7 +52,8 @@ class Resolver:
             return f"cannot be resolved ({getattr(exc, 'strerror', None) or 'a symlink loop'})"
         if not target.is_relative_to(self.root):
             return f"leaves the repository root {self.root}"
-        if ".git" in target.relative_to(self.root).parts:
+        # Any case: `.GIT/config` is the same file on a case-insensitive filesystem.
+        if any(part.lower() == ".git" for part in target.relative_to(self.root).parts):
             return "is inside .git/, which is never read (it may hold credentials)"
         return target
 
