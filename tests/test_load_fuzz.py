@@ -94,3 +94,39 @@ def test_any_bytes_end_in_problems_or_a_valid_manifest(
     else:
         [manifest_loaded] = result.manifests
         json.dumps(manifest_loaded.desired, allow_nan=False)  # a body that can be sent
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["type", "anyOf", "oneOf", "enum", "items", "properties", "x", "name"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=30,
+)
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(schema=json_values, field=json_values)
+def test_any_saved_api_schema_ends_in_a_problem_or_types_the_field(
+    repo: Path, schema: object, field: object
+) -> None:
+    saved = {"format_version": "1", "schema": {"properties": {"extra": schema}}}
+    (repo / "kathan-api-schema.json").write_text(json.dumps(saved), encoding="utf-8")
+    (repo / "assistants" / "a.yaml").write_text(
+        "name: x\nextra: " + json.dumps(field) + "\n", encoding="utf-8"
+    )
+    with time_limit(PER_EXAMPLE_SECONDS):
+        result = load_manifests(repo / "assistants", environ={})
+    for problem in result.problems:
+        str(problem).encode("utf-8")
+    assert bool(result.errors) != bool(result.manifests)

@@ -81,7 +81,7 @@ def _object_properties(schema: Any) -> Mapping[str, Any] | None:
     properties = schema.get("properties")
     if isinstance(properties, Mapping):
         return properties
-    for option in schema.get("anyOf") or schema.get("oneOf") or []:
+    for option in _options(schema):
         found = _object_properties(option)
         if found is not None:
             return found
@@ -119,8 +119,8 @@ def check_value(value: Any, schema: Any, loc: Loc) -> list[tuple[Loc, str, bool]
     """(loc, message, points-at-key) for each place where `value` breaks `schema`'s types."""
     if not isinstance(schema, dict):
         return []
-    options = schema.get("anyOf") or schema.get("oneOf")
-    if isinstance(options, list):
+    options = _options(schema)
+    if options:
         if any(not check_value(value, option, loc) for option in options):
             return []
         return [(loc, _mismatch(loc, _describe(schema), value), False)]
@@ -156,6 +156,12 @@ def _check_object(
     return found
 
 
+def _options(schema: Mapping[str, Any]) -> list[Any]:
+    """The alternatives of `anyOf` / `oneOf` (a file from a pull request may hold anything)."""
+    options = schema.get("anyOf") or schema.get("oneOf")
+    return options if isinstance(options, list) else []
+
+
 def _types(schema: Mapping[str, Any]) -> list[str]:
     kind = schema.get("type")
     if isinstance(kind, str):
@@ -181,7 +187,7 @@ def _is_type(value: Any, name: str) -> bool:
 def _describe(schema: Mapping[str, Any]) -> str:
     """`a string or null`: what the schema's types accept, in the words messages use."""
     names: list[str] = []
-    for option in [schema, *(schema.get("anyOf") or schema.get("oneOf") or [])]:
+    for option in [schema, *_options(schema)]:
         for kind in _types(option) if isinstance(option, Mapping) else []:
             name = _EXPECTED.get(kind, kind)
             if name not in names:
