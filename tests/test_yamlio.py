@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from kathansync.load import yamlio
@@ -66,8 +69,7 @@ def test_position_of_an_empty_value_is_its_key_line() -> None:
 
 
 @pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
-def test_deep_nesting_is_a_source_error(parse: object) -> None:
-    assert callable(parse)
+def test_deep_nesting_is_a_source_error(parse: Callable[[str], Any]) -> None:
     with pytest.raises(yamlio.SourceError, match="nested more than"):
         parse("name: " + "[" * 400 + "]" * 400 + "\n")
 
@@ -79,8 +81,7 @@ def test_nesting_as_deep_as_allowed_loads() -> None:
 
 @pytest.mark.parametrize("tag", ["!!pairs", "!!omap", "!!set", "!!binary"])
 @pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
-def test_non_json_tags_are_refused_at_their_position(tag: str, parse: object) -> None:
-    assert callable(parse)
+def test_non_json_tags_are_refused_at_their_position(tag: str, parse: Callable[[str], Any]) -> None:
     body = {"!!binary": "aGk=", "!!set": "{a: null}"}.get(tag, "[{a: 1}]")
     with pytest.raises(yamlio.SourceError, match="unsupported tag") as info:
         parse(f"name: x\nknowledge_base_ids: {tag} {body}\n")
