@@ -34,7 +34,8 @@ try:
     load_config(root)
 except KathansyncError as exc:
     messages.append(str(exc))
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+peak_mb = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 print(json.dumps({"messages": messages, "peak_mb": peak_mb}))
 """
 
