@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test lint demo bench clean
+.PHONY: install test lint demo bench fuzz clean
 
 $(BIN)/kathansync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ demo: install ## plan and apply against the built-in emulator, no credentials ne
 
 bench: install ## timings against the emulator with 50 ms latency (see docs/performance.md)
 	$(BIN)/python scripts/bench.py
+
+fuzz: install ## the loader fuzz test with many more examples than `make test` runs
+	KATHANSYNC_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/test_load_fuzz.py
 
 clean:
 	rm -rf $(VENV) .demo .bench build *.egg-info

@@ -1,7 +1,7 @@
 """Pydantic models of the Kathan assistant, spelled exactly as the API spells it.
 
 Two families, one set of field names:
-- `*Spec` / `AssistantManifest`: what a manifest may say. Every field is optional (absent means
+- `*Spec` / `ManifestSpec`: what a manifest may say. Every field is optional (absent means
   "not managed"), unknown keys are errors, types are strict (a YAML `123` is not a string).
 - `Assistant` and its parts: what the API returns. Unknown keys are ignored (the API may grow).
 
@@ -155,12 +155,21 @@ class AssistantSpec(Spec):
     call_summary: CallSummarySpec = UNSET
     recording: RecordingSpec = UNSET
     call_actions: CallActionsSpec = UNSET
+    # From the newer Update Assistant page (variant C). It shows no `| null`: not nullable here.
+    icon: str = UNSET
+    guardrails: str = UNSET
+    machine_detection_timeout_seconds: float = UNSET
 
 
 # The canonical spelling only: uuid.UUID() also takes braces, "urn:uuid:" and no hyphens, and
 # two spellings of one id would defeat duplicate checks, adoption and prune.
 UUID_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
+)
+
+
+UUID_EXPECTED = (
+    "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000 (8-4-4-4-12 hex digits, hyphens)"
 )
 
 
@@ -171,14 +180,14 @@ def is_uuid(value: str) -> bool:
 
 def _check_uuid(value: str) -> str:
     if not is_uuid(value):
-        raise ValueError(
-            f"expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000, got {value!r}"
-        )
+        raise ValueError(f"{UUID_EXPECTED}, got {value!r}")
     return value
 
 
-class AssistantManifest(AssistantSpec):
-    """One manifest file: the remote id plus the fields it manages.
+class ManifestSpec(AssistantSpec):
+    """What one manifest file may say (for the editor's JSON Schema): the id plus the fields.
+
+    Not to be confused with `Manifest`, the loaded desired state the pipeline passes on.
 
     `id` is a UUID, or a mapping from environment name to UUID (kathansync.yaml environments).
     """
@@ -288,6 +297,10 @@ class Assistant(Part):
     knowledge_base_ids: list[str] = Field(default_factory=list)
     phone_number_id: str | None = None
     assistant_speaks_first: bool | None = None
+    # Variant C's request fields; its response example is cut off, so they may be absent.
+    icon: str | None = None
+    guardrails: str | None = None
+    machine_detection_timeout_seconds: float | None = None
 
 
 # The API's field order (the seed's response), used when writing manifests and payloads.

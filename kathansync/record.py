@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
-from kathansync import yamlio
 from kathansync.apply import Outcome, Status
 from kathansync.errors import KathansyncError
+from kathansync.load import yamlio
 from kathansync.models import Manifest
 from kathansync.plan import Action
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.blocked import fetch_failure, held_create, unknown_id
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
-from kathansync.manifest import LoadResult, load_manifests
+from kathansync.load import LoadResult, load_manifests
 from kathansync.models import Manifest
 from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions

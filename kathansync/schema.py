@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from kathansync.models import KNOWN_VALUES, AssistantManifest
+from kathansync.models import KNOWN_VALUES, ManifestSpec
 
 Draft = Literal["2020-12", "7"]
 
@@ -103,12 +103,16 @@ DESCRIPTIONS: dict[str, str] = {
     "call_actions.confirm_no": "Phrases that count as a no when confirming.",
     "call_actions.webhook_url": "URL called on call actions. Use ${VAR} when it holds a token.",
     "call_actions.webhook_timeout_ms": "Webhook timeout in milliseconds.",
+    "icon": "Icon shown for the assistant in the dashboard.",
+    "guardrails": "Rules the assistant must keep to whatever the caller says.",
+    "machine_detection_timeout_seconds": "Seconds to wait while detecting an answering machine "
+    "on outbound calls.",
 }
 
 
 def manifest_schema(draft: Draft = "2020-12") -> dict[str, Any]:
     """The JSON Schema of one manifest file, declared as `draft` (the body is the same)."""
-    raw = AssistantManifest.model_json_schema()
+    raw = ManifestSpec.model_json_schema()
     definitions = raw.pop("$defs", {})
     schema = _annotate(_inline(raw, definitions), path="")
     schema["properties"]["id"] = _id_schema(schema["properties"]["id"]["description"])

@@ -15,12 +15,11 @@ from types import MappingProxyType
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from kathansync import yamlio
 from kathansync.errors import ConfigError, Problem, display_path
-from kathansync.suggest import did_you_mean
-from kathansync.validation import describe_errors
+from kathansync.load import yamlio
+from kathansync.load.discover import CONFIG_NAME
+from kathansync.load.problems import describe_errors, did_you_mean
 
-CONFIG_NAME = "kathansync.yaml"
 DEFAULT_MANIFESTS = "assistants"
 STATE_DIR = ".kathansync"  # local state: lock, pending creates, backups (never committed)
 

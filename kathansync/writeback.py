@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kathansync import yamlio
 from kathansync.atomic import write_atomic
 from kathansync.errors import ConfigError
+from kathansync.load import yamlio
 from kathansync.models import NULLABLE_FIELDS, Manifest
-from kathansync.plan.diff import Path as LeafPath
-from kathansync.plan.diff import diff_leaves, dotted
+from kathansync.plan.diff import diff_leaves
+from kathansync.tree import LeafPath, dotted
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML

@@ -67,7 +67,7 @@ def main() -> None:
             text = TEMPLATE.format(i=i, id=uuid.uuid4())
             (directory / f"assistant-{i:04d}.yaml").write_text(text, encoding="utf-8")
         written = time.perf_counter()
-        from kathansync.manifest import load_manifests
+        from kathansync.load import load_manifests
 
         imported = time.perf_counter()
         result = load_manifests(directory)

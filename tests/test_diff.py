@@ -172,3 +172,18 @@ def test_fingerprints_change_with_value_and_hide_secrets() -> None:
     )
     assert moved["voice.speed"] != one["voice.speed"]
     assert "secret-token" not in repr(one)
+
+
+@pytest.mark.parametrize(
+    ("desired", "remote", "differs"),
+    [
+        pytest.param(2**53 + 1, 2**53, True, id="integers past 2**53 stay exact"),
+        pytest.param(1, 1.0, False, id="1 == 1.0"),
+        pytest.param(2**60, float(2**60), True, id="a float past 2**53 is not an int"),
+        pytest.param(5000, 5000.0000000001, False, id="float noise"),
+    ],
+)
+def test_numbers_compare_exactly_as_integers(desired: Any, remote: Any, differs: bool) -> None:
+    path = {"call_actions": {"webhook_timeout_ms": desired}}
+    changes = diff_leaves(path, {"call_actions": {"webhook_timeout_ms": remote}})
+    assert bool(changes) is differs

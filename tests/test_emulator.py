@@ -126,7 +126,7 @@ def test_created_assistant_is_the_seed_response_example(emulator_api: httpx.Clie
     expected = {**SEED_RESPONSE, "id": created["id"], "llm": NEWER_LLM}
     assert leaves(created) == leaves(expected)
     assert list(created) == list(SEED_RESPONSE)  # same field order as the seed
-    assert tuple(created) == FIELD_ORDER
+    assert tuple(created) == FIELD_ORDER[: len(created)]  # then the fields added since
     Assistant.model_validate(created)  # what the client parses
 
 

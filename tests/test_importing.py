@@ -12,7 +12,7 @@ from kathansync.client import Credentials, KathanClient
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ConfigError
 from kathansync.importing import import_assistants, manifest_text, slug
-from kathansync.manifest import load_manifests
+from kathansync.load import load_manifests
 from kathansync.models import Manifest
 from kathansync.plan import FingerprintKeys, Plan, make_plan
 from kathansync.writeback import pull_manifest

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kathansync.errors import Problem
-from kathansync.manifest import LoadResult, discover, load_manifests
+from kathansync.load import LoadResult, discover, load_manifests
 
 UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 UUID_B = "3115faf9-c94c-4b85-83de-fee57eb0657f"

@@ -12,14 +12,14 @@ from kathansync.models import (
     FIELD_ORDER,
     OBJECT_FIELDS,
     Assistant,
-    AssistantManifest,
     AssistantSpec,
+    ManifestSpec,
 )
 
 
 def errors(data: dict[str, Any]) -> list[tuple[tuple[Any, ...], str]]:
     with pytest.raises(ValidationError) as caught:
-        AssistantManifest.model_validate(data)
+        ManifestSpec.model_validate(data)
     return [(e["loc"], e["type"]) for e in caught.value.errors()]
 
 
@@ -33,7 +33,7 @@ def test_the_seed_body_fields_are_all_there_in_api_order() -> None:
 
 
 def test_absent_and_null_stay_distinguishable() -> None:
-    model = AssistantManifest.model_validate({"description": None, "voice": {"speed": 1}})
+    model = ManifestSpec.model_validate({"description": None, "voice": {"speed": 1}})
     assert model.model_dump(mode="json", exclude_unset=True) == {
         "description": None,
         "voice": {"speed": 1.0},
@@ -63,7 +63,7 @@ def test_manifest_types_are_strict(
 
 @pytest.mark.parametrize(("written", "read"), [(True, "on"), (False, "off"), ("on", "on")])
 def test_a_yaml_boolean_where_on_off_is_expected_reads_as_on_off(written: Any, read: str) -> None:
-    model = AssistantManifest.model_validate({"speech_settings": {"interruptions": written}})
+    model = ManifestSpec.model_validate({"speech_settings": {"interruptions": written}})
     assert model.speech_settings.interruptions == read
 
 
@@ -78,3 +78,24 @@ def test_responses_ignore_unknown_fields_and_accept_lax_types() -> None:
     )  # fmt: skip
     assert answer.voice.speed == 1.0
     assert answer.knowledge_base_ids == []
+
+
+def test_the_fields_of_the_newer_update_page_are_typed() -> None:
+    body = {"icon": "headset", "guardrails": "No refunds.", "machine_detection_timeout_seconds": 31}
+    model = AssistantSpec.model_validate(body)
+    assert model.model_dump(mode="json", exclude_unset=True) == {
+        **body,
+        "machine_detection_timeout_seconds": 31.0,
+    }
+    assert errors({"icon": 1, "guardrails": None, "machine_detection_timeout_seconds": "31"}) == [
+        (("icon",), "string_type"),
+        (("guardrails",), "string_type"),
+        (("machine_detection_timeout_seconds",), "float_type"),
+    ]
+    response = {
+        "id": "x", "name": "n", "system_instruction": "", "voice": {}, "llm": {},
+        "transcriber": {}, "speech_settings": {}, "long_term_memory": {},
+        "short_term_memory": {}, "call_summary": {}, "recording": {}, "call_actions": {},
+    }  # fmt: skip
+    assert Assistant.model_validate(response).icon is None  # the response may not carry them
+    assert Assistant.model_validate({**response, "icon": "headset"}).icon == "headset"

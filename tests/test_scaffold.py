@@ -13,7 +13,7 @@ from ruamel.yaml import YAML
 
 from kathansync import __version__
 from kathansync.errors import ConfigError
-from kathansync.models import AssistantManifest
+from kathansync.models import ManifestSpec
 from kathansync.scaffold import init_project
 from kathansync.schema import manifest_schema, schema_json
 
@@ -54,7 +54,7 @@ def test_creates_a_missing_directory(tmp_path: Path) -> None:
 
 def test_example_is_a_valid_manifest(project: Path) -> None:
     document = _load(project / "assistants" / "example.yaml")
-    AssistantManifest.model_validate(document)
+    ManifestSpec.model_validate(document)
     for validator in (Draft202012Validator, Draft7Validator):
         assert list(validator(manifest_schema()).iter_errors(document)) == []
 
@@ -198,7 +198,7 @@ def test_scaffold_is_deterministic(tmp_path: Path) -> None:
 def test_scaffold_loads_with_the_real_config_and_manifest_loaders(project: Path) -> None:
     # The templates are static text: this catches drift from the config and manifest formats.
     config_module = pytest.importorskip("kathansync.settings")
-    manifest_module = pytest.importorskip("kathansync.manifest")
+    manifest_module = pytest.importorskip("kathansync.load")
 
     config = config_module.load_config(project)
     assert set(config.environments) == {"staging", "production"}

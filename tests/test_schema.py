@@ -11,7 +11,7 @@ from jsonschema import Draft7Validator, Draft202012Validator
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 
-from kathansync.models import KNOWN_VALUES, AssistantManifest
+from kathansync.models import KNOWN_VALUES, ManifestSpec
 from kathansync.schema import DESCRIPTIONS, manifest_schema, schema_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,7 +26,7 @@ def _accepts(document: Any, validator: type = Draft202012Validator) -> bool:
 
 def _model_accepts(document: Any) -> bool:
     try:
-        AssistantManifest.model_validate(document)
+        ManifestSpec.model_validate(document)
     except ValidationError:
         return False
     return True

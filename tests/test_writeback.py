@@ -10,7 +10,7 @@ import pytest
 
 from kathansync import atomic
 from kathansync.errors import ConfigError
-from kathansync.manifest import load_manifests
+from kathansync.load import load_manifests
 from kathansync.models import Manifest
 from kathansync.writeback import (
     dump_text,

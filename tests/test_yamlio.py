@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from kathansync import yamlio
+from kathansync.load import yamlio
 
 
 def test_both_parsers_read_the_same_values() -> None:
@@ -66,8 +69,7 @@ def test_position_of_an_empty_value_is_its_key_line() -> None:
 
 
 @pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
-def test_deep_nesting_is_a_source_error(parse: object) -> None:
-    assert callable(parse)
+def test_deep_nesting_is_a_source_error(parse: Callable[[str], Any]) -> None:
     with pytest.raises(yamlio.SourceError, match="nested more than"):
         parse("name: " + "[" * 400 + "]" * 400 + "\n")
 
@@ -79,8 +81,7 @@ def test_nesting_as_deep_as_allowed_loads() -> None:
 
 @pytest.mark.parametrize("tag", ["!!pairs", "!!omap", "!!set", "!!binary"])
 @pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])
-def test_non_json_tags_are_refused_at_their_position(tag: str, parse: object) -> None:
-    assert callable(parse)
+def test_non_json_tags_are_refused_at_their_position(tag: str, parse: Callable[[str], Any]) -> None:
     body = {"!!binary": "aGk=", "!!set": "{a: null}"}.get(tag, "[{a: 1}]")
     with pytest.raises(yamlio.SourceError, match="unsupported tag") as info:
         parse(f"name: x\nknowledge_base_ids: {tag} {body}\n")
@@ -112,3 +113,25 @@ def test_text_budget_counts_keys_and_strings() -> None:
     yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=91)
     with pytest.raises(yamlio.SourceError, match="alias bomb"):
         yamlio.check_expansion({"k": ["x" * 10] * 9}, max_text=90)
+
+
+def test_a_merge_key_bomb_is_refused_on_the_events_and_the_loader_still_works() -> None:
+    lines = ["a0: &a0 {x: 1}"]
+    lines += [f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}]}}" for i in range(1, 40)]
+    with pytest.raises(yamlio.SourceError, match="merge keys") as caught:
+        yamlio.parse_fast("\n".join(lines) + "\n")
+    assert caught.value.line == 15  # where the budget ran out (2**16 values), not the end
+    # The shared loader was left in a usable state: merges within budget still work.
+    assert yamlio.parse_fast("a: &a {x: 1}\nb: {<<: *a, y: 2}\n") == {
+        "a": {"x": 1},
+        "b": {"x": 1, "y": 2},
+    }
+
+
+@pytest.mark.parametrize(("text", "where"), [("a: \x00\n", (1, 4)), ("a: b\nc: d\x07e\n", (2, 5))])
+def test_characters_yaml_forbids_are_reported_at_line_and_column(
+    text: str, where: tuple[int, int]
+) -> None:
+    with pytest.raises(yamlio.SourceError, match="control character") as caught:
+        yamlio.parse_fast(text)
+    assert (caught.value.line, caught.value.column) == where

@@ -99,7 +99,7 @@ def pull(
       kathansync pull --write-files
     """
     from kathansync.errors import KathansyncError
-    from kathansync.manifest import find_root
+    from kathansync.load import find_root
     from kathansync.plan.select import select
     from kathansync.writeback import pull_manifest
 

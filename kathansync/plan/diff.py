@@ -12,49 +12,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kathansync.models import EMPTY_WHEN_NULL, FIELD_ORDER, OBJECT_FIELDS, UNORDERED_LISTS
-
-Path = tuple[str, ...]
+from kathansync.models import EMPTY_WHEN_NULL, FIELD_ORDER, UNORDERED_LISTS
+from kathansync.tree import LeafPath, dotted, iter_leaves, overlay, value_at
 
 
 @dataclass(frozen=True)
 class LeafDiff:
     """One managed leaf whose remote value differs from the desired one."""
 
-    path: Path
+    path: LeafPath
     before: Any  # remote value (None when the remote does not have it)
     after: Any  # desired value
 
     @property
     def dotted(self) -> str:
-        return ".".join(self.path)
-
-
-def dotted(path: Path) -> str:
-    return ".".join(path)
-
-
-def iter_leaves(tree: Mapping[str, Any], prefix: Path = ()) -> Iterator[tuple[Path, Any]]:
-    """Every (path, value) whose value is not a mapping, in the tree's own order."""
-    for key, value in tree.items():
-        path = (*prefix, key)
-        if isinstance(value, Mapping):
-            yield from iter_leaves(value, path)
-        else:
-            yield path, value
-
-
-def value_at(tree: Any, path: Path) -> Any:
-    """The value at `path`, or None when any step is missing (absent and null read alike)."""
-    for key in path:
-        if not isinstance(tree, Mapping):
-            return None
-        tree = tree.get(key)
-    return tree
+        return dotted(self.path)
 
 
 def project(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
@@ -69,8 +45,9 @@ def project(remote: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, 
     return projected
 
 
-def canonical(value: Any, path: Path = ()) -> Any:
-    """A comparable form: numbers as floats (the API returns `1` for 1.0), set-like lists sorted."""
+def canonical(value: Any, path: LeafPath = ()) -> Any:
+    """A comparable form: floats to 9 decimals and whole ones as ints (the API returns `1` for
+    1.0) while ints stay exact (2**53 + 1 is not 2**53), set-like lists sorted."""
     if value is None and dotted(path) in EMPTY_WHEN_NULL:
         return []
     if isinstance(value, Mapping):
@@ -81,9 +58,14 @@ def canonical(value: Any, path: Path = ()) -> Any:
             unique = {json.dumps(v, sort_keys=True): v for v in items}
             return [unique[k] for k in sorted(unique)]
         return items
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+    if isinstance(value, float):
+        # Rounding, not DeepDiff's math_epsilon: that compares ints through floats too.
+        value = round(value, 9)
+        return int(value) if value.is_integer() and abs(value) <= _EXACT else value
     return value
+
+
+_EXACT = 2**53  # beyond it a float is no longer a faithful copy of an integer
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -107,10 +89,9 @@ def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[L
         {k: wanted[k] for k in keys},
         view="tree",
         threshold_to_diff_deeper=0,  # per-field changes, never a whole replaced sub-dict
-        math_epsilon=1e-9,
         verbose_level=2,
     )
-    changed: set[Path] = set()
+    changed: set[LeafPath] = set()
     leaves = {path for path, _ in iter_leaves(desired)}
     for levels in report.values():
         for level in levels:
@@ -123,24 +104,12 @@ def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[L
     ]
 
 
-def _owning_leaf(path: Path, leaves: set[Path]) -> Path:
+def _owning_leaf(path: LeafPath, leaves: set[LeafPath]) -> LeafPath:
     """Map a deepdiff path (which may point inside a list) back to the managed leaf holding it."""
     for end in range(len(path), 0, -1):
         if path[:end] in leaves:
             return path[:end]
     return path
-
-
-def overlay(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with every leaf of `top` laid over it (nested mappings merged, the rest replaced)."""
-    merged = dict(base)
-    for key, value in top.items():
-        below = merged.get(key)
-        if isinstance(value, Mapping) and isinstance(below, Mapping):
-            merged[key] = overlay(below, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def build_payload(
@@ -150,7 +119,8 @@ def build_payload(
     touched = {change.path[0] for change in changes}
     payload: dict[str, Any] = {}
     for key in _api_order(touched):
-        if key in OBJECT_FIELDS and isinstance(desired.get(key), Mapping):
+        # Any object, also one only the saved API schema knows: a replacing server keeps siblings.
+        if isinstance(desired.get(key), Mapping):
             current = remote.get(key)
             payload[key] = overlay(current if isinstance(current, Mapping) else {}, desired[key])
         else:
@@ -165,7 +135,7 @@ def _api_order(keys: set[str]) -> list[str]:
 
 def fingerprints(
     tree: Mapping[str, Any],
-    paths: list[Path],
+    paths: list[LeafPath],
     *,
     salt: str,
     secret_key: bytes,
@@ -186,3 +156,18 @@ def fingerprints(
             digest = hashlib.sha256(salt.encode() + data).hexdigest()
         digests[name] = digest[:24]
     return digests
+
+
+# The tree helpers are re-exported for the modules that took them from here before tree.py.
+__all__ = [
+    "LeafDiff",
+    "build_payload",
+    "canonical",
+    "diff_leaves",
+    "dotted",
+    "fingerprints",
+    "iter_leaves",
+    "overlay",
+    "project",
+    "value_at",
+]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from kathansync.errors import ConfigError
+from kathansync.load.problems import did_you_mean
 from kathansync.models import Manifest
-from kathansync.suggest import did_you_mean
 
 
 def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:

@@ -8,7 +8,9 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,15 +52,36 @@ class FileRef:
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
-    """The file's text: at most `max_bytes`, strict UTF-8 (a BOM is dropped)."""
+    """The text of a regular file: at most `max_bytes`, strict UTF-8 (a BOM is dropped).
+
+    A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
+    would hang, the other never end. The size is checked on the open file, and the read itself
+    is bounded, so a file that grows after the check cannot get past it.
+    """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise SourceError(f"file is {size} bytes, more than the {max_bytes} allowed")
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise SourceError(f"cannot read file: {_reason(exc)}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError("not a regular file (a FIFO, device or directory): refusing to read")
+        if info.st_size > max_bytes:
+            raise SourceError(f"file is {info.st_size} bytes, more than the {max_bytes} allowed")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(max_bytes + 1)
     except OSError as exc:
-        raise SourceError(f"cannot read file: {exc.strerror or exc}") from None
+        raise SourceError(f"cannot read file: {_reason(exc)}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise SourceError(f"file is more than the {max_bytes} bytes allowed")
     return decode_utf8(data)
+
+
+def _reason(exc: Exception) -> str:
+    # strerror alone: the exception's text repeats the path, which may be 5,000 characters.
+    return getattr(exc, "strerror", None) or type(exc).__name__
 
 
 def decode_utf8(data: bytes) -> str:
@@ -179,7 +202,10 @@ def _parse(yaml: YAML, text: str) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     text = as_yaml12(text)
+    check_printable(text)
     try:
+        if "*" in text:  # no alias without a `*`: most files skip the scan
+            check_aliases(yaml, text)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         raise _source_error(exc, text) from None
@@ -227,6 +253,71 @@ def _char_at(text: str, mark: Any) -> str:
     if line >= len(lines) or column >= len(lines[line]):
         return ""
     return lines[line][column]
+
+
+# What YAML allows in a stream (YAML 1.2, 5.1): tab, line breaks and printable Unicode.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def check_printable(text: str) -> None:
+    """Raise SourceError at the line and column of the first character YAML does not allow
+    (NUL, BEL, ...): the parsers would report an offset from the start of the stream."""
+    found = _NON_PRINTABLE.search(text)
+    if found is None:
+        return
+    start = found.start()
+    line = text.count("\n", 0, start) + 1
+    column = start - (text.rfind("\n", 0, start) + 1) + 1
+    raise SourceError(
+        f"control character U+{ord(found.group()):04X} is not allowed in YAML", line, column
+    )
+
+
+def check_aliases(
+    yaml: YAML, text: str, limit: int = MAX_NODES, *, max_text: int = MAX_TEXT
+) -> None:
+    """Refuse a document whose aliases expand past the budget, before anything is built.
+
+    Merge keys (`<<: [*a, *a]`) are expanded by the loaders themselves, into fresh copies:
+    a bomb of merges would explode inside `load` before `check_expansion` could see it. The
+    parse events (~0.3 ms a file) are enough to count what every alias stands for.
+    """
+    events = yaml.parse(text)
+    try:
+        _count(events, limit, max_text)
+    finally:
+        events.close()  # the loader is shared: leave no half-read parser behind
+
+
+def _count(events: Any, limit: int, max_text: int) -> None:
+    sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, characters) it expands to
+    stack: list[list[Any]] = [[0, 0, None]]  # [values, characters, anchor] per open collection
+    for event in events:
+        kind = type(event).__name__
+        if kind in ("MappingStartEvent", "SequenceStartEvent"):
+            stack.append([1, 0, event.anchor])
+            continue
+        if kind in ("MappingEndEvent", "SequenceEndEvent"):
+            nodes, chars, anchor = stack.pop()
+        elif kind == "ScalarEvent":
+            nodes, chars, anchor = 1, len(event.value), event.anchor
+        elif kind == "AliasEvent":
+            nodes, chars, anchor = (*sizes.get(event.anchor, (1, 0)), None)
+        else:
+            continue
+        if anchor:
+            sizes[anchor] = (nodes, chars)
+        parent = stack[-1]
+        parent[0] += nodes
+        parent[1] += chars
+        if parent[0] > limit or parent[1] > max_text:
+            mark = event.start_mark
+            raise SourceError(
+                f"document expands to more than {limit} values or {max_text} characters"
+                " through aliases and merge keys (an alias bomb?) — refusing to load it",
+                mark.line + 1,
+                mark.column + 1,
+            )
 
 
 def check_expansion(

@@ -1,16 +1,29 @@
-"""Pydantic validation errors -> one-line messages: what was expected, what was found, and
-"did you mean" for a misspelt key. Shared by manifests and kathansync.yaml."""
+"""Problem wording: pydantic errors as one-line messages (what was expected, what was found),
+values as messages show them, and "did you mean" for a misspelt word. Shared by manifests,
+kathansync.yaml and --target."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from kathansync.suggest import did_you_mean
+from kathansync.tree import Loc
 
-Loc = tuple[str | int, ...]
+
+def closest(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The candidate most like `word`, or None when nothing is close enough to be a typo."""
+    matches = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`"; did you mean 'speed'?"` for a close match, else `""`: ready to append to a message."""
+    match = closest(word, candidates)
+    return f"; did you mean {match!r}?" if match else ""
+
 
 _EXPECTED = {
     "string_type": "a string",

@@ -1,0 +1,46 @@
+"""Where manifests are: the files below the manifests directory, their handles, the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+SUFFIXES = (".yaml", ".yml")
+DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
+CONFIG_NAME = "kathansync.yaml"
+
+
+def discover(directory: Path) -> list[Path]:
+    """Manifest files below `directory`: *.yaml/*.yml, recursively, skipping hidden directories
+    and files and files whose name starts with `_` (reserved: _defaults.yaml)."""
+    found: list[Path] = []
+    for current, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(
+            Path(current, name)
+            for name in files
+            if name.endswith(SUFFIXES) and not name.startswith(("_", "."))
+        )
+    return sorted(found)
+
+
+def handle_of(path: Path, directory: Path) -> str:
+    """`sales/outbound` for `<directory>/sales/outbound.yaml`."""
+    try:
+        relative = path.relative_to(directory)
+    except ValueError:
+        relative = Path(os.path.relpath(path, directory))
+    return relative.with_suffix("").as_posix()
+
+
+def find_root(directory: Path) -> Path:
+    """The repository root, which nothing read may leave: the nearest directory at or above
+    `directory` holding kathansync.yaml, else the git repository's root (never above it),
+    else the current directory when the manifests are inside it, else the manifests directory.
+    """
+    start = directory.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_NAME).is_file() or (candidate / ".git").exists():
+            return candidate
+    cwd = Path.cwd().resolve()
+    return cwd if start.is_relative_to(cwd) else start

@@ -1,0 +1,188 @@
+"""Read one YAML file and resolve what it refers to: `${VAR}`, `$${` and `!file PATH`."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from kathansync.load import yamlio
+from kathansync.load.problems import describe_value
+from kathansync.load.source import Source, shown_file
+from kathansync.tree import Loc
+
+# What one file may expand to through ${VAR} and !file (characters of strings, aliases counted
+# each time): far above any real manifest, far below what would exhaust memory.
+MAX_EXPANDED = 2 * 1024 * 1024
+MAX_PATH = 1024  # characters of a !file path; PATH_MAX is 4096 and real ones are short
+
+_INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Resolver:
+    """Reads files for one run: `variables` (kathansync.yaml vars) win over `environ` for
+    `${NAME}`, and `!file` targets may not leave `root`."""
+
+    def __init__(
+        self, variables: Mapping[str, str], environ: Mapping[str, str] | None, root: Path
+    ) -> None:
+        self.variables = variables
+        self.environ = os.environ if environ is None else environ
+        self.root = root
+        self.left = MAX_EXPANDED  # reset for each file
+        self.included: dict[Path, str | yamlio.SourceError] = {}  # !file targets, read once
+
+    def confine(self, path: Path) -> Path | str:
+        """The resolved `path` when it may be read, else why not.
+
+        Everything read must be inside the repository root, and never under `.git/`: in CI it
+        holds the token actions/checkout leaves, and a fork's pull request must not print it.
+        """
+        text = str(path)
+        if "\0" in text:
+            return "contains a NUL byte"
+        if len(text) > MAX_PATH + len(str(self.root)):
+            return f"is longer than {MAX_PATH} characters"
+        try:
+            target = path.resolve()
+        except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
+            return f"cannot be resolved ({getattr(exc, 'strerror', None) or 'a symlink loop'})"
+        if not target.is_relative_to(self.root):
+            return f"leaves the repository root {self.root}"
+        # Any case: `.GIT/config` is the same file on a case-insensitive filesystem.
+        if any(part.lower() == ".git" for part in target.relative_to(self.root).parts):
+            return "is inside .git/, which is never read (it may hold credentials)"
+        return target
+
+    def read(self, path: Path, *, is_defaults: bool) -> Source:
+        """Parse `path` into a Source: data resolved, or None with the problems recorded."""
+        source = Source(path, shown_file(path))
+        self.left = MAX_EXPANDED
+        target = self.confine(path)
+        if isinstance(target, str):
+            source.problem((), f"refusing to read this file: its path {target}", where=(0, 0))
+            return source
+        try:
+            source.text = yamlio.read_text(target)
+            data = yamlio.parse_fast(source.text)
+        except yamlio.SourceError as exc:
+            source.problem((), exc.message, where=(exc.line, exc.column))
+            return source
+        if yamlio.yaml11_directive(source.text):
+            source.problem(
+                (),
+                "%YAML 1.1 directive ignored: kathansync reads YAML 1.2"
+                " (on/off/yes/no are strings; write booleans as true/false)",
+                severity="warning",
+                where=(1, 1),
+            )
+        if data is None:
+            if is_defaults:
+                source.data = {}
+            else:
+                source.problem(
+                    (), "file is empty: expected a mapping of assistant fields", where=(1, 1)
+                )
+            return source
+        if not isinstance(data, dict):
+            source.problem(
+                (),
+                f"expected a mapping of assistant fields, got {describe_value(data)}",
+                where=(1, 1),
+            )
+            return source
+        source.data = self.resolve(source, data, ())
+        return source
+
+    def resolve(self, source: Source, node: Any, loc: Loc) -> Any:
+        """A fresh copy of `node` with ${VAR}, $${ and !file resolved (problems recorded)."""
+        if isinstance(node, dict):
+            resolved: dict[str, Any] = {}
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    source.problem(loc, f"expected a text key, got {describe_value(key)}")
+                    continue
+                resolved[key] = self.resolve(source, value, (*loc, key))
+            return resolved
+        if isinstance(node, list):
+            return [self.resolve(source, item, (*loc, i)) for i, item in enumerate(node)]
+        if isinstance(node, str):
+            return self.spend(source, self.interpolate(source, node, loc) if "$" in node else node)
+        if isinstance(node, yamlio.FileRef):
+            return self.spend(source, self.read_included(source, node))
+        return node
+
+    def spend(self, source: Source, text: str) -> str:
+        """Count `text` against the file's expansion budget; past it, one problem and ""."""
+        if self.left < 0:
+            return ""
+        self.left -= len(text)
+        if self.left < 0:
+            source.problem(
+                (),
+                f"expands to more than {MAX_EXPANDED} characters through ${{VAR}}, !file"
+                " and aliases: refusing it",
+                where=(1, 1),
+            )
+            return ""
+        return text
+
+    def interpolate(self, source: Source, text: str, loc: Loc) -> str:
+        used_variable = False
+
+        def replace(match: re.Match[str]) -> str:
+            nonlocal used_variable
+            if self.left < 0:
+                return ""
+            if match.group(0) == "$${":
+                return "${"
+            name = match.group(1)
+            if name is None:
+                source.problem(loc, "unclosed ${ (write $${ for a literal ${)")
+                return ""
+            if not _VAR_NAME.fullmatch(name):
+                source.problem(loc, f"invalid variable name {name!r} in ${{...}}")
+                return ""
+            used_variable = True
+            if name in self.variables:
+                return self.variables[name]
+            if name in self.environ:
+                return self.environ[name]
+            source.problem(
+                loc,
+                f"variable ${{{name}}} is not set (set it in the environment"
+                " or in kathansync.yaml vars)",
+            )
+            return ""
+
+        result = _INTERPOLATION.sub(replace, text)
+        if used_variable:
+            source.sensitive.add(loc)
+        return result
+
+    def read_included(self, source: Source, ref: yamlio.FileRef) -> str:
+        where = (ref.line, ref.column)
+        shown = ref.path if len(ref.path) <= 80 else ref.path[:77] + "..."
+        if self.left < 0:
+            return ""
+        target = self.confine(source.path.parent / ref.path)
+        if isinstance(target, str):
+            source.problem((), f"!file {shown!r} {target}", where=where)
+            return ""
+        if target not in self.included:
+            try:
+                self.included[target] = yamlio.read_text(target)
+            except yamlio.SourceError as exc:
+                self.included[target] = exc
+        text = self.included[target]
+        if isinstance(text, str):
+            return text
+        if not target.exists():
+            source.problem((), f"!file {shown!r}: no such file", where=where)
+        else:
+            at = f" (line {text.line}, column {text.column})" if text.line else ""
+            source.problem((), f"!file {shown!r}: {text.message}{at}", where=where)
+        return ""

@@ -1,0 +1,254 @@
+"""LOAD -> DESIRED for one run: every manifest read, merged under its defaults, validated.
+
+One manifest goes: read (size cap, strict UTF-8) -> parse (C safe loader) -> resolve (`${VAR}`,
+`$${`, `!file`; alias-bomb budget) -> merge under its `_defaults.yaml` chain -> validate
+(`models.AssistantSpec`) -> `models.Manifest`. Nothing raises for a user error: every problem in
+every file becomes a `Problem`, and a file is parsed a second time (round-trip, for line and
+column) only when it has one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from kathansync.errors import Problem, display_path
+from kathansync.load.apischema import (
+    API_SCHEMA_NAME,
+    ApiSchemaError,
+    check_value,
+    describe_type,
+    load_api_schema,
+)
+from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
+from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
+from kathansync.load.ids import IdChecker
+from kathansync.load.interpolate import Resolver
+from kathansync.load.problems import describe_errors, did_you_mean, mask_value
+from kathansync.load.source import Source, is_utf8_name, shown_file
+from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
+
+# What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Every manifest that loaded cleanly (sorted by handle) and every problem found (sorted)."""
+
+    manifests: list[Manifest]
+    problems: list[Problem]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def load_manifests(
+    directory: Path,
+    *,
+    env: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    strict: bool = False,
+    root: Path | None = None,
+    environments: Collection[str] | None = None,
+) -> LoadResult:
+    """Load and validate every manifest under `directory`; never raises for user errors.
+
+    `variables` (kathansync.yaml vars) win over `environ` (default: os.environ) for `${NAME}`.
+    `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
+    errors instead of warnings. `environments` (kathansync.yaml's names) makes an unknown key in
+    a per-environment `id` mapping an error: a misspelt one would otherwise plan a create.
+    """
+    if not directory.is_dir():
+        problem = Problem(display_path(directory), 0, 0, "manifests directory not found")
+        return LoadResult([], [problem])
+    resolver = Resolver(variables or {}, environ, (root or find_root(directory)).resolve())
+    loader = _Loader(directory, resolver, IdChecker(env, environments), strict)
+    loader.read_api_schema()
+    handles: dict[str, Path] = {}
+    for path in discover(directory):
+        if not is_utf8_name(path):
+            message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
+            loader.problems.add(Problem(shown_file(path), 0, 0, message))
+            continue
+        handle = handle_of(path, directory)
+        if handle in handles:
+            loader.problems.add(
+                Problem(
+                    display_path(path),
+                    0,
+                    0,
+                    f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
+                    " keep one of the two files",
+                )
+            )
+            continue
+        handles[handle] = path
+        loader.load(path, handle)
+    loader.problems.update(loader.ids.duplicates())
+    return LoadResult(sorted(loader.manifests, key=lambda m: m.handle), sorted(loader.problems))
+
+
+class _Loader:
+    """The state of one run: files read, ids seen, manifests built, problems found."""
+
+    def __init__(self, directory: Path, resolver: Resolver, ids: IdChecker, strict: bool) -> None:
+        self.resolver = resolver
+        self.ids = ids
+        self.strict = strict
+        self.defaults = DefaultsChain(directory, self.read_defaults)
+        self.problems: set[Problem] = set()
+        self.manifests: list[Manifest] = []
+        self.extra: dict[LeafPath, Any] = {}  # field -> JSON Schema, from the saved API schema
+        self.noted: set[LeafPath] = set()
+
+    def read_api_schema(self) -> None:
+        """Fields the saved API schema documents beyond the built-in models (see apischema)."""
+        try:
+            schema = load_api_schema(self.resolver.root)
+        except ApiSchemaError as exc:
+            file = display_path(self.resolver.root / API_SCHEMA_NAME)
+            self.problems.add(Problem(file, 0, 0, str(exc)))
+            return
+        if schema is not None:
+            self.extra = schema.extra_fields(AssistantSpec)
+
+    def load(self, path: Path, handle: str) -> None:
+        # Defaults are read even when the manifest is broken: their problems count too.
+        chain = self.defaults.for_manifest(path)
+        source = self.resolver.read(path, is_defaults=False)
+        manifest = self.build(source, handle, chain) if source.data is not None else None
+        self.problems.update(source.problems)
+        if manifest is not None and source.ok:
+            self.manifests.append(manifest)
+
+    def read_defaults(self, folder: Path) -> Source | None:
+        present = [folder / name for name in DEFAULTS_NAMES if (folder / name).is_file()]
+        if not present:
+            return None
+        source = self.resolver.read(present[0], is_defaults=True)
+        if len(present) > 1:
+            source.problem(
+                (), f"both {present[0].name} and {present[1].name}: keep one", where=(1, 1)
+            )
+        if source.data is not None:
+            if "id" in source.data:
+                source.problem(
+                    ("id",),
+                    "id does not belong in a defaults file: each assistant has its own",
+                    at_key=True,
+                )
+                del source.data["id"]
+            self.validate(source.data, [source])
+        self.problems.update(source.problems)
+        return source
+
+    def build(self, source: Source, handle: str, chain: list[Source]) -> Manifest | None:
+        assert source.data is not None
+        data = dict(source.data)
+        raw_id = data.pop("id", None)
+        layers = [*chain, source]
+        desired = self.validate(merge([layer.data or {} for layer in chain] + [data]), layers)
+        selected = self.ids.check(source, raw_id) if "id" in source.data else None
+        if desired is None or any(layer.data is None or layer.has_errors for layer in chain):
+            return None
+        size = len(json.dumps(desired, ensure_ascii=False).encode())
+        if size > MAX_BODY_BYTES:
+            source.problem(
+                (), f"the PUT body would be {size} bytes, more than {MAX_BODY_BYTES}", where=(1, 1)
+            )
+            return None
+        sensitive, origins = provenance(desired, layers)
+        return Manifest(
+            handle=handle,
+            file=source.display,
+            id=selected,
+            desired=desired,
+            sensitive=frozenset(sensitive),
+            origins=origins,
+        )
+
+    def validate(self, merged: dict[str, Any], layers: list[Source]) -> dict[str, Any] | None:
+        """Validate merged data; problems go to the layer each offending value came from."""
+        self.check_known_values(merged, layers)
+        extra = {path: value_at(merged, path) for path in self.extra if has(merged, path)}
+        found: list[tuple[Loc, str, bool]] = []
+        known = _without(merged, extra)
+        try:
+            desired = AssistantSpec.model_validate(known).model_dump(
+                mode="json", exclude_unset=True
+            )
+        except ValidationError as exc:
+            top_level = [path[0] for path in self.extra if len(path) == 1]
+            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *top_level))
+        for path, value in extra.items():
+            found.extend(check_value(value, self.extra[path], path))
+            self.note(path, layers)
+        for loc, message, at_key in found:
+            layer = owner(loc, layers)
+            if layer.is_sensitive(loc):
+                message = mask_value(message)
+            layer.problem(loc, message, at_key=at_key)
+        return None if found else _with(desired, extra)
+
+    def note(self, path: LeafPath, layers: list[Source]) -> None:
+        """Once a run per field: it is typed by the saved API schema, not the built-in models."""
+        if path in self.noted:
+            return
+        self.noted.add(path)
+        message = (
+            f"note: {dotted(path)} is not in this kathansync's models; typed by"
+            f" {API_SCHEMA_NAME} ({describe_type(self.extra[path])}) and planned like any field"
+        )
+        layer = owner(path, layers)
+        self.problems.add(layer.problem(path, message, at_key=True, severity="warning"))
+
+    def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
+        """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
+        for name, known in KNOWN_VALUES.items():
+            loc: Loc = tuple(name.split("."))
+            value = value_at(merged, loc)
+            # Non-strings are type errors (or YAML 1.1 booleans the model reads as on/off).
+            if not isinstance(value, str) or value in known:
+                continue
+            layer = owner(loc, layers)
+            sensitive = layer.is_sensitive(loc)
+            shown = "(sensitive)" if sensitive else repr(value)
+            hint = "" if sensitive else did_you_mean(value, known)
+            layer.problem(
+                loc,
+                f"unknown value {shown} for {name} (known: {', '.join(known)}){hint}",
+                severity="error" if self.strict else "warning",
+            )
+
+
+def _without(data: dict[str, Any], paths: Mapping[LeafPath, Any]) -> dict[str, Any]:
+    """A copy of `data` without the keys at `paths` (the fields the built-in models lack)."""
+    copied: dict[str, Any] = copy_tree(data)
+    for path in paths:
+        parent = value_at(copied, path[:-1])
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return copied
+
+
+def _with(desired: dict[str, Any], extra: Mapping[LeafPath, Any]) -> dict[str, Any]:
+    """`desired` with the schema-only fields put back where the manifest had them."""
+    for path, value in extra.items():
+        parent = desired
+        for key in path[:-1]:
+            parent = parent.setdefault(key, {})
+        parent[path[-1]] = copy_tree(value)
+    return desired
