@@ -16,6 +16,8 @@ from kathansync.validation import describe_errors
 
 CONFIG_NAME = "kathansync.yaml"
 DEFAULT_MANIFESTS = "assistants"
+DEFAULT_BACKUP_DIR = ".kathansync/backups"  # relative to the repository root (issue 15)
+DEFAULT_BACKUP_KEEP = 50
 
 
 class _EnvironmentSpec(BaseModel):
@@ -26,12 +28,20 @@ class _EnvironmentSpec(BaseModel):
     vars: dict[str, str] = Field(default_factory=dict)
 
 
+class _BackupsSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dir: str = DEFAULT_BACKUP_DIR
+    keep: int = Field(default=DEFAULT_BACKUP_KEEP, ge=1)
+
+
 class _ConfigSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     api_url: str | None = None
     manifests: str = DEFAULT_MANIFESTS
     prune_threshold: float | None = Field(default=None, ge=0, le=1)
+    backups: _BackupsSpec = Field(default_factory=_BackupsSpec)
     environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
 
 
@@ -64,6 +74,8 @@ class Config:
     manifests: str = DEFAULT_MANIFESTS
     environments: Mapping[str, Environment] = field(default_factory=dict)
     prune_threshold: float | None = None
+    backup_dir: str = DEFAULT_BACKUP_DIR
+    backup_keep: int = DEFAULT_BACKUP_KEEP
 
     @property
     def root(self) -> Path:
@@ -125,6 +137,8 @@ def load_config(root: Path) -> Config:
         manifests=spec.manifests,
         environments=MappingProxyType(environments),
         prune_threshold=spec.prune_threshold,
+        backup_dir=spec.backups.dir,
+        backup_keep=spec.backups.keep,
     )
 
 

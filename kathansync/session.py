@@ -342,12 +342,22 @@ class Session:
         refused: Mapping[str, Outcome],
         *,
         on_done: Callable[[Outcome], None] | None = None,
+        backup: bool = True,
+        restore_of: str | None = None,
     ) -> list[Outcome]:
         """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
         from kathansync.apply import Outcome, Status, apply_changes
+        from kathansync.backup.files import back_up, record_outcomes
 
         pending = run.pending(refused)
+        # BACKUP HOOK (issue 15), before the first request: no backup, no request.
+        config = self.settings.config
+        taken = (
+            back_up(config, run.plan, pending, refused, restore_of, self.info) if backup else None
+        )
         outcomes = apply_changes(pending, conn.client, refused=refused, on_done=on_done)
+        if taken is not None:  # the ids created, for `restore --delete-created`
+            record_outcomes(taken, outcomes, self.info)
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
             for c in run.plan.changes

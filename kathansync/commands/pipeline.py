@@ -156,6 +156,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for 'yes'.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @prune_options
+@click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first request.")
 @network_options
 def apply(
     planfile: Path | None,
@@ -164,6 +165,7 @@ def apply(
     fmt: str,
     prune: bool,
     force: bool,
+    no_backup: bool,
     **kwargs: Any,
 ) -> int:
     """Make the API match the manifests, sending only what changed.
@@ -186,6 +188,13 @@ def apply(
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     session = session_for(opts)
     settings = session.settings
+    from kathansync.backup.restoring import is_restore_plan
+
+    if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
+        from kathansync.commands.backups import apply_saved_restore
+
+        network = network_from(kwargs)
+        return apply_saved_restore(session, planfile, fmt, opts, network, not no_backup)
     manifests = load_or_fail(session)
     with session.connect(network_from(kwargs)) as conn:
         if planfile:
@@ -207,7 +216,9 @@ def apply(
             click.echo("No changes. Nothing to apply.")
             return EXIT_OK
         with opts.progress("applying", len(run.pending(refused))) as tick:
-            outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
+            outcomes = session.apply(
+                conn, run, refused, on_done=lambda _: tick(), backup=not no_backup
+            )
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
     unwritten = session.write_back_ids(run, outcomes)
     for message in unwritten:
