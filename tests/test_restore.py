@@ -187,3 +187,54 @@ def test_restore_mistakes_are_one_clear_line(
     assert result.exit_code == 1
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_restore_asks_first_and_a_no_sends_nothing(
+    repo: Path,
+    kathan_env: EmulatorServer,
+    applied: dict[str, dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kathansync.commands import pipeline
+
+    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    puts = kathan_env.stats()["methods"].get("PUT", 0)
+    answer = CliRunner().invoke(cli, ["restore", latest_id(repo)], input="no\n")
+    assert answer.exit_code == 1
+    assert "voice.speed: 0.9 -> 1.1" in answer.stdout
+    assert kathan_env.stats()["methods"].get("PUT", 0) == puts
+    answer = CliRunner().invoke(
+        cli, ["restore", latest_id(repo), "--target", "support"], input="yes\n"
+    )
+    assert answer.exit_code == 0, answer.output
+    assert kathan_env.assistants[A] == applied[A]
+
+
+def test_restore_without_a_terminal_needs_auto_approve(
+    repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
+) -> None:
+    result = run("restore", latest_id(repo))
+    assert result.exit_code == 1
+    assert "--auto-approve" in result.stderr
+    assert kathan_env.assistants[A] != applied[A]
+
+
+def test_restore_json_output_is_the_apply_result(
+    repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
+) -> None:
+    result = run("restore", latest_id(repo), "--auto-approve", "--format", "json")
+    assert result.exit_code == 0, result.output
+    statuses = {o["handle"]: o["status"] for o in json.loads(result.stdout)["outcomes"]}
+    assert statuses == {"support": "applied", B: "created"}
+    assert "next apply will redo it" in result.stderr
+
+
+def test_restore_needs_the_environment_the_backup_was_taken_in(
+    repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
+) -> None:
+    (repo / "kathansync.yaml").write_text(
+        f"environments:\n  staging: {{api_url: '{kathan_env.url}'}}\n"
+    )
+    result = run("restore", latest_id(repo), "--env", "staging", "--auto-approve")
+    assert result.exit_code == 1
+    assert "taken in environment None, not 'staging'" in result.stderr

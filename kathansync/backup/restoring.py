@@ -123,15 +123,6 @@ def save_restore_plan(run: PlanRun, request: RestoreRequest, path: Path) -> None
     write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
-def is_restore_plan(path: Path) -> bool:
-    """Does this plan file come from `restore --out`? (An unreadable one is left to load_plan.)"""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and isinstance(data.get("restore_of"), str)
-
-
 def request_from_saved(saved: SavedPlan, session: Session) -> RestoreRequest:
     """The restore a saved restore plan was made for: its backup, targets and options."""
     data = saved.data

@@ -41,6 +41,11 @@ def history(env: str | None, fmt: str) -> int:
 
     One line per backup: time (UTC), short id, environment, commit (branch), what the apply
     updated, deleted and created. Undo one with `kathansync restore ID`.
+
+    \b
+    Examples:
+      kathansync history
+      kathansync history --env production --format json
     """
     from kathansync.backup.files import backups_dir, list_backups
     from kathansync.session import resolve_settings
@@ -190,6 +195,15 @@ def _apply_restore(
     for error in errors:
         click.echo(f"Error: {error}", err=True)
     return EXIT_OK if succeeded(outcomes) and not errors else EXIT_ERROR
+
+
+def is_restore_plan(path: Path) -> bool:
+    """Does this plan file come from `restore --out`? (An unreadable one is left to load_plan.)"""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("restore_of"), str)
 
 
 def apply_saved_restore(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kathansync.commands.backups import apply_saved_restore, is_restore_plan
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -188,11 +189,7 @@ def apply(
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     session = session_for(opts)
     settings = session.settings
-    from kathansync.backup.restoring import is_restore_plan
-
     if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
-        from kathansync.commands.backups import apply_saved_restore
-
         network = network_from(kwargs)
         return apply_saved_restore(session, planfile, fmt, opts, network, not no_backup)
     manifests = load_or_fail(session)
