@@ -18,6 +18,7 @@ from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestEr
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
+    from kathansync.backup.files import Backup
     from kathansync.client import KathanClient
     from kathansync.config import Config
     from kathansync.manifest import LoadResult
@@ -127,6 +128,7 @@ class Session:
         self.info = info  # remarks for the user (stderr)
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
+        self.last_backup: Backup | None = None  # taken by the last apply (issue 15)
 
     def quietly(self) -> Session:
         """This session without remarks: for a re-check whose remarks were already made."""
@@ -357,7 +359,7 @@ class Session:
         )
         outcomes = apply_changes(pending, conn.client, refused=refused, on_done=on_done)
         if taken is not None:  # the ids created, for `restore --delete-created`
-            record_outcomes(taken, outcomes, self.info)
+            self.last_backup = record_outcomes(taken, outcomes, self.info)
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
             for c in run.plan.changes

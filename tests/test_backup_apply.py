@@ -197,3 +197,20 @@ def test_history_json_has_no_remote_values(repo: Path, kathan_env: EmulatorServe
     result = run("history", "--format", "json")
     assert "t0ken" not in result.stdout
     assert json.loads(result.stdout)["backups"][0]["counts"]["updated"] == 1
+
+
+def test_in_actions_the_apply_summary_names_the_backup(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Support")
+    (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
+    summary = repo / "summary.md"
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_RUN_ID": "77"}
+    result = CliRunner().invoke(cli, ["apply", "--auto-approve"], env=env)
+    assert result.exit_code == 0, result.output
+    (backup,) = list_backups(backups(repo))
+    text = summary.read_text()
+    assert (
+        f"Backup taken before this apply: `{backup.id}` (artifact `kathansync-backup-77`)" in text
+    )
+    assert f"kathansync restore {backup.id}" in text

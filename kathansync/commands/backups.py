@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,18 @@ def history(env: str | None, fmt: str) -> int:
     for backup in backups if fmt == "text" else []:
         click.echo(history_line(backup))
     return EXIT_OK
+
+
+def backup_note(backup: Backup | None, environ: Mapping[str, str]) -> str:
+    """A line for the apply's markdown job summary: which backup to restore, and where it is."""
+    if backup is None:
+        return ""
+    run_id = environ.get("GITHUB_RUN_ID")
+    where = f" (artifact `kathansync-backup-{run_id}`)" if run_id else ""
+    return (
+        f"\nBackup taken before this apply: `{backup.id}`{where}."
+        f" Undo with `kathansync restore {backup.id}` (docs/restore.md).\n"
+    )
 
 
 def _env(backup: Backup) -> str | None:

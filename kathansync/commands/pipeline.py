@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kathansync.commands.backups import apply_saved_restore, is_restore_plan
+from kathansync.commands.backups import apply_saved_restore, backup_note, is_restore_plan
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -226,6 +226,7 @@ def apply(
         # The job summary tells what was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
+        summary += backup_note(session.last_backup, os.environ)
         github.append_step_summary(summary, os.environ)
     return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
 
