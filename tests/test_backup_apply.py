@@ -214,3 +214,15 @@ def test_in_actions_the_apply_summary_names_the_backup(
         f"Backup taken before this apply: `{backup.id}` (artifact `kathansync-backup-77`)" in text
     )
     assert f"kathansync restore {backup.id}" in text
+
+
+def test_an_adoption_alone_sends_nothing_and_takes_no_backup(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    kathan_env.seed(A, name="Support")
+    (repo / "assistants" / "support.yaml").write_text("name: Support\n")  # adopted by name
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert A in (repo / "assistants" / "support.yaml").read_text()
+    assert writes(kathan_env) == 0
+    assert not backups(repo).exists()

@@ -65,6 +65,7 @@ def test_a_backup_holds_no_credentials_of_the_url(tmp_path: Path) -> None:
     assert backup.data["api_url"] == "http://api.example:8080/v1"
     assert "pw" not in backup.path.read_text() and "secret" not in backup.path.read_text()
     assert public_url("https://api.staging.kathan.tech/") == "https://api.staging.kathan.tech"
+    assert public_url("http://k:s@[::1]:8787/") == "http://[::1]:8787"
 
 
 def test_find_by_short_id_prefix_file_name_or_path(tmp_path: Path) -> None:

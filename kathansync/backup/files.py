@@ -99,6 +99,7 @@ def public_url(url: str) -> str:
     """The API URL without userinfo, query or fragment: a backup never holds credentials."""
     parts = urlsplit(url)
     host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}".rstrip("/")
 
@@ -114,7 +115,8 @@ def back_up(
     """The apply hook: back up what is about to be sent (None: nothing will be), say where.
 
     Raises BackupError, before any request, when the file cannot be written."""
-    sent = [c for c in pending if c.has_changes and c.handle not in refused]
+    # An adoption with no difference is pending (its id is written back) but sends nothing.
+    sent = [c for c in pending if c.action.value != "no-op" and c.handle not in refused]
     if not sent:
         return None
     taken = write_backup(
