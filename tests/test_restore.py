@@ -238,3 +238,16 @@ def test_restore_needs_the_environment_the_backup_was_taken_in(
     result = run("restore", latest_id(repo), "--env", "staging", "--auto-approve")
     assert result.exit_code == 1
     assert "taken in environment None, not 'staging'" in result.stderr
+
+
+def test_restore_reads_one_by_one_when_the_api_cannot_list(
+    repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
+) -> None:
+    from kathansync.emulator import Fault
+
+    kathan_env.inject(Fault(status=405, method="GET", path="/assistants"))
+    result = run("restore", latest_id(repo), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert kathan_env.assistants[A] == applied[A]
+    assert len(kathan_env.assistants) == 3  # B re-created (a 404 meant "gone"), `new` kept
+    assert kathan_env.controls.pending() == []  # the list was refused, so GETs one by one
