@@ -107,6 +107,7 @@ def test_a_saved_restore_plan_is_refused_per_assistant_when_it_moved(
     outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
     assert outcomes["support"]["status"] == "stale"
     assert outcomes["support"]["paths"] == ["voice.speed"]
+    assert outcomes["support"]["message"].endswith("Run restore again.")
     assert outcomes[B]["status"] == "created"  # the other assistant is restored all the same
     assert kathan_env.assistants[A]["voice"]["speed"] == 1.5
 

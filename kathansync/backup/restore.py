@@ -138,7 +138,9 @@ def recheck(
     for handle in sorted(planned):
         outcome = stale_outcome(entries[handle], by_handle.get(handle))
         if outcome:
-            refused[handle] = outcome
+            # The way forward is a fresh restore plan, not a fresh plan of the manifests.
+            message = (outcome.message or "").replace("Run plan again.", "Run restore again.")
+            refused[handle] = replace(outcome, message=message)
     changes = [c for c in fresh.changes if c.handle in planned]
     changes += [_as_planned(entries[h]) for h in refused if h not in by_handle]
     changes += [_as_planned(e) for h, e in entries.items() if h not in planned]
