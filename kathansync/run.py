@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
+from kathansync.backup.files import Backup, back_up, record_outcomes
 from kathansync.blocked import fetch_failure, held_create, unknown_id
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult, load_manifests
@@ -20,7 +21,7 @@ from kathansync.models import Manifest
 from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
 from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
-from kathansync.plan.saved import new_keys, stale_reason
+from kathansync.plan.saved import as_reviewed, new_keys
 from kathansync.plan.select import select
 from kathansync.record import record_ids
 from kathansync.settings import Network, Settings
@@ -93,6 +94,7 @@ class Run:
         self.info = info  # remarks for the user (stderr)
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
+        self.last_backup: Backup | None = None  # taken by this run's last apply (issue 15)
 
     def quietly(self) -> Run:
         """This run without remarks: for a re-check whose remarks were already made."""
@@ -322,8 +324,7 @@ class Run:
         only when the remote and desired digests still match: then the recomputed PUT body is
         the one the reviewer saw.
         """
-        by_handle = {c.handle: c for c in reviewed.changes}
-        planned = {h for h, c in by_handle.items() if c.has_changes}
+        planned = {c.handle for c in reviewed.changes if c.has_changes}
         again = self.plan(
             api,
             manifests,
@@ -334,19 +335,9 @@ class Run:
             fingerprint=planned,  # so a stale message names only the fields that moved
             force_create=force_create,
         )
-        fresh = {c.handle: c for c in again.plan.changes}
-        refused: dict[str, Outcome] = dict(again.blocked)
-        for handle in sorted(planned.difference(refused)):
-            stale = stale_reason(by_handle[handle], fresh.get(handle))
-            if stale:
-                refused[handle] = stale_outcome(stale)
-        # Only what was reviewed is applied: a difference that appeared since waits for the
-        # next plan, and a refused assistant is reported, never sent.
-        changes = [c for c in again.plan.changes if c.handle in planned]
-        changes += [by_handle[h] for h in refused if h not in fresh]
-        changes += [c for h, c in by_handle.items() if h not in planned]  # the no-ops
-        changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
-        plan = Plan(tuple(changes), again.plan.api_url, again.plan.environment)
+        # Only what was reviewed is applied; a refused assistant is reported, never sent.
+        plan, stale = as_reviewed(reviewed, again.plan, again.blocked)
+        refused = {**again.blocked, **{h: stale_outcome(s) for h, s in stale.items()}}
         return replace(again, plan=plan, blocked={}), refused
 
     # --- APPLY -> VERIFY -> write back -------------------------------------------------------
@@ -358,14 +349,22 @@ class Run:
         refused: Mapping[str, Outcome],
         *,
         on_done: Callable[[Outcome], None] | None = None,
+        backup: bool = True,
+        restore_of: str | None = None,
     ) -> list[Outcome]:
-        """Send every planned change; every assistant in the plan gets an Outcome.
+        """Send every planned change, after a backup of the remote objects it changes (none
+        written: BackupError, nothing sent); every assistant in the plan gets an Outcome.
 
         A create with no clear answer is remembered in `.kathansync/pending-creates.json`, and
         forgotten once a create or an adoption of that handle succeeds.
         """
         pending = planned.pending(refused)
+        taken = None
+        if backup:  # before the first request: no backup, no request
+            taken = back_up(self.settings, planned.plan, pending, refused, restore_of, self.info)
         outcomes = apply_changes(pending, api.client, refused=refused, on_done=on_done)
+        if taken is not None:  # the ids created, for `restore --delete-created`
+            self.last_backup = record_outcomes(taken, outcomes, self.info)
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
             for c in planned.plan.changes

@@ -22,6 +22,8 @@ from kathansync.load.problems import describe_errors, did_you_mean
 
 DEFAULT_MANIFESTS = "assistants"
 STATE_DIR = ".kathansync"  # local state: lock, pending creates, backups (never committed)
+DEFAULT_BACKUP_DIR = f"{STATE_DIR}/backups"  # relative to the repository root (issue 15)
+DEFAULT_BACKUP_KEEP = 50
 
 
 class _EnvironmentSpec(BaseModel):
@@ -33,6 +35,13 @@ class _EnvironmentSpec(BaseModel):
     vars: dict[str, str] = Field(default_factory=dict)
 
 
+class _BackupsSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    dir: str = DEFAULT_BACKUP_DIR
+    keep: int = Field(default=DEFAULT_BACKUP_KEEP, ge=1)
+
+
 class _ConfigSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -40,6 +49,7 @@ class _ConfigSpec(BaseModel):
     manifests: str = DEFAULT_MANIFESTS
     rate_limit: int | None = Field(default=None, gt=0)
     prune_threshold: float | None = Field(default=None, ge=0, le=1)
+    backups: _BackupsSpec = Field(default_factory=_BackupsSpec)
     environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
 
 
@@ -68,6 +78,8 @@ class Config:
     environments: Mapping[str, Environment] = field(default_factory=dict)
     prune_threshold: float | None = None
     rate_limit: int | None = None
+    backup_dir: str = DEFAULT_BACKUP_DIR  # `backups: dir:`, relative to the repository root
+    backup_keep: int = DEFAULT_BACKUP_KEEP
 
     @property
     def folder(self) -> Path:
@@ -122,6 +134,12 @@ class Settings:
     def state_dir(self) -> Path:
         """`.kathansync/` at the repository root: local state, never committed."""
         return self.root / STATE_DIR
+
+    @property
+    def backups_dir(self) -> Path:
+        """Where backups live: `backups: dir:` of kathansync.yaml (default .kathansync/backups),
+        from the repository root. The one place that decides it."""
+        return self.root / self.config.backup_dir
 
 
 def resolve_settings(
@@ -218,6 +236,8 @@ def _config(path: Path, spec: _ConfigSpec) -> Config:
         environments=MappingProxyType(environments),
         prune_threshold=spec.prune_threshold,
         rate_limit=spec.rate_limit,
+        backup_dir=spec.backups.dir,
+        backup_keep=spec.backups.keep,
     )
 
 

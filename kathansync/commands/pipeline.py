@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kathansync.commands.backups import apply_saved_restore, backup_note, is_restore_plan
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -179,6 +180,7 @@ def plan(
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @prune_options
 @force_create_option
+@click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first request.")
 @network_options
 def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: Any) -> int:
     """Make the API match the manifests, sending only what changed.
@@ -199,6 +201,8 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
     if planfile and (targets or kwargs["prune"]):
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     session = session_for(opts)
+    if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
+        return apply_saved_restore(session, planfile, fmt, opts, kwargs)
     # Locked before loading: manifests read before another apply wrote its ids would create
     # the same assistants again.
     with session.locked(f"kathansync apply {planfile or ''}".strip()):
@@ -212,7 +216,9 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
                 click.echo("No changes. Nothing to apply.")
                 return EXIT_OK
             with opts.progress("applying", len(run.pending(refused))) as tick:
-                outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
+                outcomes = session.apply(
+                    conn, run, refused, on_done=lambda _: tick(), backup=not kwargs["no_backup"]
+                )
         click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
         unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
     for message in unwritten:
@@ -223,6 +229,7 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
         # The job summary tells what was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
+        summary += backup_note(session.last_backup, os.environ)
         github.append_step_summary(summary, os.environ)
     return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
 

@@ -73,6 +73,9 @@ class Change:
     # What the plan was based on, for `apply PLANFILE` (dotted leaf -> digest).
     remote_fingerprints: Mapping[str, str] = field(default_factory=dict)
     desired_fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # The remote object as fetched for this plan, whole: what a backup keeps (issue 15).
+    # Real values: never serialised by to_dict.
+    remote: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def has_changes(self) -> bool:
@@ -184,6 +187,7 @@ def plan_assistant(
         adopted=adopted,
         remote_fingerprints=digest(remote),
         desired_fingerprints=digest(manifest.desired),
+        remote=remote,
     )
 
 
@@ -228,6 +232,7 @@ def plan_delete(remote: Mapping[str, Any], keys: FingerprintKeys | None = None) 
         action=Action.DELETE,
         name=str(remote.get("name") or ""),
         remote_fingerprints=digests,
+        remote=remote,
     )
 
 

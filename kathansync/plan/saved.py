@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -257,6 +257,31 @@ def stale_reason(planned: Change, fresh: Change | None) -> Stale | None:
     if fresh.action is not planned.action:
         return stale(f"it now plans as {fresh.action.value}, not {planned.action.value}")
     return None
+
+
+def as_reviewed(
+    reviewed: Plan, fresh: Plan, blocked: Collection[str] = ()
+) -> tuple[Plan, dict[str, Stale]]:
+    """What of `fresh` may be sent for `reviewed`, and each reviewed assistant that moved since.
+
+    Only what was reviewed is sent: a change of `fresh` that was a no-op when reviewed waits for
+    the next plan. A stale or `blocked` assistant keeps its reviewed change (reported, never
+    sent); the reviewed no-ops stay in the plan as they were.
+    """
+    by_handle = {c.handle: c for c in reviewed.changes}
+    planned = {h for h, c in by_handle.items() if c.has_changes}
+    fresh_by_handle = {c.handle: c for c in fresh.changes}
+    stale: dict[str, Stale] = {}
+    for handle in sorted(planned.difference(blocked)):
+        reason = stale_reason(by_handle[handle], fresh_by_handle.get(handle))
+        if reason:
+            stale[handle] = reason
+    held = [h for h in (*blocked, *stale) if h in planned and h not in fresh_by_handle]
+    changes = [c for c in fresh.changes if c.handle in planned]
+    changes += [by_handle[h] for h in dict.fromkeys(held)]
+    changes += [c for h, c in by_handle.items() if h not in planned]  # the no-ops
+    changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
+    return Plan(tuple(changes), fresh.api_url, fresh.environment), stale
 
 
 def _moved(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
