@@ -114,7 +114,7 @@ def test_the_backup_holds_unmanaged_fields_and_deleted_assistants_whole(
 ) -> None:
     kathan_env.seed(A, name="Support", description="tuned by hand", voice={"speed": 1.2})
     kathan_env.seed(B, name="Old line", first_message="Hi")
-    kathan_env.assistants[A]["icon"] = "bell"  # a field the tool does not know
+    kathan_env.assistants[A]["voicemail_detection"] = True  # a field the tool does not know
     before = copy.deepcopy(kathan_env.assistants)
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nvoice:\n  speed: 1.0\n")
     result = run("apply", "--prune", "--force", "--auto-approve")

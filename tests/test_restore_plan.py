@@ -56,7 +56,7 @@ def test_restorable_keeps_what_a_put_accepts() -> None:
         "name": "Support",
         "description": None,  # nullable in a request: kept, restore clears it
         "voice": {"speed": 1.1, "language": None, "timbre": "warm"},  # null and unknown: dropped
-        "icon": "bell",  # unknown to kathansync, documented by the saved API schema
+        "voicemail_detection": True,  # unknown to kathansync, documented by the saved API schema
         "created_at": "2026-01-01",  # server-only
     }
     assert restorable(backed_up) == {
@@ -64,7 +64,7 @@ def test_restorable_keeps_what_a_put_accepts() -> None:
         "description": None,
         "voice": {"speed": 1.1},
     }
-    assert restorable(backed_up, {"icon"})["icon"] == "bell"
+    assert restorable(backed_up, {"voicemail_detection"})["voicemail_detection"] is True
 
 
 def test_the_plan_has_an_update_a_create_and_a_delete() -> None:
