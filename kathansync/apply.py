@@ -16,7 +16,7 @@ from kathansync.errors import ApiError
 from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
 
 if TYPE_CHECKING:
-    from kathansync.client import KathanClient
+    from kathansync.remote.client import KathanClient
 
 
 class Status(StrEnum):
@@ -156,15 +156,16 @@ def _verify(
 
 
 def _scrub(message: str, change: Change) -> str:
-    """`message` without the interpolated values the change sends (a server may echo them)."""
+    """`message` without the interpolated values the change sends, in any form a server may
+    echo them (case changed, JSON-escaped, cut off)."""
+    from kathansync.remote.redact import scrub
+
     secrets: list[str] = []
     for path in change.sensitive:
         value = value_at(change.payload, tuple(path.split(".")))
         values = value if isinstance(value, list) else [value]
-        secrets += [v for v in values if isinstance(v, str) and len(v) >= 3]
-    for secret in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
-        message = message.replace(secret, SENSITIVE)
-    return message
+        secrets += [v for v in values if isinstance(v, str)]
+    return scrub(message, secrets, marker=SENSITIVE)
 
 
 def _show(value: Any) -> str:

@@ -24,6 +24,7 @@ class _EnvironmentSpec(BaseModel):
     api_url: str | None = None
     manifests: str | None = None
     vars: dict[str, str] = Field(default_factory=dict)
+    rate_limit: int | None = Field(default=None, ge=1)  # requests per minute
 
 
 class _ConfigSpec(BaseModel):
@@ -32,6 +33,7 @@ class _ConfigSpec(BaseModel):
     api_url: str | None = None
     manifests: str = DEFAULT_MANIFESTS
     prune_threshold: float | None = Field(default=None, ge=0, le=1)
+    rate_limit: int | None = Field(default=None, ge=1)  # requests per minute
     environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
 
 
@@ -43,6 +45,7 @@ class Environment:
     api_url: str | None = None
     manifests: str | None = None
     vars: Mapping[str, str] = field(default_factory=dict)
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class ResolvedSettings:
     api_url: str | None  # the selected environment's own api_url (None without one)
     manifests: Path  # absolute when the config file was found, else relative to the cwd
     vars: Mapping[str, str]
+    rate_limit: int | None = None  # the selected environment's own rate_limit
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ class Config:
     manifests: str = DEFAULT_MANIFESTS
     environments: Mapping[str, Environment] = field(default_factory=dict)
     prune_threshold: float | None = None
+    rate_limit: int | None = None
 
     @property
     def root(self) -> Path:
@@ -88,6 +93,7 @@ class Config:
             chosen.api_url,
             self.root / (chosen.manifests or self.manifests),
             chosen.vars,
+            chosen.rate_limit,
         )
 
 
@@ -116,7 +122,9 @@ def load_config(root: Path) -> Config:
         )
         raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
     environments = {
-        name: Environment(name, env.api_url, env.manifests, MappingProxyType(dict(env.vars)))
+        name: Environment(
+            name, env.api_url, env.manifests, MappingProxyType(dict(env.vars)), env.rate_limit
+        )
         for name, env in spec.environments.items()
     }
     return Config(
@@ -125,6 +133,7 @@ def load_config(root: Path) -> Config:
         manifests=spec.manifests,
         environments=MappingProxyType(environments),
         prune_threshold=spec.prune_threshold,
+        rate_limit=spec.rate_limit,
     )
 
 

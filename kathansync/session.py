@@ -18,12 +18,12 @@ from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestEr
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
-    from kathansync.client import KathanClient
     from kathansync.config import Config
     from kathansync.manifest import LoadResult
     from kathansync.models import Manifest
     from kathansync.plan import Change, FingerprintKeys, Plan
     from kathansync.planfile import SavedPlan
+    from kathansync.remote.client import KathanClient
 
 Report = Callable[[str], None]
 # (label, total) -> a context manager yielding a function to call once per item done.
@@ -48,6 +48,7 @@ class Settings:
     environment: str | None
     variables: Mapping[str, str]
     config: Config
+    rate_limit: int | None = None  # requests per minute, from kathansync.yaml
 
 
 def resolve_settings(
@@ -61,8 +62,8 @@ def resolve_settings(
     """The API URL, first found: --api-url; the api_url of the selected environment (naming an
     environment is a deliberate choice, stronger than a variable exported in some shell);
     KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL."""
-    from kathansync.client import API_URL_ENV, DEFAULT_API_URL
     from kathansync.config import load_config
+    from kathansync.remote.credentials import API_URL_ENV, DEFAULT_API_URL, check_api_url
 
     config = load_config(cwd)
     selected = config.select(env)
@@ -70,16 +71,20 @@ def resolve_settings(
         api_url or selected.api_url or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
     )
     manifests = directory or selected.manifests
-    return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config)
+    check_api_url(url)  # before the URL is printed or saved anywhere
+    rate_limit = selected.rate_limit if selected.rate_limit is not None else config.rate_limit
+    return Settings(url.rstrip("/"), manifests, selected.env, selected.vars, config, rate_limit)
 
 
 @dataclass(frozen=True)
 class Network:
-    """How hard to push the API: requests in flight, retries after the first try, seconds."""
+    """How hard to push the API: requests in flight (None: from the rate-limit budget), retries
+    after the first try, seconds, requests per minute when the API sends no rate headers."""
 
-    parallelism: int = 8
+    parallelism: int | None = None
     max_retries: int = 4  # 5 tries in all
     timeout: float = 10.0
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,9 @@ class Session:
 
     def connect(self, network: Network | None = None) -> Connection:
         """A client for the selected API; missing credentials fail here, before any request."""
-        from kathansync.client import Credentials, KathanClient, RetryPolicy
+        from kathansync.remote.client import KathanClient
+        from kathansync.remote.credentials import Credentials
+        from kathansync.remote.pacing import RetryPolicy
 
         network = network or Network()
         credentials = Credentials.from_env(os.environ)
@@ -178,7 +185,9 @@ class Session:
             timeout=network.timeout,
             retry=RetryPolicy(max_tries=network.max_retries + 1),
             parallelism=network.parallelism,
+            rate_limit=network.rate_limit or self.settings.rate_limit,
             log=self.log,
+            notify=self.info,  # retries and rate-limit waits as they happen
         )
         return Connection(client, credentials.api_key)
 

@@ -18,8 +18,10 @@ from typing import Any, ClassVar
 import pytest
 import vcr
 
-from kathansync.client import Credentials, KathanClient, RetryPolicy
 from kathansync.errors import ApiError
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
+from kathansync.remote.pacing import RetryPolicy
 
 CASSETTES = Path(__file__).parent / "cassettes"
 KEY = "sk-cassette-NEVER-RECORD-9f8e7d"

@@ -187,9 +187,9 @@ network_options = _stacked(
     click.option(
         "--parallelism",
         type=click.IntRange(1, 64),
-        default=8,
-        show_default=True,
-        help="Requests in flight at once.",
+        default=None,
+        help="Requests in flight at once (default: from the rate-limit budget, at most 32;"
+        " never more than the budget allows).",
     ),
     click.option(
         "--max-retries",
@@ -205,6 +205,13 @@ network_options = _stacked(
         show_default=True,
         help="Seconds to wait for each answer.",
     ),
+    click.option(
+        "--rate-limit",
+        type=click.IntRange(1),
+        default=None,
+        help="Requests per minute when the API sends no X-RateLimit headers"
+        " (default: kathansync.yaml's rate_limit, else unpaced).",
+    ),
 )
 
 
@@ -215,6 +222,7 @@ def network_from(kwargs: dict[str, Any]) -> Network:
         parallelism=kwargs.pop("parallelism"),
         max_retries=kwargs.pop("max_retries"),
         timeout=kwargs.pop("timeout"),
+        rate_limit=kwargs.pop("rate_limit"),
     )
 
 

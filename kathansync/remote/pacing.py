@@ -1,0 +1,280 @@
+"""When to send: the retry policy, and one rate-limit budget shared by every thread.
+
+The API documents `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix
+seconds) on its answers and a 429 past the limit. Every answer updates the budget; a thread
+that would overdraw it waits for the reset before sending, instead of bouncing off a 429.
+Without headers, `--rate-limit N` per minute sets the budget; without either, nothing waits.
+Clock and sleep are injectable, so tests run the waits instantly.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from kathansync.errors import ApiError, ConfigError
+
+WINDOW = 60.0  # documented: limits are per minute
+MAX_WAIT = 300.0  # a reset further away than this is an error saying when to come back
+# Answers that mean "not now, try again": rate limited, or a gateway/server briefly down.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# A POST is retried only on answers that say the request was refused before any processing.
+# A 502/504 may come from a gateway that already forwarded the POST: retrying could create twice.
+POST_RETRY_STATUSES = frozenset({429, 503})
+# Transport failures before any byte of the request left: safe to retry for every method.
+NOTHING_SENT: tuple[type[httpx.TransportError], ...] = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+)
+# Transport failures after the request (maybe) reached the server: retried for idempotent calls.
+AMBIGUOUS: tuple[type[httpx.TransportError], ...] = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff with full jitter, bounded by tries and a total deadline (seconds).
+
+    Retry-After (seconds or an HTTP date) replaces the computed delay; when it would end past
+    the deadline the call gives up at once instead of sleeping for nothing.
+    """
+
+    max_tries: int = 5
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+    deadline: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_tries < 1:
+            raise ConfigError(f"retries: at least 1 try is needed, got {self.max_tries}")
+        if min(self.base_delay, self.max_delay, self.deadline) < 0:
+            raise ConfigError("retries: delays and deadline must not be negative")
+
+    def backoff(self, tries: int, jitter: float) -> float:
+        """The delay after `tries` failed tries, for a jitter drawn uniformly from [0, 1)."""
+        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (tries - 1))
+        return jitter * ceiling
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:  # RFC 9110 dates are GMT
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return max(0.0, seconds)
+
+
+@dataclass
+class Tries:
+    """Book-keeping of one call across its tries (for the retry decisions and the message)."""
+
+    method: str
+    path: str
+    started: float
+    count: int = 0
+    ambiguous: bool = False  # some try was sent and got no answer
+    gave_up: str = ""  # why retrying stopped early, for the message
+
+    def suffix(self) -> str:
+        """' (after 5 tries)' and the reason retrying stopped, or '' for a single try."""
+        if self.count == 1 and not self.gave_up:
+            return ""
+        text = f"after {self.count} {'try' if self.count == 1 else 'tries'}"
+        return f" ({text}{'; ' + self.gave_up if self.gave_up else ''})"
+
+
+@dataclass(frozen=True)
+class RateHeaders:
+    """The three X-RateLimit-* values of one answer; None for a missing or malformed one."""
+
+    limit: int | None
+    remaining: int | None
+    reset: float | None  # Unix seconds
+
+    @classmethod
+    def parse(cls, headers: Mapping[str, str]) -> RateHeaders:
+        return cls(
+            _count(headers.get("x-ratelimit-limit")),
+            _count(headers.get("x-ratelimit-remaining")),
+            _unix(headers.get("x-ratelimit-reset")),
+        )
+
+    @property
+    def usable(self) -> bool:
+        return self.remaining is not None and self.reset is not None
+
+
+def _count(value: str | None) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def _unix(value: str | None) -> float | None:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def when_text(unix: float) -> str:
+    """A Unix time as the user reads it: `14:05:09 UTC`."""
+    return datetime.fromtimestamp(unix, UTC).strftime("%H:%M:%S UTC")
+
+
+class RateBudget:
+    """How many requests may still go out before `reset` (Unix seconds), shared by all threads.
+
+    `acquire()` before each send takes one request from the budget, waiting for the reset when
+    none is left; `observe()` after each answer corrects the budget from the server's headers.
+    """
+
+    def __init__(
+        self,
+        per_minute: int | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        notify: Callable[[str], None] | None = None,
+        window: float = WINDOW,
+        max_wait: float = MAX_WAIT,
+    ) -> None:
+        if per_minute is not None and per_minute < 1:
+            raise ConfigError(f"rate limit must be at least 1 request per minute, got {per_minute}")
+        self.configured = per_minute
+        self.limit: int | None = per_minute
+        self.remaining: int | None = per_minute
+        self.reset: float | None = None  # set by the first send (local) or the first headers
+        self.from_headers = False
+        self.blocked_until = 0.0
+        self._clock, self._sleep = clock, sleep
+        self._notify = notify or (lambda _message: None)
+        self._window, self._max_wait = window, max_wait
+        self._lock = threading.Lock()
+        self._announced: float | None = None  # the reset the last "waiting" line was about
+
+    def acquire(self) -> None:
+        """Take one request from the budget, sleeping until the reset when it is spent."""
+        while True:
+            with self._lock:
+                wait = self._take(self._clock())
+            if wait is None:
+                return
+            self._sleep(wait)
+
+    def _take(self, now: float) -> float | None:
+        """Seconds to wait, or None after taking one request (called under the lock)."""
+        if now < self.blocked_until:  # a 429 said: nobody sends before then
+            return self._announce(self.blocked_until - now, self.blocked_until)
+        if self.remaining is None or (self.limit is None and not self.from_headers):
+            return None  # no budget known: nothing to pace
+        if self.reset is None or now >= self.reset:
+            self._new_window(now)
+        assert self.reset is not None and self.remaining is not None
+        if self.remaining > 0:
+            self.remaining -= 1
+            return None
+        return self._announce(self.reset - now, self.reset)
+
+    def _announce(self, wait: float, until: float) -> float:
+        """`wait`, after saying so once per reset (not once per waiting thread)."""
+        self._check_wait(wait, until)
+        if self._announced != until:
+            self._announced = until
+            self._notify(f"rate limit: waiting {math.ceil(wait)} s")
+        return wait
+
+    def _new_window(self, now: float) -> None:
+        """The window passed: the full limit again (if known) until a new reset."""
+        # Headers without a limit: let one request through, its answer tells the rest.
+        self.remaining = self.limit if self.limit is not None else 1
+        self.reset = now + self._window
+
+    def _check_wait(self, wait: float, until: float) -> None:
+        if wait > self._max_wait:
+            raise ApiError(
+                f"rate limit exhausted until {when_text(until)} "
+                f"({math.ceil(wait)} s from now): try again then"
+            )
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        """Correct the budget from one answer's X-RateLimit-* headers (ignored when absent)."""
+        seen = RateHeaders.parse(headers)
+        if not seen.usable:
+            return
+        assert seen.remaining is not None and seen.reset is not None
+        with self._lock:
+            now = self._clock()
+            reset = max(seen.reset, now)  # a reset in the past: the window is over already
+            self.from_headers = True
+            if seen.limit is not None:
+                self.limit = seen.limit
+            if self.reset is None or reset > self.reset + 0.5:
+                self.remaining = seen.remaining  # a new window
+            else:  # the same window: answers arrive out of order, the lowest count is the truth
+                self.remaining = min(self.remaining or 0, seen.remaining)
+            self.reset = reset
+
+    def exhausted(self, headers: Mapping[str, str], retry_after: float | None) -> None:
+        """After a 429: nobody sends until Retry-After (when present), else the reset the
+        headers name, else one second. The wait itself happens in acquire(), shared by every
+        thread; one past `max_wait` is an ApiError saying when to try again."""
+        self.observe(headers)
+        with self._lock:
+            now = self._clock()
+            if retry_after is not None:
+                until = now + retry_after
+            elif self.from_headers and self.reset is not None and self.reset > now:
+                until = self.reset
+            else:
+                until = now + 1.0
+            if self.remaining is not None:
+                self.remaining = 0
+            self.blocked_until = max(self.blocked_until, until)
+            self._check_wait(until - now, until)
+
+    @property
+    def per_minute(self) -> int | None:
+        """Requests allowed per window: from the headers, else --rate-limit, else unknown."""
+        with self._lock:
+            return self.limit
+
+    def describe(self) -> str:
+        """`37/100 left, resets in 12 s` or `no rate-limit headers`, for doctor."""
+        with self._lock:
+            if not self.from_headers:
+                if self.configured:
+                    return f"no rate-limit headers; pacing at {self.configured}/min (--rate-limit)"
+                return "no rate-limit headers"
+            left = "?" if self.remaining is None else str(self.remaining)
+            limit = "?" if self.limit is None else str(self.limit)
+            seconds = max(0, math.ceil((self.reset or 0) - self._clock()))
+            return f"{left}/{limit} left, resets in {seconds} s"
