@@ -118,10 +118,11 @@ class RateHeaders:
 
     @classmethod
     def parse(cls, headers: Mapping[str, str]) -> RateHeaders:
+        lowered = {name.lower(): value for name, value in headers.items()}
         return cls(
-            _count(headers.get("x-ratelimit-limit")),
-            _count(headers.get("x-ratelimit-remaining")),
-            _unix(headers.get("x-ratelimit-reset")),
+            _count(lowered.get("x-ratelimit-limit")),
+            _count(lowered.get("x-ratelimit-remaining")),
+            _unix(lowered.get("x-ratelimit-reset")),
         )
 
     @property
