@@ -21,21 +21,21 @@ from kathansync.remote import paging, wording
 from kathansync.remote.credentials import Credentials, check_api_url
 from kathansync.remote.pacing import (
     AMBIGUOUS,
+    MAX_PARALLELISM,
     NOTHING_SENT,
     POST_RETRY_STATUSES,
     RETRY_STATUSES,
     RateBudget,
     RetryPolicy,
     Tries,
+    page_batch,
+    parallelism_for,
     retry_after_seconds,
 )
 from kathansync.remote.redact import Redactor, redact_json
 
 REDIRECTS = frozenset({307, 308})  # the two that keep method and body
 MAX_REDIRECTS = 5
-# Requests in flight when neither --parallelism nor a rate limit says otherwise, and the most
-# a known budget may earn: a tenth of the per-minute limit, so a burst never spends it all.
-AUTO_PARALLELISM, MAX_PARALLELISM = 16, 32
 LIST_SIZE_DEFAULT = 8  # with more than twice this many ids, one list walk beats per-id GETs
 
 T = TypeVar("T")
@@ -202,22 +202,11 @@ class KathanClient:
 
     @property
     def parallelism(self) -> int:
-        """Requests in flight at once: --parallelism, else a tenth of the per-minute budget
-        (at most 32), else 16; never more than the budget itself allows per window."""
-        limit = self.budget.per_minute
-        if self._parallelism is not None:
-            chosen = self._parallelism
-        elif limit is not None:
-            chosen = min(MAX_PARALLELISM, limit // 10)
-        else:
-            chosen = AUTO_PARALLELISM
-        return max(1, chosen if limit is None else min(chosen, limit))
+        """Requests in flight at once, chosen from the budget (see pacing.parallelism_for)."""
+        return parallelism_for(self._parallelism, self.budget.per_minute)
 
     def _page_batch(self) -> int:
-        """Pages to ask for at once after the first: up to 4 while the budget has room."""
-        remaining = self.budget.remaining
-        room = 4 if remaining is None else remaining // 10
-        return max(1, min(4, self.parallelism, room))
+        return page_batch(self.parallelism, self.budget.remaining)
 
     def run_concurrently(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """fn over items on at most `parallelism` threads; results in input order.

@@ -279,3 +279,27 @@ class RateBudget:
             limit = "?" if self.limit is None else str(self.limit)
             seconds = max(0, math.ceil((self.reset or 0) - self._clock()))
             return f"{left}/{limit} left, resets in {seconds} s"
+
+
+# Requests in flight when neither --parallelism nor a rate limit says otherwise, and the most
+# a known budget may earn: a tenth of the per-minute limit, so a burst never spends it all.
+AUTO_PARALLELISM, MAX_PARALLELISM = 16, 32
+
+
+def parallelism_for(explicit: int | None, per_minute: int | None) -> int:
+    """--parallelism, else a tenth of the per-minute budget (at most 32), else 16; never more
+    than the budget itself allows in one window."""
+    if explicit is not None:
+        chosen = explicit
+    elif per_minute is not None:
+        chosen = min(MAX_PARALLELISM, per_minute // 10)
+    else:
+        chosen = AUTO_PARALLELISM
+    return max(1, chosen if per_minute is None else min(chosen, per_minute))
+
+
+def page_batch(parallelism: int, remaining: int | None) -> int:
+    """List pages to ask for at once after the first: up to 4, while the budget has room for
+    the few that may come back empty."""
+    room = 4 if remaining is None else remaining // 10
+    return max(1, min(4, parallelism, room))
