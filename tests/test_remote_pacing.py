@@ -176,3 +176,51 @@ def test_a_reset_too_far_away_is_an_error_naming_the_time() -> None:
 def test_a_rate_limit_below_one_is_refused() -> None:
     with pytest.raises(ConfigError, match="at least 1 request per minute"):
         RateBudget(0)
+
+
+def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s() -> None:
+    """A server with 10 requests per 60 s window, as the API documents it (headers on every
+    answer, 429 without Retry-After): 30 PUTs on 4 threads land with no 429, in 3 windows."""
+    import httpx
+    from test_client import ID, assistant
+
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.credentials import Credentials
+
+    fake = SharedTime(1_800_000_000.0)
+    start, used, statuses = fake.now, Counter[int](), Counter[int]()
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        with lock:
+            window = int((fake.clock() - start) // 60)
+            used[window] += 1
+            reset = start + 60 * (window + 1)
+            remaining = 10 - used[window]
+            status = 200 if remaining >= 0 else 429
+            statuses[status] += 1
+        headers = {
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": str(max(0, remaining)),
+            "X-RateLimit-Reset": str(int(reset)),
+        }
+        if status == 429:
+            return httpx.Response(429, json={"detail": "Rate limit exceeded"}, headers=headers)
+        return httpx.Response(200, json=assistant(), headers=headers)
+
+    client = KathanClient(
+        "https://api.test",
+        Credentials("sk-test-0123456789", "u"),
+        transport=httpx.MockTransport(handler),
+        parallelism=4,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        wall=fake.clock,
+    )
+    results = client.run_concurrently(
+        lambda n: client.update_assistant(ID, {"name": f"n{n}"}), list(range(30))
+    )
+    assert len(results) == 30
+    assert statuses[429] == 0, statuses
+    assert sorted(used.values()) == [10, 10, 10]
+    assert fake.now - start <= 1.1 * 120
