@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from kathansync.diff import diff_leaves, value_at
+from kathansync.diff import diff_leaves
 from kathansync.errors import ApiError
 from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
 
@@ -158,14 +158,9 @@ def _verify(
 def _scrub(message: str, change: Change) -> str:
     """`message` without the interpolated values the change sends, in any form a server may
     echo them (case changed, JSON-escaped, cut off)."""
-    from kathansync.remote.redact import scrub
+    from kathansync.remote.redact import scrub, sensitive_values
 
-    secrets: list[str] = []
-    for path in change.sensitive:
-        value = value_at(change.payload, tuple(path.split(".")))
-        values = value if isinstance(value, list) else [value]
-        secrets += [v for v in values if isinstance(v, str)]
-    return scrub(message, secrets, marker=SENSITIVE)
+    return scrub(message, sensitive_values(change.payload, change.sensitive), marker=SENSITIVE)
 
 
 def _show(value: Any) -> str:

@@ -240,6 +240,7 @@ class Session:
             # Whether an assistant is referenced depends on every manifest (ids and names).
             raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
+        conn.client.add_secrets(secret_values(manifests))  # a server may echo them in errors
         listed = self._list_if_needed(conn.client, selected, prune)
         adoptions = find_adoptions(
             [m for m in selected if not m.id],
@@ -408,6 +409,13 @@ def _fetch_failure(failed: Sequence[tuple[str, ApiError]], api_url: str) -> str:
     if len(failed) > 1 and all(error.status == 404 for _, error in failed):
         lines.append(f"every assistant is 'not found': is the API URL right? ({api_url})")
     return "could not read the remote state:\n  " + "\n  ".join(lines)
+
+
+def secret_values(manifests: Sequence[Manifest]) -> list[str]:
+    """Every interpolated (`${VAR}`) string value of the manifests."""
+    from kathansync.remote.redact import sensitive_values
+
+    return [v for m in manifests for v in sensitive_values(m.desired, m.sensitive)]
 
 
 def select(manifests: list[Manifest], targets: Sequence[str]) -> list[Manifest]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from kathansync.errors import ApiError, ConfigError
 from kathansync.plan import Action, Change
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials, check_api_url
+from kathansync.remote.pacing import RetryPolicy
 from kathansync.remote.redact import Redactor
 
 # --- redirects ------------------------------------------------------------------------------
@@ -224,3 +226,48 @@ def test_retries_and_waits_are_announced_as_they_happen() -> None:
     notes: list[str] = []
     make_client(handler, notify=notes.append).get_assistant(ID)
     assert notes == ["HTTP 503, retrying in 0.1 s (2/5)", "rate limit: waiting 23 s"]
+
+
+def test_429s_do_not_use_up_the_tries_of_real_failures() -> None:
+    limited = error(429, "Rate limit exceeded", **{"Retry-After": "1"})
+    handler, seen = sequence(limited, limited, limited, ok())
+    fake = FakeTime()
+    make_client(handler, fake, retry=RetryPolicy(max_tries=1)).get_assistant(ID)
+    assert len(seen) == 4 and fake.sleeps == [1.0, 1.0, 1.0]
+
+
+def test_a_request_rate_limited_again_and_again_gives_up_saying_so() -> None:
+    handler, seen = sequence(error(429, "Rate limit exceeded", **{"Retry-After": "1"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(handler).get_assistant(ID)
+    assert len(seen) == 11
+    assert str(caught.value).endswith("(after 11 tries; rate limited 10 times in a row)")
+
+
+def test_sensitive_values_are_found_at_their_paths_and_inside_lists() -> None:
+    from kathansync.remote.redact import sensitive_values
+
+    tree = {"call_actions": {"webhook_url": "https://h/tok-123456789"}, "kb": ["a1", 2, "b2"]}
+    assert sensitive_values(tree, ["call_actions.webhook_url", "kb", "missing.path"]) == [
+        "https://h/tok-123456789",
+        "a1",
+        "b2",
+    ]
+
+
+def test_a_plan_hands_the_interpolated_values_to_the_client(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, kathan_env: Any
+) -> None:
+    from kathansync.session import Session, resolve_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOOK_TOKEN", "hook-Secret-0123456789")
+    (tmp_path / "assistants").mkdir()
+    (tmp_path / "assistants" / "a.yaml").write_text("name: A\nfirst_message: ${HOOK_TOKEN}\n")
+    settings = resolve_settings(
+        directory=None, env=None, api_url=None, environ=dict(os.environ), cwd=tmp_path
+    )
+    session = Session(settings)
+    with session.connect() as conn:
+        session.plan(conn, session.load())
+        assert conn.client.redact("echo HOOK-SECRET-0123456789!") == "echo [secure]!"

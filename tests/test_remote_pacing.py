@@ -224,3 +224,21 @@ def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s() -> Non
     assert statuses[429] == 0, statuses
     assert sorted(used.values()) == [10, 10, 10]
     assert fake.now - start <= 1.1 * 120
+
+
+def test_a_server_clock_behind_ours_shifts_the_reset_by_the_date_header() -> None:
+    from email.utils import formatdate
+
+    fake = SharedTime(1_800_000_100.0)  # our clock is 100 s ahead of the server's
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    server_now = 1_800_000_000.0
+    budget.observe(
+        {
+            "Date": formatdate(server_now, usegmt=True),
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(server_now + 30)),
+        }
+    )
+    budget.acquire()  # without the Date header the reset would look 70 s past: no wait
+    assert fake.sleeps == [30.0]

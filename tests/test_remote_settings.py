@@ -54,3 +54,15 @@ def test_a_rate_limit_option_below_one_is_a_usage_error(root: Path) -> None:
     result = CliRunner().invoke(cli, ["plan", "--rate-limit", "0"])
     assert result.exit_code == 1
     assert "--rate-limit" in result.output
+
+
+def test_settings_and_credentials_do_not_import_httpx() -> None:
+    """validate resolves settings (URL, credential names) and must stay offline and fast."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, kathansync.session, kathansync.remote.credentials, kathansync.remote.redact;"
+        " sys.exit('httpx' in sys.modules)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0

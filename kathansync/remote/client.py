@@ -22,6 +22,7 @@ from kathansync.remote.credentials import Credentials, check_api_url
 from kathansync.remote.pacing import (
     AMBIGUOUS,
     MAX_PARALLELISM,
+    MAX_RATE_WAITS,
     NOTHING_SENT,
     POST_RETRY_STATUSES,
     RETRY_STATUSES,
@@ -344,8 +345,10 @@ class KathanClient:
         hint = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code != 429:
             return self._next_wait(tries, hint)
-        if tries.count >= self._retry.max_tries:
+        if tries.rate_waits >= MAX_RATE_WAITS:
+            tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
             return None
+        tries.rate_waits += 1
         try:  # every thread waits for the reset; past the limit of patience, an error
             self.budget.exhausted(response.headers, hint)
         except ApiError as error:
@@ -357,7 +360,7 @@ class KathanClient:
     def _next_wait(self, tries: Tries, retry_after: float | None) -> float | None:
         """The delay before the next try, or None (and why in tries.gave_up) to stop."""
         policy = self._retry
-        if tries.count >= policy.max_tries:
+        if tries.failures >= policy.max_tries:
             return None
         wait = policy.backoff(tries.count, self._jitter()) if retry_after is None else retry_after
         if self._clock() - tries.started + wait > policy.deadline:

@@ -23,6 +23,9 @@ from kathansync.errors import ApiError, ConfigError
 
 WINDOW = 60.0  # documented: limits are per minute
 MAX_WAIT = 300.0  # a reset further away than this is an error saying when to come back
+# 429s one request may wait out before giving up: a budget shared with other clients can
+# run dry again right after a reset, but not forever.
+MAX_RATE_WAITS = 10
 # Answers that mean "not now, try again": rate limited, or a gateway/server briefly down.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A POST is retried only on answers that say the request was refused before any processing.
@@ -99,6 +102,12 @@ class Tries:
     count: int = 0
     ambiguous: bool = False  # some try was sent and got no answer
     gave_up: str = ""  # why retrying stopped early, for the message
+    rate_waits: int = 0  # tries answered 429: waited for, not counted as failures
+
+    @property
+    def failures(self) -> int:
+        """Tries that failed, as RetryPolicy.max_tries counts them (429s excluded)."""
+        return self.count - self.rate_waits
 
     def suffix(self) -> str:
         """' (after 5 tries)' and the reason retrying stopped, or '' for a single try."""
@@ -144,6 +153,18 @@ def _unix(value: str | None) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) and number >= 0 else None
+
+
+def _skew(headers: Mapping[str, str], now: float) -> float:
+    """Seconds our clock is ahead of the server's, from its Date header (0 when unknown or
+    within the header's one-second resolution): a Reset is the server's Unix time."""
+    lowered = {name.lower(): value for name, value in headers.items()}
+    try:
+        server = email.utils.parsedate_to_datetime(lowered.get("date", "")).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    skew = now - server
+    return skew if abs(skew) > 2.0 else 0.0
 
 
 def when_text(unix: float) -> str:
@@ -234,7 +255,8 @@ class RateBudget:
         assert seen.remaining is not None and seen.reset is not None
         with self._lock:
             now = self._clock()
-            reset = max(seen.reset, now)  # a reset in the past: the window is over already
+            reset = seen.reset + _skew(headers, now)
+            reset = max(reset, now)  # a reset in the past: the window is over already
             self.from_headers = True
             if seen.limit is not None:
                 self.limit = seen.limit

@@ -100,3 +100,14 @@ def redact_json(value: Any, change: Callable[[str], str]) -> Any:
     if isinstance(value, dict):
         return {key: redact_json(item, change) for key, item in value.items()}
     return value
+
+
+def sensitive_values(tree: Any, dotted_paths: Iterable[str]) -> list[str]:
+    """The strings at (or inside lists at) each dotted path of `tree`: interpolated values."""
+    found: list[str] = []
+    for path in dotted_paths:
+        node = tree
+        for key in path.split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        found += [v for v in (node if isinstance(node, list) else [node]) if isinstance(v, str)]
+    return found
