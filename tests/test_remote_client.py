@@ -197,7 +197,7 @@ def headers(limit: int, remaining: int, reset: float) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("explicit", "limit", "expected"),
-    [(None, None, 16), (None, 100, 10), (None, 1000, 32), (None, 5, 1), (8, 1000, 8), (64, 20, 20)],
+    [(None, None, 32), (None, 100, 10), (None, 1000, 32), (None, 5, 1), (8, 1000, 8), (64, 20, 20)],
 )
 def test_parallelism_comes_from_the_budget_and_never_exceeds_it(
     explicit: int | None, limit: int | None, expected: int

@@ -305,11 +305,11 @@ class RateBudget:
 
 # Requests in flight when neither --parallelism nor a rate limit says otherwise, and the most
 # a known budget may earn: a tenth of the per-minute limit, so a burst never spends it all.
-AUTO_PARALLELISM, MAX_PARALLELISM = 16, 32
+AUTO_PARALLELISM = MAX_PARALLELISM = 32
 
 
 def parallelism_for(explicit: int | None, per_minute: int | None) -> int:
-    """--parallelism, else a tenth of the per-minute budget (at most 32), else 16; never more
+    """--parallelism, else a tenth of the per-minute budget (at most 32), else 32; never more
     than the budget itself allows in one window."""
     if explicit is not None:
         chosen = explicit
