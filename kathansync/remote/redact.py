@@ -45,7 +45,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = (), *, marker: str = SECURE) -> None:
         self.marker = marker
-        self._secrets: set[str] = set()
+        self._secrets: frozenset[str] = frozenset()  # replaced, never mutated: threads read it
         self._pattern: re.Pattern[str] | None = None
         self.add(secrets)
 
@@ -53,8 +53,9 @@ class Redactor:
         """Scrub these too (interpolated values learned after the client was made)."""
         new = {s for s in secrets if isinstance(s, str) and len(s) >= TOKEN_MIN}
         if new - self._secrets:
-            self._secrets |= new
-            self._pattern = _compile(self._secrets)
+            merged = self._secrets | new
+            self._pattern = _compile(merged)
+            self._secrets = merged
 
     def __call__(self, text: str) -> str:
         if self._pattern is None or not text:
