@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
@@ -110,3 +116,101 @@ def test_an_unknown_environment_fails(repo: Path) -> None:
     result = doctor("--env", "nope")
     assert result.exit_code == 1
     assert lines(result)["config"].startswith("fail")
+
+
+# --- against a small server that follows the documents: /protected, pages, rate headers -------
+
+
+class DocumentedApi(BaseHTTPRequestHandler):
+    """GET /protected and a paged GET /assistants with X-RateLimit-* headers, as documented."""
+
+    assistants: ClassVar[list[dict[str, Any]]] = []
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        url = urlsplit(self.path)
+        if self.headers.get("Authorization") != "Bearer sk-doctor-0123456789":
+            return self.answer(401, {"detail": "Invalid authentication credentials"})
+        if url.path == "/protected":
+            return self.answer(200, {"message": "Hello, user u-1!", "user_id": "u-1"})
+        query = parse_qs(url.query)
+        limit, offset = int(query["limit"][0]), int(query["offset"][0])
+        return self.answer(200, self.assistants[offset : offset + limit])
+
+    def answer(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-RateLimit-Limit", "100")
+        self.send_header("X-RateLimit-Remaining", str(100 - len(self.requests)))
+        self.send_header("X-RateLimit-Reset", str(int(time.time()) + 42))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[DocumentedApi]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DocumentedApi)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    DocumentedApi.requests = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KATHAN_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("KATHAN_API_KEY", "sk-doctor-0123456789")
+    monkeypatch.setenv("KATHAN_USER_ID", "u-1")
+    (tmp_path / "assistants").mkdir()
+    (tmp_path / "assistants" / "a.yaml").write_text(f"id: {IDS[0]}\nname: A\n")
+    try:
+        yield DocumentedApi
+    finally:
+        server.shutdown()
+        server.server_close()
+        DocumentedApi.assistants = []
+
+
+def fleet_of(count: int) -> list[dict[str, Any]]:
+    from test_client import assistant
+
+    return [assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
+
+
+def test_a_documented_api_passes_every_remote_check(documented: type[DocumentedApi]) -> None:
+    documented.assistants = fleet_of(120)
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    checks = lines(result)
+    assert checks["credentials"] == "ok credentials: accepted (user u-1)"
+    assert (
+        checks["rate limit"].startswith("ok rate limit: 9") and "/100 left" in checks["rate limit"]
+    )
+    assert checks["listing"] == "ok listing: 120 assistant(s) remote"
+    assert checks["ids"] == "ok ids: 1 referenced, 1 found remote, 119 remote not referenced"
+    assert len(documented.requests) == 4  # /protected and 3 pages
+
+
+def test_a_long_list_is_counted_within_five_requests(documented: type[DocumentedApi]) -> None:
+    documented.assistants = fleet_of(260)
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    checks = lines(result)
+    assert checks["listing"] == (
+        "ok listing: 200 assistant(s) remote at least (stopped counting after 4 pages)"
+    )
+    assert "ids" not in checks  # a partial list cannot say which ids are missing
+    assert len(documented.requests) == 5
+
+
+def test_a_rejected_key_fails_the_credentials_check(
+    documented: type[DocumentedApi], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KATHAN_API_KEY", "sk-wrong-0123456789")
+    result = doctor()
+    assert result.exit_code == 1
+    assert lines(result)["credentials"].startswith("fail credentials: HTTP 401 from GET /protected")
+    assert "sk-wrong" not in result.output
+    assert documented.requests == ["/protected"]
