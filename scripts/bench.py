@@ -159,9 +159,10 @@ class Emulator:
                 time.sleep(0.2)
         raise SystemExit("the emulator kept answering 429 while seeding")
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=2) as answer:
-            return json.load(answer)
+            stats: dict[str, Any] = json.load(answer)
+            return stats
 
     def requests(self) -> int:
         return int(self.stats()["total"])
