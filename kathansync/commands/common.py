@@ -88,7 +88,12 @@ common_options = _stacked(
         help="Kathan API base URL (default: the --env environment's api_url, "
         "KATHAN_API_URL, kathansync.yaml's api_url, else the staging API).",
     ),
-    click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Log each retry with its request, and list paging, on stderr.",
+    ),
     click.option(
         "-q",
         "--quiet",

@@ -110,7 +110,16 @@ class KathanClient:
     def list_assistants(self) -> list[dict[str, Any]] | None:
         """GET /assistants, every page (assumed: paged like GET /calls); None when the API
         cannot list full assistants (the caller then fetches one by one)."""
-        return paging.walk_pages(self.list_page, batch=self._page_batch, run=self.run_concurrently)
+        before = self.requests_sent
+        listed = paging.walk_pages(
+            self.list_page,
+            batch=lambda: page_batch(self.parallelism, self.budget.remaining),
+            run=self.run_concurrently,
+        )
+        if listed is not None:
+            sent = self.requests_sent - before
+            self._log(f"GET /assistants: {len(listed)} assistants in {sent} request(s)")
+        return listed
 
     def list_page(self, limit: int, offset: int) -> list[dict[str, Any]] | None:
         """One page of GET /assistants; None (and why in the log) when it is not a list of
@@ -136,11 +145,9 @@ class KathanClient:
     ) -> dict[str, dict[str, Any] | ApiError]:
         """Every id's remote object or the error that stopped it, keyed (and ordered) by id.
 
-        Many ids: one list walk, then per-id GETs only for the ids it lacks (so an unknown id
-        still ends as a 404 ApiError). Few ids: per-id GETs only, which is fewer bytes. A list
-        the caller already has (`listed`) is used instead of asking again. `on_each` is called
-        after each per-id GET (progress).
-        """
+        Many ids: one list walk (or `listed`, when the caller has it), then per-id GETs for the
+        ids it lacks (an unknown id ends as a 404). Few ids: per-id GETs only (fewer bytes).
+        `on_each` is called after each per-id GET (progress)."""
         unique = list(dict.fromkeys(ids))
         if listed is None and len(unique) > 2 * (self._parallelism or LIST_SIZE_DEFAULT):
             try:
@@ -196,8 +203,7 @@ class KathanClient:
 
     def get_openapi(self) -> Any:
         """GET /openapi.json (assumed: FastAPI serves it): the API's own schema."""
-        response = self._call("GET", "/openapi.json")
-        return wording.json_of(response, "GET", "/openapi.json")
+        return wording.json_of(self._call("GET", "/openapi.json"), "GET", "/openapi.json")
 
     # --- concurrency, chosen from the budget --------------------------------------------------
 
@@ -205,9 +211,6 @@ class KathanClient:
     def parallelism(self) -> int:
         """Requests in flight at once, chosen from the budget (see pacing.parallelism_for)."""
         return parallelism_for(self._parallelism, self.budget.per_minute)
-
-    def _page_batch(self) -> int:
-        return page_batch(self.parallelism, self.budget.remaining)
 
     def run_concurrently(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """fn over items on at most `parallelism` threads; results in input order.
@@ -244,7 +247,7 @@ class KathanClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self._http.close()
 
     # --- sending, retrying, and turning failures into one-line errors -------------------------
 
