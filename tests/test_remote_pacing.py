@@ -91,9 +91,31 @@ def test_headers_set_the_budget_and_pace_to_the_reset() -> None:
     budget.acquire()
     budget.acquire()
     assert fake.sleeps == []
-    budget.acquire()  # the third waits for the reset, then the full limit is there again
+    budget.acquire()  # the third waits for the reset, and goes first into the new window
     assert fake.sleeps == [23.0]
-    assert budget.remaining == 99 and budget.per_minute == 100
+    budget.observe(  # its answer tells what the new window holds
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1083"}
+    )
+    for _ in range(99):
+        budget.acquire()
+    assert fake.sleeps == [23.0] and budget.per_minute == 100
+
+
+def test_a_new_window_starts_with_one_probe_the_others_wait_for_its_answer() -> None:
+    fake = SharedTime(1_000.0)
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.observe(
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1010"}
+    )
+    budget.acquire()  # waits 10 s, then is the probe
+    fake.now += 0.05
+    assert budget._take(fake.now) == pytest.approx(0.05)  # the next one looks again soon
+    fake.now += 0.06
+    assert budget._take(fake.now) == pytest.approx(0.1)  # the probe is still out: no second
+    budget.observe(
+        {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "99", "X-RateLimit-Reset": "1070"}
+    )
+    assert budget._take(fake.now) is None
 
 
 def test_answers_out_of_order_keep_the_lowest_remaining_in_a_window() -> None:
@@ -178,9 +200,14 @@ def test_a_rate_limit_below_one_is_refused() -> None:
         RateBudget(0)
 
 
-def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s() -> None:
+@pytest.mark.parametrize(("late", "most_429s"), [(0.0, 0), (0.7, 2)])
+def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s(
+    late: float, most_429s: int
+) -> None:
     """A server with 10 requests per 60 s window, as the API documents it (headers on every
-    answer, 429 without Retry-After): 30 PUTs on 4 threads land with no 429, in 3 windows."""
+    answer, 429 without Retry-After): 30 PUTs on 4 threads land in 3 windows, with no 429 —
+    or, when the server's window really ends `late` after the whole second its Reset names,
+    one 429 per new window (the probe), never a burst of them."""
     import httpx
     from test_client import ID, assistant
 
@@ -193,9 +220,9 @@ def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s() -> Non
 
     def handler(request: httpx.Request) -> httpx.Response:
         with lock:
-            window = int((fake.clock() - start) // 60)
+            window = int((fake.clock() - start - late) // 60) if fake.now > start + late else 0
             used[window] += 1
-            reset = start + 60 * (window + 1)
+            reset = start + 60 * (window + 1)  # whole seconds: the real end is `late` after
             remaining = 10 - used[window]
             status = 200 if remaining >= 0 else 429
             statuses[status] += 1
@@ -221,8 +248,8 @@ def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s() -> Non
         lambda n: client.update_assistant(ID, {"name": f"n{n}"}), list(range(30))
     )
     assert len(results) == 30
-    assert statuses[429] == 0, statuses
-    assert sorted(used.values()) == [10, 10, 10]
+    assert statuses[429] <= most_429s, statuses
+    assert statuses[200] == 30 and max(used.values()) <= 10 + most_429s
     assert fake.now - start <= 1.1 * 120
 
 

@@ -26,6 +26,8 @@ MAX_WAIT = 300.0  # a reset further away than this is an error saying when to co
 # 429s one request may wait out before giving up: a budget shared with other clients can
 # run dry again right after a reset, but not forever.
 MAX_RATE_WAITS = 10
+PROBE_POLL = 0.1  # seconds between looks while the first request of a new window is out
+PROBE_PATIENCE = 10.0  # a probe unanswered this long (lost?) lets another request go
 # Answers that mean "not now, try again": rate limited, or a gateway/server briefly down.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A POST is retried only on answers that say the request was refused before any processing.
@@ -202,6 +204,7 @@ class RateBudget:
         self._window, self._max_wait = window, max_wait
         self._lock = threading.Lock()
         self._announced: float | None = None  # the reset the last "waiting" line was about
+        self._probe_at: float | None = None  # when the first request of a new window left
 
     def acquire(self) -> None:
         """Take one request from the budget, sleeping until the reset when it is spent."""
@@ -235,10 +238,16 @@ class RateBudget:
         return wait
 
     def _new_window(self, now: float) -> None:
-        """The window passed: the full limit again (if known) until a new reset."""
-        # Headers without a limit: let one request through, its answer tells the rest.
-        self.remaining = self.limit if self.limit is not None else 1
-        self.reset = now + self._window
+        """The window passed. Our own budget (--rate-limit): the full limit again. The server's:
+        one request goes first and its answer's headers say what the new window holds; the
+        others look again every PROBE_POLL seconds. A Reset is whole seconds, so waking on
+        it may be a moment early: one probe, not a burst, then meets the old window's 429."""
+        if self.from_headers:
+            probe_out = self._probe_at is not None and now - self._probe_at < PROBE_PATIENCE
+            self.remaining, self.reset = (0 if probe_out else 1), now + PROBE_POLL
+            self._probe_at = self._probe_at if probe_out else now
+        else:
+            self.remaining, self.reset = self.limit, now + self._window
 
     def _check_wait(self, wait: float, until: float) -> None:
         if wait > self._max_wait:
@@ -257,7 +266,7 @@ class RateBudget:
             now = self._clock()
             reset = seen.reset + _skew(headers, now)
             reset = max(reset, now)  # a reset in the past: the window is over already
-            self.from_headers = True
+            self.from_headers, self._probe_at = True, None
             if seen.limit is not None:
                 self.limit = seen.limit
             if self.reset is None or reset > self.reset + 0.5:
