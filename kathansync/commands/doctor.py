@@ -93,15 +93,13 @@ def _manifests(session: Session) -> tuple[Check, set[str] | None]:
 def _remote(session: Session, ids: set[str] | None) -> list[Check]:
     """URL, credentials, rate limit, listing: from GET /protected and a few list pages."""
     from kathansync.errors import ApiError, ApiUnreachable, KathansyncError
-    from kathansync.session import Network
 
     url = session.settings.api_url
     try:
-        conn = session.connect(Network(max_retries=0))
+        client = _client(session)
     except KathansyncError as error:
         return [Check("fail", "credentials", str(error)), _skipped("api", url)]
-    with conn:
-        client = conn.client
+    with client:
         try:
             answer = client.get_protected()
         except ApiUnreachable as error:
@@ -114,6 +112,23 @@ def _remote(session: Session, ids: set[str] | None) -> list[Check]:
         user = answer.get("user_id") if isinstance(answer, dict) else None
         accepted = f"accepted (user {user})" if user else "accepted"
         return [_reached(url), Check("ok", "credentials", accepted), *_listing(client, ids)]
+
+
+def _client(session: Session) -> KathanClient:
+    """A client that never asks twice: one try, no 429 waits, so 5 requests stay 5."""
+    import os
+
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.credentials import Credentials
+    from kathansync.remote.pacing import RetryPolicy
+
+    return KathanClient(
+        session.settings.api_url,
+        Credentials.from_env(os.environ),
+        retry=RetryPolicy(max_tries=1),
+        max_rate_waits=0,
+        rate_limit=session.settings.rate_limit,
+    )
 
 
 def _reached(url: str) -> Check:

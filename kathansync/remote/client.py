@@ -55,6 +55,7 @@ class KathanClient:
         retry: RetryPolicy | None = None,
         parallelism: int | None = None,  # None: chosen from the rate-limit budget
         rate_limit: int | None = None,  # requests per minute when the API sends no headers
+        max_rate_waits: int = MAX_RATE_WAITS,  # 429s one call waits out (doctor: none)
         secrets: Iterable[str] = (),
         log: Callable[[str], None] | None = None,
         notify: Callable[[str], None] | None = None,  # retries and waits, as they happen
@@ -72,6 +73,7 @@ class KathanClient:
         self.origin = wording.origin_of(httpx.URL(api_url))
         self.redact = Redactor([credentials.api_key, *secrets])
         self._timeout, self._retry, self._parallelism = timeout, retry or RetryPolicy(), parallelism
+        self._max_rate_waits = max_rate_waits
         self._log = log or (lambda _line: None)
         self._notify = notify or (lambda _line: None)
         self._sleep, self._clock, self._jitter = sleep, clock, jitter
@@ -122,8 +124,7 @@ class KathanClient:
         return listed
 
     def list_page(self, limit: int, offset: int) -> list[dict[str, Any]] | None:
-        """One page of GET /assistants; None (and why in the log) when it is not a list of
-        full assistants."""
+        """One page of GET /assistants; None (why: in the log) if not full assistants."""
         path = f"/assistants?limit={limit}&offset={offset}"
         response = self._call("GET", path, ok_statuses=frozenset({404, 405}))
         if response.status_code in (404, 405):
@@ -348,7 +349,7 @@ class KathanClient:
         hint = retry_after_seconds(response.headers.get("Retry-After"))
         if response.status_code != 429:
             return self._next_wait(tries, hint)
-        if tries.rate_waits >= MAX_RATE_WAITS:
+        if tries.rate_waits >= self._max_rate_waits:
             tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
             return None
         tries.rate_waits += 1
