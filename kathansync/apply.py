@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from kathansync.errors import ApiError
 from kathansync.plan import FORMAT_VERSION, SENSITIVE, Action, Change, Plan
-from kathansync.plan.diff import diff_leaves, value_at
+from kathansync.plan.diff import diff_leaves
 from kathansync.plan.saved import Stale
 
 if TYPE_CHECKING:
-    from kathansync.client import KathanClient
+    from kathansync.remote.client import KathanClient
 
 
 # The client's wording for a create that may have landed (see KathanClient.create_assistant).
@@ -174,15 +174,11 @@ def _verify(
 
 
 def _scrub(message: str, change: Change) -> str:
-    """`message` without the interpolated values the change sends (a server may echo them)."""
-    secrets: list[str] = []
-    for path in change.sensitive:
-        value = value_at(change.payload, tuple(path.split(".")))
-        values = value if isinstance(value, list) else [value]
-        secrets += [v for v in values if isinstance(v, str) and len(v) >= 3]
-    for secret in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
-        message = message.replace(secret, SENSITIVE)
-    return message
+    """`message` without the interpolated values the change sends, in any form a server may
+    echo them (case changed, JSON-escaped, cut off)."""
+    from kathansync.remote.redact import scrub, sensitive_values
+
+    return scrub(message, sensitive_values(change.payload, change.sensitive), marker=SENSITIVE)
 
 
 def _show(value: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kathansync import __version__
-from kathansync.commands import backups, manage, pipeline, tools
+from kathansync.commands import backups, doctor, manage, pipeline, tools
 from kathansync.commands.common import EXIT_ERROR, EXIT_OK
 
 
@@ -90,6 +90,7 @@ for command in (
     tools.emulator,
     backups.history,
     backups.restore,
+    doctor.doctor,
 ):
     cli.add_command(command)
 

@@ -14,7 +14,7 @@ from kathansync.errors import ApiError, ConfigError, display_path
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
 
 if TYPE_CHECKING:
-    from kathansync.client import KathanClient
+    from kathansync.remote.client import KathanClient
 
 LONG_STRING = 80  # characters: longer strings are written as `|` blocks, which diff per line
 SUFFIX = ".yaml"

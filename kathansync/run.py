@@ -28,7 +28,7 @@ from kathansync.settings import Network, Settings
 from kathansync.state import PendingCreates, apply_lock
 
 if TYPE_CHECKING:
-    from kathansync.client import KathanClient
+    from kathansync.remote.client import KathanClient
 
 Report = Callable[[str], None]
 # (label, total) -> a context manager yielding a function to call once per item done.
@@ -138,7 +138,9 @@ class Run:
 
     def connect(self, network: Network | None = None) -> ApiAccess:
         """A client for the selected API; missing credentials fail here, before any request."""
-        from kathansync.client import Credentials, KathanClient, RetryPolicy
+        from kathansync.remote.client import KathanClient
+        from kathansync.remote.credentials import Credentials
+        from kathansync.remote.pacing import RetryPolicy
 
         network = network or Network()
         credentials = Credentials.from_env(self.settings.environ)
@@ -148,7 +150,9 @@ class Run:
             timeout=network.timeout,
             retry=RetryPolicy(max_tries=network.max_retries + 1),
             parallelism=network.parallelism,
+            rate_limit=network.rate_limit or self.settings.rate_limit,
             log=self.log,
+            notify=self.info,  # retries and rate-limit waits as they happen
         )
         return ApiAccess(client, credentials.api_key)
 
@@ -184,6 +188,7 @@ class Run:
             # Whether an assistant is referenced depends on every manifest (ids and names).
             raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
+        api.client.add_secrets(secret_values(manifests))  # a server may echo them in errors
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
@@ -396,3 +401,10 @@ class Run:
         return record_ids(
             planned.manifests, adopted, outcomes, env=self.settings.environment, info=self.info
         )
+
+
+def secret_values(manifests: Sequence[Manifest]) -> list[str]:
+    """Every interpolated (`${VAR}`) string value of the manifests."""
+    from kathansync.remote.redact import sensitive_values
+
+    return [v for m in manifests for v in sensitive_values(m.desired, m.sensitive)]

@@ -104,11 +104,13 @@ class Config:
 
 @dataclass(frozen=True)
 class Network:
-    """How hard to push the API: requests in flight, retries after the first try, seconds."""
+    """How hard to push the API: requests in flight (None: from the rate-limit budget), retries
+    after the first try, seconds, requests per minute when the API sends no rate headers."""
 
-    parallelism: int = 8
+    parallelism: int | None = None
     max_retries: int = 4  # 5 tries in all
     timeout: float = 10.0
+    rate_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ def resolve_settings(
     environment is a deliberate choice, stronger than a variable exported in some shell);
     KATHAN_API_URL; kathansync.yaml's top-level api_url; the seed's URL.
     """
-    from kathansync.client import API_URL_ENV, DEFAULT_API_URL  # the client's facts; lazy: httpx
+    from kathansync.remote.credentials import API_URL_ENV, DEFAULT_API_URL, check_api_url
 
     path, root = find_config(cwd)
     config = load_config(path.parent) if path is not None else Config(path=None)
@@ -164,6 +166,7 @@ def resolve_settings(
     url = (
         api_url or selected.api_url or environ.get(API_URL_ENV) or config.api_url or DEFAULT_API_URL
     )
+    check_api_url(url)  # before the URL is printed or saved anywhere
     return Settings(
         api_url=url.rstrip("/"),
         manifests=directory or selected.manifests,

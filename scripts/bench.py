@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +111,7 @@ class Emulator:
     written and fsync'd before the answer, which would measure the disk, not kathansync.
     """
 
-    def __init__(self, state: dict[str, Any], latency_ms: int) -> None:
+    def __init__(self, state: dict[str, Any], latency_ms: int, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process = subprocess.Popen(
@@ -125,6 +126,7 @@ class Emulator:
                 API_KEY,
                 "--user-id",
                 USER_ID,
+                *extra,
             ],
             stderr=subprocess.DEVNULL,
         )
@@ -147,15 +149,26 @@ class Emulator:
             method="PUT",
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=10):
-            pass
+        for _ in range(100):  # an emulator with --rate-limit may count the seeding too
+            try:
+                with urllib.request.urlopen(request, timeout=10):
+                    return
+            except urllib.error.HTTPError as error:
+                if error.code != 429:
+                    raise
+                time.sleep(0.2)
+        raise SystemExit("the emulator kept answering 429 while seeding")
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=2) as answer:
-            return json.load(answer)
+            stats: dict[str, Any] = json.load(answer)
+            return stats
 
     def requests(self) -> int:
         return int(self.stats()["total"])
+
+    def answered(self, status: int) -> int:
+        return int(self.stats().get("statuses", {}).get(str(status), 0))
 
     def stop(self) -> None:
         self.process.terminate()
@@ -202,6 +215,53 @@ def report(
         floor = assistants * latency_ms / 1000
         line += f"   {requests:4d} requests   floor {floor:5.2f} s   {floor / seconds:5.1f}x"
     print(line, flush=True)
+
+
+def emulator_has(flag: str) -> bool:
+    """Whether this version's emulator knows `flag` (the rate window came later)."""
+    done = subprocess.run([*KATHANSYNC, "emulator", "--help"], capture_output=True, text=True)
+    return flag in done.stdout
+
+
+def rate_limited(
+    latency: int, env: dict[str, str], *, limit: int = 100, window: float = 3.0
+) -> None:
+    """300 PUTs under a limit of `limit` per window, the window scaled from a minute to a few
+    seconds: every change must land, at most one 429 once the headers were seen, and the time
+    must stay near the floor the limit sets ((requests - 1) // limit whole windows)."""
+    if not emulator_has("--rate-window"):
+        print(f"{'apply under a rate limit':<36} skipped: the emulator has no --rate-window")
+        return
+    count = 300
+    directory = WORK / "apply-rate-limited"
+    emulator = Emulator(
+        make_fleet(directory, count, changed=count),
+        latency,
+        "--rate-limit",
+        str(limit),
+        "--rate-window",
+        str(window),
+    )
+    try:
+        env["KATHAN_API_URL"] = emulator.url
+        time.sleep(window)  # a fresh window: the seeding's requests do not count against us
+        before, rejected_before = emulator.requests(), emulator.answered(429)
+        args = ["apply", "--auto-approve", "--format", "json", "--dir", str(directory)]
+        seconds, output = run(args, env)
+        requests = emulator.requests() - before
+        floor = (requests - 1) // limit * window
+        rejected = emulator.answered(429) - rejected_before
+        print(
+            f"{f'apply {count} under {limit}/{window:g} s':<36} {seconds:6.3f} s"
+            f"   {requests:4d} requests   {rejected} x 429   floor {floor:5.2f} s"
+            f"   {seconds / floor if floor else 0:4.2f}x floor (target <= 1.10x, <= 1 x 429)",
+            flush=True,
+        )
+        summary = json.loads(output)["summary"]
+        if summary.get("applied") != count:
+            raise SystemExit(f"the rate-limited apply did not apply everything: {summary}")
+    finally:
+        emulator.stop()
 
 
 def main() -> None:
@@ -255,6 +315,8 @@ def main() -> None:
         )
     finally:
         emulator.stop()
+
+    rate_limited(latency, env)
 
     directory = WORK / "fleet-1000"
     if not directory.exists():

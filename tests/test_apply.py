@@ -13,9 +13,10 @@ import httpx
 import pytest
 
 from kathansync.apply import Outcome, Status, apply_changes, result_dict, succeeded
-from kathansync.client import Credentials, KathanClient
 from kathansync.models import Manifest
 from kathansync.plan import Action, Change, FingerprintKeys, make_plan
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
 
 ID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 ID_B = "3115faf9-c94c-4b85-83de-fee57eb0657f"

@@ -14,12 +14,15 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import vcr
 
-from kathansync.client import Credentials, KathanClient, RetryPolicy
 from kathansync.errors import ApiError
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
+from kathansync.remote.pacing import RetryPolicy
 
 CASSETTES = Path(__file__).parent / "cassettes"
 KEY = "sk-cassette-NEVER-RECORD-9f8e7d"
@@ -81,9 +84,17 @@ class StubApi(BaseHTTPRequestHandler):
     store: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def do_GET(self) -> None:
-        if self._authorised():
-            found = self.store.get(self.path.rsplit("/", 1)[-1])
-            self._answer(200, found) if found else self._answer(404, {"detail": "Not Found"})
+        if not self._authorised():
+            return
+        url = urlsplit(self.path)
+        if url.path == "/assistants":  # paged like GET /calls: limit (50) and offset (0)
+            query = parse_qs(url.query)
+            offset = int(query.get("offset", ["0"])[0])
+            limit = int(query.get("limit", ["50"])[0])
+            self._answer(200, list(self.store.values())[offset : offset + limit])
+            return
+        found = self.store.get(url.path.rsplit("/", 1)[-1])
+        self._answer(200, found) if found else self._answer(404, {"detail": "Not Found"})
 
     def do_PUT(self) -> None:
         if not self._authorised():
@@ -189,6 +200,11 @@ def test_get_unknown_assistant_is_a_404(client: KathanClient) -> None:
         client.get_assistant(UNKNOWN_ID)
     assert caught.value.status == 404
     assert str(caught.value).endswith(f"assistant {UNKNOWN_ID} not found")
+
+
+def test_the_list_is_walked_with_limit_and_offset(client: KathanClient) -> None:
+    # The cassette matches on the query: it pins the documented paging parameters.
+    assert client.list_assistants() == [stored_assistant()]
 
 
 # --- the secret scan: runs over every committed cassette ------------------------------------

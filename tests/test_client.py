@@ -17,13 +17,10 @@ import httpx
 import pytest
 
 from kathansync import __version__
-from kathansync.client import (
-    Credentials,
-    KathanClient,
-    RetryPolicy,
-    retry_after_seconds,
-)
 from kathansync.errors import ApiError, ApiUnreachable, ConfigError
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
+from kathansync.remote.pacing import RetryPolicy, retry_after_seconds
 
 KEY = "sk-test-NEVER-LEAK-0123456789"
 USER = "user-test-42"
@@ -104,6 +101,7 @@ def make_client(
         transport=httpx.MockTransport(handler),
         sleep=fake.sleep,
         clock=fake.clock,
+        wall=fake.clock,
         log=log.append if log is not None else None,
         **options,
     )
@@ -388,14 +386,41 @@ def test_retry_after_parsing(value: str | None, seconds: float | None) -> None:
 
 
 def test_retry_after_beyond_the_deadline_gives_up_without_sleeping() -> None:
-    handler, seen = sequence(error(429, "Too Many Requests", **{"Retry-After": "120"}))
+    handler, seen = sequence(error(503, "Down for maintenance", **{"Retry-After": "120"}))
     fake = FakeTime()
     with pytest.raises(ApiError) as caught:
         make_client(handler, fake).get_assistant(ID)
     assert len(seen) == 1 and fake.sleeps == []
     assert str(caught.value) == (
-        f"HTTP 429 from GET /assistants/{ID}: Too Many Requests (after 1 try; the server asked "
-        "to wait 120.0 s, past the 60 s retry deadline)"
+        f"HTTP 503 from GET /assistants/{ID}: Down for maintenance (after 1 try; the server "
+        "asked to wait 120.0 s, past the 60 s retry deadline)"
+    )
+
+
+def test_a_429_waits_for_the_rate_limit_past_the_retry_deadline() -> None:
+    # A rate-limit window is a minute: a 429 is worth waiting for, well past the 60 s deadline
+    # that bounds retries of failures.
+    handler, seen = sequence(error(429, "Rate limit exceeded", **{"Retry-After": "120"}), ok())
+    fake, notes = FakeTime(), []
+    make_client(handler, fake, notify=notes.append).get_assistant(ID)
+    assert len(seen) == 2 and fake.sleeps == [120.0]
+    assert notes == ["rate limit: waiting 120 s"]
+
+
+def test_a_rate_limit_reset_too_far_away_is_an_error_saying_when() -> None:
+    fake = FakeTime()
+    fake.now = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+    reset = str(int(fake.now) + 3600)
+    answer = error(
+        429, "Rate limit exceeded", **{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
+    )
+    handler, seen = sequence(answer)
+    with pytest.raises(ApiError) as caught:
+        make_client(handler, fake).get_assistant(ID)
+    assert len(seen) == 1 and fake.sleeps == []
+    assert str(caught.value) == (
+        f"HTTP 429 from GET /assistants/{ID}: rate limit exhausted until 09:00:00 UTC"
+        " (3600 s from now): try again then"
     )
 
 

@@ -8,13 +8,14 @@ from typing import Any
 
 import pytest
 
-from kathansync.client import Credentials, KathanClient
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ConfigError
 from kathansync.importing import import_assistants, manifest_text, slug
 from kathansync.load import load_manifests
 from kathansync.models import Manifest
 from kathansync.plan import FingerprintKeys, Plan, make_plan
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
 from kathansync.writeback import pull_manifest
 
 SUPPORT = "3f2b8c1e-0000-4000-8000-000000000001"

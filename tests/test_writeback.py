@@ -342,8 +342,9 @@ def test_guess_indent(text: str, expected: tuple[int, int, int]) -> None:
 def test_create_then_write_id_keeps_comments_and_the_next_plan_is_clean(
     repo: Path, emulator: Any
 ) -> None:
-    from kathansync.client import Credentials, KathanClient
     from kathansync.plan import Action, FingerprintKeys, make_plan
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.credentials import Credentials
 
     keys = FingerprintKeys(salt="test", secret=b"test")
     path = repo / "assistants" / "support.yaml"

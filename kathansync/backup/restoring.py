@@ -18,14 +18,12 @@ from kathansync.run import Planned
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
-    from kathansync.client import KathanClient
     from kathansync.models import Manifest
     from kathansync.plan import Plan
     from kathansync.plan.saved import SavedPlan
+    from kathansync.remote.client import KathanClient
     from kathansync.run import ApiAccess, Run
     from kathansync.settings import Settings
-
-SCHEMA_FILE = "kathan-api-schema.json"  # `schema --update` writes it beside kathansync.yaml
 
 
 def fetch_current(client: KathanClient, ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
@@ -103,11 +101,13 @@ def _manifests(run: Run) -> list[Manifest]:
 
 def _schema_fields(root: Path) -> frozenset[str]:
     """Top-level fields the API's saved schema documents (restored as backed up)."""
+    from kathansync.load.apischema import ApiSchemaError, load_api_schema
+
     try:
-        data = json.loads((root / SCHEMA_FILE).read_text(encoding="utf-8"))
-        return frozenset(data["schema"]["properties"])
-    except (OSError, ValueError, KeyError, TypeError):
+        schema = load_api_schema(root)
+    except ApiSchemaError:  # validate says what is wrong with it; a restore needs none of it
         return frozenset()
+    return frozenset(schema.properties) if schema is not None else frozenset()
 
 
 # --- saved restore plans -------------------------------------------------------------------

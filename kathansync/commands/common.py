@@ -89,7 +89,12 @@ common_options = _stacked(
         help="Kathan API base URL (default: the --env environment's api_url, "
         "KATHAN_API_URL, kathansync.yaml's api_url, else the staging API).",
     ),
-    click.option("-v", "--verbose", is_flag=True, help="Log each request retry on stderr."),
+    click.option(
+        "-v",
+        "--verbose",
+        is_flag=True,
+        help="Log each retry with its request, and list paging, on stderr.",
+    ),
     click.option(
         "-q",
         "--quiet",
@@ -189,9 +194,9 @@ network_options = _stacked(
     click.option(
         "--parallelism",
         type=click.IntRange(1, 64),
-        default=8,
-        show_default=True,
-        help="Requests in flight at once.",
+        default=None,
+        help="Requests in flight at once (default: from the rate-limit budget, at most 32;"
+        " never more than the budget allows).",
     ),
     click.option(
         "--max-retries",
@@ -207,6 +212,13 @@ network_options = _stacked(
         show_default=True,
         help="Seconds to wait for each answer.",
     ),
+    click.option(
+        "--rate-limit",
+        type=click.IntRange(1),
+        default=None,
+        help="Requests per minute when the API sends no X-RateLimit headers"
+        " (default: kathansync.yaml's rate_limit, else unpaced).",
+    ),
 )
 
 
@@ -217,6 +229,7 @@ def network_from(kwargs: dict[str, Any]) -> Network:
         parallelism=kwargs.pop("parallelism"),
         max_retries=kwargs.pop("max_retries"),
         timeout=kwargs.pop("timeout"),
+        rate_limit=kwargs.pop("rate_limit"),
     )
 
 

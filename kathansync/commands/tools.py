@@ -20,13 +20,27 @@ from kathansync.commands.common import EXIT_OK
     show_default=True,
     help="JSON Schema draft to declare (7 for older editor tooling).",
 )
-def schema(draft: str) -> int:
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Instead: fetch the API's openapi.json and save its assistant schema in"
+    " kathan-api-schema.json at the repository root (commit it).",
+)
+@click.option("--env", envvar="KATHANSYNC_ENV", help="With --update: environment to ask.")
+@click.option("--api-url", help="With --update: Kathan API base URL.")
+def schema(draft: str, update: bool, env: str | None, api_url: str | None) -> int:
     """Print the JSON Schema of a manifest, for editors.
 
     \b
-    Example:
+    Examples:
       kathansync schema > .kathansync/manifest.schema.json
+      kathansync schema --update --env staging
     """
+    if update:
+        from kathansync.commands.apischema import update_api_schema
+        from kathansync.commands.common import Options
+
+        return update_api_schema(Options(None, env, api_url, False, False, False))
     from kathansync.schema import schema_json
 
     click.echo(schema_json(draft), nl=False)  # type: ignore[arg-type]

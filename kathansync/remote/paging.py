@@ -1,0 +1,57 @@
+"""Walking a paged list: `limit`/`offset` pages until a short one, as GET /calls documents.
+
+Safe against servers that page differently: a plain array answered whole (more items than
+`limit`) ends the walk at once, and a page that brings no new id ends it too, so a server
+that ignores `offset` cannot loop us forever. Pages after the first may be asked for several
+at a time (`batch`), when the rate-limit budget has room for the few that may come back empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+PAGE_SIZE = 50  # documented default of GET /calls
+Page = list[dict[str, Any]]
+# (limit, offset) -> the items of that page, or None when the list cannot be read at all.
+FetchPage = Callable[[int, int], Page | None]
+# Runs a function over items concurrently, results in input order (KathanClient.run_concurrently).
+Runner = Callable[[Callable[[int], Page | None], Sequence[int]], list[Page | None]]
+
+
+def walk_pages(
+    fetch: FetchPage,
+    *,
+    page_size: int = PAGE_SIZE,
+    batch: Callable[[], int] = lambda: 1,
+    run: Runner | None = None,
+) -> Page | None:
+    """Every item of every page, each id once, in server order; None if a page is unreadable."""
+    first = fetch(page_size, 0)
+    if first is None:
+        return None
+    items: dict[str, dict[str, Any]] = {}
+    if _add(items, first) == 0 or len(first) != page_size:
+        return list(items.values())  # short (or oversized: limit ignored) page: that was all
+    offset = page_size
+    while True:
+        count = max(1, batch()) if run is not None else 1
+        offsets = [offset + i * page_size for i in range(count)]
+        pages = run(lambda o: fetch(page_size, o), offsets) if run else [fetch(page_size, offset)]
+        for page in pages:
+            if page is None:
+                return None
+            if _add(items, page) == 0 or len(page) < page_size:
+                return list(items.values())
+        offset = offsets[-1] + page_size
+
+
+def _add(items: dict[str, dict[str, Any]], page: Page) -> int:
+    """Add the page's items by id; how many ids were new."""
+    new = 0
+    for item in page:
+        key = str(item.get("id", "")).lower()
+        if key not in items:
+            items[key] = item
+            new += 1
+    return new

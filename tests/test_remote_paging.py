@@ -1,0 +1,104 @@
+"""Walking GET /assistants page by page, over httpx.MockTransport servers that page differently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from test_client import assistant
+
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
+from kathansync.remote.paging import walk_pages
+
+CREDS = Credentials(api_key="sk-test-paging-0123456789", user_id="user-1")
+
+
+def fleet(count: int) -> list[dict[str, Any]]:
+    return [assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
+
+
+def paged_server(
+    items: list[dict[str, Any]], *, honour_limit: bool = True, honour_offset: bool = True
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[tuple[int, int]]]:
+    """GET /assistants as GET /calls documents it: a plain array, `limit` (default 50)/`offset`."""
+    asked: list[tuple[int, int]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/assistants"
+        limit = int(request.url.params.get("limit", 50))
+        offset = int(request.url.params.get("offset", 0))
+        asked.append((limit, offset))
+        start = offset if honour_offset else 0
+        end = start + limit if honour_limit else len(items)
+        return httpx.Response(200, json=items[start:end])
+
+    return handler, asked
+
+
+def client_for(handler: Callable[[httpx.Request], httpx.Response], **options: Any) -> KathanClient:
+    return KathanClient(
+        "https://api.test", CREDS, transport=httpx.MockTransport(handler), **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("count", "requests"),
+    [(0, 1), (1, 1), (49, 1), (50, 2), (51, 2), (100, 3), (120, 3), (150, 4)],
+)
+def test_every_page_is_walked_until_a_short_one(count: int, requests: int) -> None:
+    items = fleet(count)
+    handler, asked = paged_server(items)
+    with client_for(handler, parallelism=1) as client:
+        listed = client.list_assistants()
+    assert listed == items
+    assert asked == [(50, 50 * page) for page in range(requests)]
+
+
+def test_a_server_ignoring_limit_is_read_in_one_request() -> None:
+    items = fleet(120)
+    handler, asked = paged_server(items, honour_limit=False)
+    with client_for(handler) as client:
+        assert client.list_assistants() == items
+    assert asked == [(50, 0)]  # 120 items for a limit of 50: that was everything
+
+
+def test_a_server_ignoring_offset_ends_the_walk_on_a_page_with_no_new_id() -> None:
+    items = fleet(120)
+    handler, asked = paged_server(items, honour_offset=False)
+    with client_for(handler, parallelism=1) as client:
+        assert client.list_assistants() == items[:50]
+    assert asked == [(50, 0), (50, 50)]
+
+
+def test_an_empty_list_is_one_request() -> None:
+    handler, asked = paged_server([])
+    with client_for(handler) as client:
+        assert client.list_assistants() == []
+    assert len(asked) == 1
+
+
+def test_later_pages_are_fetched_several_at_a_time_when_the_budget_allows() -> None:
+    items = fleet(420)
+    handler, asked = paged_server(items)
+    with client_for(handler, parallelism=8) as client:
+        assert client.list_assistants() == items
+    offsets = sorted(offset for _, offset in asked)
+    # 9 pages hold the 420 items (the ninth is short); batches of 4 may ask for a few past it.
+    assert offsets[:9] == [50 * page for page in range(9)]
+    assert len(asked) <= 9 + 3
+
+
+def test_a_small_budget_fetches_pages_one_at_a_time() -> None:
+    items = fleet(200)
+    handler, asked = paged_server(items)
+    with client_for(handler, rate_limit=20) as client:  # 20/min: no room to guess ahead
+        assert client.list_assistants() == items
+    assert asked == [(50, 50 * page) for page in range(5)]
+
+
+def test_a_page_that_cannot_be_read_ends_in_none() -> None:
+    pages = {0: [{"id": "a"}] * 2}
+    assert walk_pages(lambda limit, offset: pages.get(offset), page_size=2) is None
