@@ -29,17 +29,24 @@ _NEEDS_REFERENCE = re.compile(
     | (?:^|(?<=[\s\[{,:]))[-+]?0[0-9_]      # leading zeros: ruamel reads 017 as 17
     | [0-9]_[0-9]                           # 1_000: ruamel reads 1000
     | [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}        # dates: ruamel builds timestamps
+    | (?:^|(?<=[\s\[{,:]))=(?![^\s,\]}])     # `=`, the YAML 1.1 value key ruamel refuses
     | \t                                    # tabs: ruamel words the error
     | [^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]  # control chars
     """,
     re.MULTILINE | re.VERBOSE,
 )
+# Inside flow collections (`[a, b]`, `{a: 1}`) ryaml takes plain scalars that ruamel refuses
+# (`[a:b]`, `{a?}`): texts with both go to ruamel.
+_FLOW = re.compile(r"(?:^|(?<=[\s\[{,:]))[\[{]", re.MULTILINE)
+_FLOW_DOUBT = re.compile(r":(?=[^\s])|[?@`]")
 _FILE_TAG = re.compile(r"(?:^|(?<=[\s\[{,]))!file[ \t]+", re.MULTILINE)
 
 
 def parse(text: str) -> Any | None:
     """The document as plain data (FileRef for `!file`), or None when ruamel must read it."""
     if _NEEDS_REFERENCE.search(text) is not None:
+        return None
+    if _FLOW.search(text) is not None and _FLOW_DOUBT.search(text) is not None:
         return None
     try:
         from ryaml._ryaml import loads
