@@ -34,10 +34,11 @@ def _same(a: Any, b: Any) -> bool:
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+        pairs = zip(a.items(), b.items(), strict=False)
+        return len(a) == len(b) and all(_same(k, j) and _same(v, w) for (k, v), (j, w) in pairs)
     if isinstance(a, list):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b) or (a != a and b != b)  # NaN equals NaN here
+    return bool(a == b) or (a != a and b != b)  # NaN equals NaN here (keys included)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +60,7 @@ def _same(a: Any, b: Any) -> bool:
         "id: a0e99841-438c-4a64-b679-ae501e7d6091\n",
         "empty_map: {}\nempty_list: []\n",
         "a: 12:30\nb: 1.2.3\nc: 1e\n",
+        'transfer_number: "+15550100"\nspeed: 1.05\n',
     ],
 )
 def test_fast_path_reads_what_ruamel_reads(text: str) -> None:
@@ -72,6 +74,8 @@ def test_fast_path_reads_what_ruamel_reads(text: str) -> None:
         "a: 1_000\n",  # ruamel: 1000, ryaml: "1_000"
         "a: 017\n",  # ruamel: 17
         "a: 2024-01-01\n",  # ruamel: a timestamp (we keep the text)
+        "a: 0x_1F\n",  # underscores in a hex integer
+        "a: 1_000.5\n",  # and in a float
         "base: &b {x: 1}\nother: *b\n",  # aliases: ryaml would expand a bomb
         "<<: {a: 1}\nb: 2\n",  # merge keys: ryaml keeps `<<` as a key
         "a: !!str 1\n",  # tags other than !file
