@@ -190,6 +190,12 @@ def as_yaml12(text: str) -> str:
 
 def parse_fast(text: str) -> Any:
     """Plain Python data (dict/list/str/int/float/bool/None, FileRef for !file)."""
+    from kathansync import fastyaml
+
+    data = fastyaml.parse(text)
+    if data is not None:
+        check_expansion(data)
+        return data
     return _parse(_fast_loader(), text)
 
 
