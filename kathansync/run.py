@@ -117,6 +117,7 @@ class Run:
             settings.manifests,
             env=settings.environment,
             variables=settings.variables,
+            environ=settings.environ,
             strict=strict,
             root=settings.repository,
             environments=settings.config.environments or None,

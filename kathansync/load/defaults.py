@@ -17,10 +17,16 @@ class DefaultsChain:
         self.top = directory.resolve()
         self.read_folder = read_folder
         self.cache: dict[Path, Source | None] = {}
+        self.chains: dict[Path, list[Source]] = {}
 
     def for_manifest(self, manifest_path: Path) -> list[Source]:
         """The _defaults files that apply to a manifest, outermost first."""
-        folder = manifest_path.parent.resolve()
+        parent = manifest_path.parent
+        if parent not in self.chains:  # resolved once a folder: resolve() is a syscall a part
+            self.chains[parent] = self._chain(parent.resolve())
+        return self.chains[parent]
+
+    def _chain(self, folder: Path) -> list[Source]:
         folders = [folder]
         while folder != self.top and self.top in folder.parents:
             folder = folder.parent
@@ -35,7 +41,12 @@ class DefaultsChain:
 
 
 def merge(layers: list[dict[str, Any]]) -> dict[str, Any]:
-    """Deep-merge, later layers win; mappings merge, anything else (lists too) replaces."""
+    """Deep-merge, later layers win; mappings merge, anything else (lists too) replaces.
+
+    The result shares no container with a defaults layer (laid under many manifests); a lone
+    layer, the manifest's own fresh data, is returned as it is: nothing changes it after."""
+    if len(layers) == 1:
+        return layers[0]
     merged: dict[str, Any] = {}
     for layer in layers:
         merged = overlay(merged, layer)
@@ -57,6 +68,8 @@ def provenance(desired: dict[str, Any], layers: list[Source]) -> tuple[set[str],
     sensitive: set[str] = set()
     origins: dict[str, str] = {}
     manifest = layers[-1]
+    if len(layers) == 1 and not manifest.sensitive:
+        return sensitive, origins  # the common case, and the whole walk for nothing
     for loc, _ in iter_leaves(desired):
         layer = owner(loc, layers)
         if layer.is_sensitive(loc):

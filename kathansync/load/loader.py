@@ -236,6 +236,8 @@ class _Loader:
 
 def _without(data: dict[str, Any], paths: Mapping[LeafPath, Any]) -> dict[str, Any]:
     """A copy of `data` without the keys at `paths` (the fields the built-in models lack)."""
+    if not paths:
+        return data
     copied: dict[str, Any] = copy_tree(data)
     for path in paths:
         parent = value_at(copied, path[:-1])

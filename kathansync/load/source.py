@@ -17,9 +17,10 @@ def shown_file(path: Path) -> str:
 
     A symlink is shown by its own name, not its target's: the user knows the link.
     """
-    try:
-        shown = Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()
-    except ValueError:
+    absolute, cwd = os.path.abspath(path), os.getcwd()
+    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):  # the common case, without pathlib
+        shown = Path(absolute[len(cwd.rstrip(os.sep)) + 1 :]).as_posix()
+    else:
         shown = display_path(path)
     return shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 

@@ -189,14 +189,15 @@ def as_yaml12(text: str) -> str:
 
 
 def parse_fast(text: str) -> Any:
-    """Plain Python data (dict/list/str/int/float/bool/None, FileRef for !file)."""
-    from kathansync import fastyaml
+    """Plain Python data (dict/list/str/int/float/bool/None, FileRef for !file).
+
+    ryaml reads the texts plain enough to be read alike (load/fastyaml.py, which also enforces
+    the expansion bounds), ruamel's C loader the rest.
+    """
+    from kathansync.load import fastyaml  # here: fastyaml imports this module's FileRef
 
     data = fastyaml.parse(text)
-    if data is not None:
-        check_expansion(data)
-        return data
-    return _parse(_fast_loader(), text)
+    return data if data is not None else _parse(_fast_loader(), text)
 
 
 def parse_positions(text: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kathansync import fastyaml, yamlio
+from kathansync.load import fastyaml, yamlio
 
 ROOT = Path(__file__).resolve().parent.parent
 
