@@ -12,14 +12,8 @@ from kathansync import atomic
 from kathansync.errors import ConfigError
 from kathansync.manifest import load_manifests
 from kathansync.models import Manifest
-from kathansync.writeback import (
-    dump_text,
-    guess_indent,
-    load_tree,
-    pull_manifest,
-    save_tree,
-    write_id,
-)
+from kathansync.writeback import pull_manifest, write_id
+from kathansync.writeback.yamltree import dump_text, guess_indent, load_tree, save_tree
 
 ID = "3f2b8c1e-0000-4000-8000-000000000001"
 OTHER = "3f2b8c1e-0000-4000-8000-000000000002"

@@ -37,7 +37,7 @@ def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
       kathansync import --all
       kathansync import 3f2b8c1e-... --dir assistants/imported
     """
-    from kathansync.importing import import_assistants
+    from kathansync.writeback import import_assistants
 
     opts = options_from(kwargs)
     if bool(ids) == import_all:

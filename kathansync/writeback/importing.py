@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from kathansync.atomic import write_atomic
 from kathansync.errors import ApiError, ConfigError, display_path
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
+from kathansync.writeback.yamltree import dump_text, needs_double_quotes
 
 if TYPE_CHECKING:
     from kathansync.client import KathanClient
@@ -75,8 +76,6 @@ def manifest_text(remote: Mapping[str, Any], env: str | None = None) -> str:
     """
     from ruamel.yaml.comments import CommentedMap
 
-    from kathansync.writeback import dump_text
-
     tree = CommentedMap()
     tree["id"] = str(remote["id"]) if env is None else CommentedMap({env: str(remote["id"])})
     for key, value in manifest_fields(remote).items():
@@ -87,8 +86,6 @@ def manifest_text(remote: Mapping[str, Any], env: str | None = None) -> str:
 def _styled(value: Any) -> Any:
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import LiteralScalarString
-
-    from kathansync.writeback import needs_double_quotes
 
     if isinstance(value, Mapping):
         styled = CommentedMap()

@@ -1,0 +1,229 @@
+"""Round-trip YAML shared by every writer: load, dump in the file's layout, verify, replace.
+
+A manifest is read twice: by the loader's own parser (what the tool will see) and by ruamel's
+round-trip loader (comments, quoting, positions). What is written back must read back as the
+intended data and, for edits, differ from the old text only on the lines asked for.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kathansync import yamlio
+from kathansync.atomic import write_atomic
+from kathansync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
+
+# Plain scalars a YAML 1.1 reader would take as booleans or null: always written quoted.
+BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off", "null", "~"])
+
+# Characters a plain, single-quoted or block scalar cannot carry back unchanged: YAML folds
+# `\r`, `\x85`, `\u2028`, `\u2029` into line breaks and forbids most control characters there.
+# Only a double-quoted scalar, which escapes them, reads back as the same string.
+_NEEDS_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+_EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*---(?:[ \t]|\r?\n|\Z)")
+
+
+def needs_double_quotes(text: str) -> bool:
+    """True when only a double-quoted scalar would read back as exactly `text`."""
+    return _NEEDS_ESCAPES.search(text) is not None
+
+
+def make_yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
+    """A round-trip dumper in the file's own indentation that quotes boolean-looking strings."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.representer import RoundTripRepresenter
+    from ruamel.yaml.scalarstring import PlainScalarString
+
+    class Constructor(RoundTripConstructor):
+        pass
+
+    def construct_str(constructor: Any, node: Any) -> Any:
+        # A plain `off` the user wrote stays plain: quoting it would change a line not asked for.
+        value = RoundTripConstructor.construct_yaml_str(constructor, node)
+        if node.style is None and type(value) is str and value.lower() in BOOLEAN_LOOKING:
+            return PlainScalarString(value, anchor=node.anchor)
+        return value
+
+    Constructor.add_constructor("tag:yaml.org,2002:str", construct_str)
+
+    class Representer(RoundTripRepresenter):
+        pass
+
+    def represent_str(representer: Any, value: str) -> Any:
+        # YAML 1.1 readers take a plain `on`/`off`/`yes` as a boolean: quote them.
+        if value.lower() in BOOLEAN_LOOKING or needs_double_quotes(value):
+            return representer.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+        return RoundTripRepresenter.represent_str(representer, value)
+
+    def represent_none(representer: Any, value: None) -> Any:
+        # ruamel writes an empty value; manifests say `null` ("clear it") explicitly.
+        return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+    Representer.add_representer(str, represent_str)
+    Representer.add_representer(type(None), represent_none)
+    yaml = YAML()
+    yaml.Constructor = Constructor
+    yaml.Representer = Representer
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-fold a long line the user wrote on one line
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+_KEY_ONLY = re.compile(r"^(\s*)(?:- )?[^\s#-][^:#]*:\s*(?:#.*)?$")
+_BLOCK_OPENER = re.compile(r"^(\s*)(?:- )?[^\s#-][^:#]*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, offset) as ruamel's `indent()` takes them, read from the text.
+
+    mapping: how far a nested key sits right of its parent key (ruamel indents `|` blocks by
+    the same amount, so a block's indent counts when no nested key shows it). offset: how far
+    a block sequence's `-` sits right of its parent key; sequence: where the item's content
+    starts. Defaults (2, 4, 2) for whatever the file does not show.
+    """
+    mapping = sequence = offset = block = None
+    lines = [
+        line
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith(("#", "%", "---"))
+    ]
+    for line, following in itertools.pairwise(lines):
+        parent = len(line) - len(line.lstrip()) + (2 if line.lstrip().startswith("- ") else 0)
+        child = len(following) - len(following.lstrip())
+        if block is None and _BLOCK_OPENER.match(line) and child > parent:
+            block = child - parent
+        if not _KEY_ONLY.match(line):
+            continue
+        if following.lstrip().startswith("- "):
+            if offset is None and child >= parent:
+                offset = child - parent
+                sequence = offset + 2
+        elif mapping is None and child > parent:
+            mapping = child - parent
+    mapping = mapping or block or 2
+    if offset is None:
+        offset, sequence = 2, 4
+    return mapping, max(sequence or 2, offset + 2), offset
+
+
+def load_tree(path: Path) -> tuple[Any, str]:
+    """The manifest's round-trip tree and its text (for the layout to write it back in).
+
+    The text goes through the loader's own checks first (size, UTF-8, alias budget, tags), and
+    a `%YAML 1.1` file is read as YAML 1.2, as the loader reads it.
+    """
+    try:
+        text = yamlio.read_text(path)
+        data = yamlio.parse_fast(text)
+    except yamlio.SourceError as exc:
+        raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of fields at the top of the file")
+    return make_yaml().load(yamlio.as_yaml12(text)), text
+
+
+def dump_text(tree: Any, original: str = "") -> str:
+    """The tree as YAML text in `original`'s layout (import: the default style).
+
+    Kept from `original`: indentation, a leading `---`, a `%YAML 1.1` directive (the tree was
+    read as 1.2, and every boolean-looking string is written quoted, so 1.1 readers agree) and
+    CRLF line ends. A file mixing line ends cannot be kept: ConfigError.
+    """
+    yaml = make_yaml(*guess_indent(original))
+    yaml.explicit_start = _EXPLICIT_START.match(original) is not None or None
+    yaml11 = yamlio.yaml11_directive(original)
+    if yaml11:
+        yaml.version = (1, 2)  # dumped as the tool reads it; the directive is put back below
+    buffer = io.StringIO()
+    yaml.dump(tree, buffer)
+    text = buffer.getvalue()
+    if yaml11:
+        text = text.replace("%YAML 1.2", "%YAML 1.1", 1)
+    crlf = original.count("\r\n")
+    if crlf and crlf != original.count("\n"):
+        raise ConfigError("the file mixes CRLF and LF line ends: make them one kind first")
+    return text.replace("\n", "\r\n") if crlf else text
+
+
+def save_tree(
+    tree: Any, path: Path, original: str, expected: Any, allowed: list[tuple[int, int]] | None
+) -> None:
+    """Write the tree back atomically (temp file in the same directory, fsync, rename), after
+    checking the new text: it must read back as `expected` (the file's own data, as the loader
+    parses it) and, unless `allowed` is None, differ from `original` only within those
+    0-based line ranges. Otherwise ConfigError, and the file is left untouched."""
+    try:
+        text = dump_text(tree, original)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}; left as is") from None
+    try:
+        reread = plain(yamlio.parse_fast(text))
+    except yamlio.SourceError as exc:
+        reread = f"unreadable: {exc.message}"
+    if canonical(reread) != canonical(expected):
+        raise ConfigError(
+            f"{path}: writing it back would not read back as intended (a YAML construct the"
+            " write-back cannot keep?); the file is left as is: make the change by hand"
+        )
+    if allowed is not None:
+        line = unrelated_change(original, text, allowed)
+        if line is not None:
+            raise ConfigError(
+                f"{path}:{line + 1}: writing it back would also change this line, which was not"
+                " asked for (a layout the write-back cannot keep); the file is left as is:"
+                " make the change by hand"
+            )
+    write_atomic(path, text)
+
+
+def file_data(text: str) -> Any:
+    """The file's own data as the loader parses it, with `!file` references compared by path."""
+    return plain(yamlio.parse_fast(text))
+
+
+def plain(value: Any) -> Any:
+    """A fresh, unshared copy of parsed data (aliases become copies); FileRef by its path."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, yamlio.FileRef):
+        return {yamlio.FILE_TAG: value.path}
+    return value
+
+
+def canonical(value: Any) -> str:
+    # JSON tells 1 from 1.0 from true, which Python's == does not.
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+def set_leaf(data: Any, leaf: tuple[Any, ...], value: Any) -> None:
+    for key in leaf[:-1]:
+        data = data[key]
+    data[leaf[-1]] = value
+
+
+def unrelated_change(original: str, text: str, allowed: list[tuple[int, int]]) -> int | None:
+    """The first 0-based line of `original` changed outside the `allowed` ranges, or None."""
+    import difflib
+
+    before, after = original.splitlines(), text.splitlines()
+    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
+    for tag, i1, i2, _, _ in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        inside = any(start <= i1 and i2 <= end for start, end in allowed)
+        if not inside:
+            return i1
+    return None
