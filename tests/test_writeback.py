@@ -422,24 +422,35 @@ def test_pull_on_a_yaml_11_file_keeps_the_directive_and_the_strings(repo: Path) 
     assert after.desired["voice"]["language"] == "no"
 
 
-def test_pull_refuses_a_file_with_mixed_line_ends(repo: Path) -> None:
+def test_pull_keeps_each_line_end_of_a_file_with_mixed_line_ends(repo: Path) -> None:
     path = repo / "assistants" / "x.yaml"
     text = f"id: {ID}\r\nname: A\ndescription: d\r\n"
     path.write_bytes(text.encode())
     manifest = _manifest(path)
-    with pytest.raises(ConfigError, match="mixes CRLF and LF"):
-        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
-    assert path.read_bytes() == text.encode()
+    pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_bytes() == text.replace("name: A", "name: B").encode()
 
 
-def test_pull_refuses_rather_than_reindent_an_unrelated_block(repo: Path) -> None:
-    # Nested keys by 2, a `|` block by 4: ruamel writes both by one amount.
+def test_pull_keeps_an_unrelated_block_ruamel_would_reindent(repo: Path) -> None:
+    # Nested keys by 2, a `|` block by 4: ruamel writes both by one amount; the block's lines
+    # are not asked for, so they keep their bytes.
+    path = repo / "assistants" / "x.yaml"
+    text = f"id: {ID}\nvoice:\n  speed: 1.0\nsystem_instruction: |\n    a\n    b\nname: A\n"
+    path.write_text(text)
+    manifest = _manifest(path)
+    pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_text() == text.replace("name: A", "name: B")
+
+
+def test_pull_refuses_when_an_asked_line_is_tied_to_a_line_not_asked_for(repo: Path) -> None:
+    # The new value takes more lines and ruamel re-indents the block right above it, in one
+    # piece of the diff: no line-for-line choice is possible.
     path = repo / "assistants" / "x.yaml"
     text = f"id: {ID}\nvoice:\n  speed: 1.0\nsystem_instruction: |\n    a\n    b\nname: A\n"
     path.write_text(text)
     manifest = _manifest(path)
     with pytest.raises(ConfigError, match=r"x.yaml:5: .*would also change this line"):
-        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+        pull_manifest(manifest, _remote(manifest, name="B\nC"), root=repo)
     assert path.read_text() == text
 
 

@@ -25,6 +25,7 @@ from kathansync.writeback.yamltree import (
     needs_double_quotes,
     save_tree,
     set_leaf,
+    span,
 )
 
 # `${` not preceded by `$`: an interpolation the loader would resolve (`$${` is a literal `${`).
@@ -44,20 +45,6 @@ class PullReport:
     @property
     def changed(self) -> bool:
         return bool(self.written or self.files_written)
-
-
-def _span(tree: Any, leaf: LeafPath, line_count: int) -> tuple[int, int]:
-    """0-based [start, end) lines that the leaf's key and value take up in the original text."""
-    start, end = 0, line_count
-    node = tree
-    for key in leaf:
-        keys = [k for k, _ in node.non_merged_items()]
-        start = node.lc.key(key)[0]
-        following = keys.index(key) + 1
-        if following < len(keys):
-            end = min(end, node.lc.key(keys[following])[0])
-        node = node[key]
-    return start, max(end, start + 1)
 
 
 # --- pull: take the remote's values into a manifest ---------------------------------------------
@@ -96,10 +83,9 @@ def pull_manifest(
             _pull_leaf(tree, diff.path, new, path, root, write_files, report, writes, files)
     if writes:
         expected = file_data(text)
-        lines = len(text.splitlines())
         for write in writes:
             set_leaf(expected, write.leaf, write.value)
-        allowed = [_span(tree, write.leaf, lines) for write in writes]
+        allowed = [span(tree, write.leaf) for write in writes]
         save_tree(tree, path, text, expected, allowed)
         report.written.extend(dotted(write.leaf) for write in writes)
     # Only once the manifest is safely written (or needed no change): a manifest left as is

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from kathansync import yamlio
 from kathansync.atomic import write_atomic
 from kathansync.errors import ConfigError
+from kathansync.writeback.splice import Lines, UnrelatedChange, splice
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -28,6 +29,9 @@ BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off"
 # `\r`, `\x85`, `\u2028`, `\u2029` into line breaks and forbids most control characters there.
 # Only a double-quoted scalar, which escapes them, reads back as the same string.
 _NEEDS_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+_BOM = b"\xef\xbb\xbf"
+TO_THE_END = 1 << 31  # the last key's value runs to the end of the file
 
 _EXPLICIT_START = re.compile(r"\A(?:[ \t]*(?:#[^\n]*)?\r?\n|%[^\n]*\n)*---(?:[ \t]|\r?\n|\Z)")
 
@@ -75,7 +79,7 @@ def make_yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
     yaml.Constructor = Constructor
     yaml.Representer = Representer
     yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-fold a long line the user wrote on one line
+    yaml.width = 1 << 30  # never fold a long line (ruamel folds plain scalars at `width`)
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     return yaml
 
@@ -118,11 +122,13 @@ def guess_indent(text: str) -> tuple[int, int, int]:
 
 
 def load_tree(path: Path) -> tuple[Any, str]:
-    """The manifest's round-trip tree and its text (for the layout to write it back in).
+    """The manifest's round-trip tree and its text (a BOM kept as "\ufeff", for the write).
 
     The text goes through the loader's own checks first (size, UTF-8, alias budget, tags), and
     a `%YAML 1.1` file is read as YAML 1.2, as the loader reads it.
     """
+    from ruamel.yaml.error import MarkedYAMLError
+
     try:
         text = yamlio.read_text(path)
         data = yamlio.parse_fast(text)
@@ -130,15 +136,33 @@ def load_tree(path: Path) -> tuple[Any, str]:
         raise ConfigError(f"{path}:{exc.line}:{exc.column}: {exc.message}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of fields at the top of the file")
-    return make_yaml().load(yamlio.as_yaml12(text)), text
+    lines = _lines(path, text)
+    try:
+        tree = make_yaml().load(yamlio.as_yaml12(lines.for_parsing()))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}:" if mark is not None else ""
+        raise ConfigError(
+            f"{path}:{where} the round-trip reader cannot read this ({exc.problem});"
+            " the file is left as is: make the change by hand"
+        ) from None
+    with path.open("rb") as raw:
+        bom = raw.read(len(_BOM)) == _BOM
+    return tree, ("\ufeff" if bom else "") + text
+
+
+def _lines(path: Path, text: str) -> Lines:
+    try:
+        return Lines.of(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: {exc}: the write-back cannot keep it; left as is") from None
 
 
 def dump_text(tree: Any, original: str = "") -> str:
-    """The tree as YAML text in `original`'s layout (import: the default style).
+    """The tree as YAML text (LF) in `original`'s layout (import: the default style).
 
-    Kept from `original`: indentation, a leading `---`, a `%YAML 1.1` directive (the tree was
-    read as 1.2, and every boolean-looking string is written quoted, so 1.1 readers agree) and
-    CRLF line ends. A file mixing line ends cannot be kept: ConfigError.
+    Kept from `original`: indentation, a leading `---` and a `%YAML 1.1` directive (the tree was
+    read as 1.2, and every boolean-looking string is written quoted, so 1.1 readers agree).
     """
     yaml = make_yaml(*guess_indent(original))
     yaml.explicit_start = _EXPLICIT_START.match(original) is not None or None
@@ -150,23 +174,30 @@ def dump_text(tree: Any, original: str = "") -> str:
     text = buffer.getvalue()
     if yaml11:
         text = text.replace("%YAML 1.2", "%YAML 1.1", 1)
-    crlf = original.count("\r\n")
-    if crlf and crlf != original.count("\n"):
-        raise ConfigError("the file mixes CRLF and LF line ends: make them one kind first")
-    return text.replace("\n", "\r\n") if crlf else text
+    return text
 
 
 def save_tree(
     tree: Any, path: Path, original: str, expected: Any, allowed: list[tuple[int, int]] | None
 ) -> None:
-    """Write the tree back atomically (temp file in the same directory, fsync, rename), after
-    checking the new text: it must read back as `expected` (the file's own data, as the loader
-    parses it) and, unless `allowed` is None, differ from `original` only within those
-    0-based line ranges. Otherwise ConfigError, and the file is left untouched."""
+    """Write the edited tree back atomically (temp file in the same directory, fsync, rename).
+
+    Only the lines in `allowed` (0-based [start, end) ranges of `original`; None: any) take the
+    dumper's text; every other line keeps its bytes, a BOM and the final newline (or its
+    absence) included. The result must read back as `expected` (the file's own data, as the
+    loader parses it): otherwise ConfigError, and the file is left untouched.
+    """
+    bom = original.startswith("\ufeff")
+    lines = _lines(path, original.removeprefix("\ufeff"))
+    dumped = dump_text(tree, lines.for_parsing())
     try:
-        text = dump_text(tree, original)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}; left as is") from None
+        text = splice(lines, dumped, [(0, len(lines.contents))] if allowed is None else allowed)
+    except UnrelatedChange as exc:
+        raise ConfigError(
+            f"{path}:{exc.line + 1}: writing it back would also change this line, which was not"
+            " asked for (a layout the write-back cannot keep); the file is left as is:"
+            " make the change by hand"
+        ) from None
     try:
         reread = plain(yamlio.parse_fast(text))
     except yamlio.SourceError as exc:
@@ -176,20 +207,12 @@ def save_tree(
             f"{path}: writing it back would not read back as intended (a YAML construct the"
             " write-back cannot keep?); the file is left as is: make the change by hand"
         )
-    if allowed is not None:
-        line = unrelated_change(original, text, allowed)
-        if line is not None:
-            raise ConfigError(
-                f"{path}:{line + 1}: writing it back would also change this line, which was not"
-                " asked for (a layout the write-back cannot keep); the file is left as is:"
-                " make the change by hand"
-            )
-    write_atomic(path, text)
+    write_atomic(path, ("\ufeff" if bom else "") + text)
 
 
 def file_data(text: str) -> Any:
     """The file's own data as the loader parses it, with `!file` references compared by path."""
-    return plain(yamlio.parse_fast(text))
+    return plain(yamlio.parse_fast(text.removeprefix("\ufeff")))
 
 
 def plain(value: Any) -> Any:
@@ -214,16 +237,15 @@ def set_leaf(data: Any, leaf: tuple[Any, ...], value: Any) -> None:
     data[leaf[-1]] = value
 
 
-def unrelated_change(original: str, text: str, allowed: list[tuple[int, int]]) -> int | None:
-    """The first 0-based line of `original` changed outside the `allowed` ranges, or None."""
-    import difflib
-
-    before, after = original.splitlines(), text.splitlines()
-    matcher = difflib.SequenceMatcher(None, before, after, autojunk=False)
-    for tag, i1, i2, _, _ in matcher.get_opcodes():
-        if tag == "equal":
-            continue
-        inside = any(start <= i1 and i2 <= end for start, end in allowed)
-        if not inside:
-            return i1
-    return None
+def span(tree: Any, leaf: tuple[Any, ...]) -> tuple[int, int]:
+    """0-based [start, end) lines that the leaf's key and value take up in the file."""
+    start, end = 0, TO_THE_END
+    node = tree
+    for key in leaf:
+        keys = [k for k, _ in node.non_merged_items()]
+        start = node.lc.key(key)[0]
+        following = keys.index(key) + 1
+        if following < len(keys):
+            end = min(end, node.lc.key(keys[following])[0])
+        node = node[key]
+    return start, max(end, start + 1)
