@@ -18,6 +18,7 @@ from kathansync import yamlio
 from kathansync.atomic import write_atomic
 from kathansync.diff import Path as LeafPath
 from kathansync.diff import diff_leaves, dotted
+from kathansync.errors import display_path
 from kathansync.models import NULLABLE_FIELDS, Manifest
 from kathansync.writeback.yamltree import (
     file_data,
@@ -45,6 +46,41 @@ class PullReport:
     @property
     def changed(self) -> bool:
         return bool(self.written or self.files_written)
+
+    def lines(self) -> list[str]:
+        """What pull shows for this manifest, one line per change or value left as is."""
+        return [
+            *(f"{self.file}: updated {path}" for path in self.written),
+            *(f"{path}: updated ({self.handle})" for path in self.files_written),
+            *(f"{self.file}: not pulled: {line}" for line in self.kept),
+        ]
+
+
+@dataclass
+class PullTally:
+    """Counts over one `pull` run, for its last line: manifests and `!file` targets apart."""
+
+    manifests: int = 0
+    files: int = 0
+    kept: int = 0
+    failed: int = 0
+
+    def add(self, report: PullReport) -> None:
+        self.manifests += bool(report.written)
+        self.files += len(report.files_written)
+        self.kept += len(report.kept)
+
+    def summary(self) -> str:
+        if not (self.manifests or self.files or self.kept or self.failed):
+            return "Nothing to pull: the manifests match the remote."
+        return (
+            f"{self.manifests} manifest(s) updated, "
+            + (f"{self.files} referenced file(s) updated, " if self.files else "")
+            + f"{self.kept} value(s) left as is"
+            + (f", {self.failed} manifest(s) could not be pulled" if self.failed else "")
+            + "."
+            + (" Review and commit the changes." if self.manifests or self.files else "")
+        )
 
 
 # --- pull: take the remote's values into a manifest ---------------------------------------------
@@ -249,4 +285,4 @@ def _pull_file(
     elif not write_files:
         report.kept.append(f"{name}: comes from !file {ref}; pass --write-files to update it")
     else:
-        files.append((target, new, str(manifest_path.parent / ref)))
+        files.append((target, new, display_path(target)))  # not `assistants/../prompts`

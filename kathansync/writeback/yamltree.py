@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +31,7 @@ BOOLEAN_LOOKING = frozenset(["y", "n", "yes", "no", "true", "false", "on", "off"
 # Only a double-quoted scalar, which escapes them, reads back as the same string.
 _NEEDS_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
+LONG_STRING = 80  # characters: longer strings are written as `|` blocks, which diff per line
 _BOM = b"\xef\xbb\xbf"
 TO_THE_END = 1 << 31  # the last key's value runs to the end of the file
 
@@ -119,6 +121,33 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     if offset is None:
         offset, sequence = 2, 4
     return mapping, max(sequence or 2, offset + 2), offset
+
+
+def new_node(value: Any) -> Any:
+    """A value as a new round-trip node in the house style: long or multi-line strings as `|`
+    blocks (they diff line by line), a literal `${` written `$${`, `${VAR}` placeholders
+    (`Variable`) as they are."""
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    from kathansync.writeback.credentials import Variable
+
+    if isinstance(value, Mapping):
+        styled = CommentedMap()
+        for key, item in value.items():
+            styled[key] = new_node(item)
+        return styled
+    if isinstance(value, list):
+        return [new_node(item) for item in value]
+    if isinstance(value, Variable):
+        return str(value)
+    if isinstance(value, str):
+        value = value.replace("${", "$${")  # the loader would read `${` as a variable
+        if needs_double_quotes(value):
+            return value  # written double-quoted (escaped): no block style reads back the same
+        if "\n" in value or len(value) > LONG_STRING:
+            return LiteralScalarString(value)
+    return value
 
 
 def load_tree(path: Path) -> tuple[Any, str]:
