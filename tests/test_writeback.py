@@ -85,11 +85,24 @@ def test_write_id_puts_id_first_and_keeps_every_other_line(repo: Path) -> None:
     assert _manifest(path).id == ID
 
 
-def test_write_id_replaces_a_plain_id(repo: Path) -> None:
+def test_write_id_replaces_a_plain_id_only_when_told_which(repo: Path) -> None:
     path = repo / "assistants" / "support.yaml"
     path.write_text(f"id: {ID}  # the old one\nname: Support\n")
-    write_id(path, OTHER, env=None)
+    with pytest.raises(ConfigError, match=f"already holds id {ID} .*not replaced by {OTHER}"):
+        write_id(path, OTHER, env=None)  # a second apply created it too: keep the first
+    assert path.read_text() == f"id: {ID}  # the old one\nname: Support\n"
+    write_id(path, ID, env=None)  # the same id again: nothing to refuse
+    write_id(path, OTHER, env=None, replaces=ID)
     assert path.read_text() == f"id: {OTHER}  # the old one\nname: Support\n"
+
+
+def test_write_id_never_overwrites_the_id_of_another_environment_run(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    text = f"id:\n  staging: {ID}\nname: Support\n"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="already holds id"):
+        write_id(path, OTHER, env="staging")
+    assert path.read_text() == text
 
 
 def test_write_id_for_an_environment_adds_to_the_id_mapping(repo: Path) -> None:

@@ -192,3 +192,15 @@ def test_pull_of_a_prompt_file_only_shows_its_path_and_counts_it_apart(
         " Review and commit the changes.\n"
     )
     assert (repo / "prompts" / "support.md").read_text() == "Be very nice.\n"
+
+
+def test_pull_leaves_a_credential_looking_remote_value_out_of_the_file(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    manifest = repo / "assistants" / "support.yaml"
+    text = f"id: {SUPPORT}\ncall_actions:\n  webhook_url: https://hooks.example.com/old\n"
+    manifest.write_text(text)
+    result = run("pull")
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output and manifest.read_text() == text
+    assert "call_actions.webhook_url: the remote value looks like a credential" in result.stdout

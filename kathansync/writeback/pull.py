@@ -20,6 +20,7 @@ from kathansync.diff import Path as LeafPath
 from kathansync.diff import diff_leaves, dotted
 from kathansync.errors import display_path
 from kathansync.models import NULLABLE_FIELDS, Manifest
+from kathansync.writeback.credentials import looks_like_credential
 from kathansync.writeback.yamltree import (
     file_data,
     load_tree,
@@ -115,6 +116,11 @@ def pull_manifest(
             report.kept.append(f"{name}: comes from ${{...}}; change the variable instead")
         elif name in manifest.origins:
             report.kept.append(f"{name}: comes from {manifest.origins[name]}; change it there")
+        elif _holds_credential(new):
+            report.kept.append(
+                f"{name}: the remote value looks like a credential; not written into a file"
+                " meant for git: write it as ${VAR} and set the variable"
+            )
         else:
             _pull_leaf(tree, diff.path, new, path, root, write_files, report, writes, files)
     if writes:
@@ -183,6 +189,12 @@ def _pull_leaf(
         parent[key] = _scalar(new, old)
     escaped = [_escape(item) for item in new] if isinstance(new, list) else _escape(new)
     writes.append(_Write(leaf, escaped))
+
+
+def _holds_credential(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_holds_credential(item) for item in value)
+    return isinstance(value, str) and looks_like_credential(value)
 
 
 def _anchored(node: Any) -> bool:
