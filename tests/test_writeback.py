@@ -391,6 +391,8 @@ def _pull(repo: Path, text: str, **changes: Any) -> tuple[str, Manifest]:
         f"id: {ID}\r\nname: A\r\ndescription: d\r\n",
         f"id: {ID}\nname: A\nsystem_instruction: |\n    line one\n    line two\n",
         f"---\nid: {ID}\nname: A\n",
+        f"# above the start\n---\nid: {ID}\nname: A\n",
+        f"\ufeffid: {ID}\r\nname: A\r\n# last, no final newline",
         f"id: {ID}\nname: A\nspeech_settings:\n  interruptions: off\n",  # plain stays plain
     ],
 )

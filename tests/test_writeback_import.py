@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.writeback.credentials import hide_credentials, looks_like_credential
-from kathansync.writeback.defaults import API_DEFAULTS, omit_defaults, same
+from kathansync.writeback.defaults import API_DEFAULTS, folder_defaults, omit_defaults, same
 
 SUPPORT = "3f2b8c1e-0000-4000-8000-000000000001"
 SALES = "3f2b8c1e-0000-4000-8000-000000000002"
@@ -204,3 +204,13 @@ def test_pull_leaves_a_credential_looking_remote_value_out_of_the_file(
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output and manifest.read_text() == text
     assert "call_actions.webhook_url: the remote value looks like a credential" in result.stdout
+
+
+def test_folder_defaults_never_count_a_variable_or_a_file_reference_as_equal(repo: Path) -> None:
+    folder = repo / "assistants"
+    (folder / "_defaults.yaml").write_text(
+        "name: ${NAME}\nsystem_instruction: !file p.md\nvoice:\n  speed: 1.2\n"
+    )
+    assert folder_defaults(folder) == {"voice": {"speed": 1.2}}
+    fields = {"name": "${NAME}", "voice": {"speed": 1.2}}
+    assert omit_defaults(fields, folder_defaults(folder), None) == {"name": "${NAME}"}
