@@ -108,6 +108,9 @@ def test_a_credential_in_a_url_is_written_as_a_variable_and_never_in_plain_text(
         ("https://hooks.slack.com/services/T0AB12CD/B0AB12CD/Zx8aQ3wE9rT5yU1iO7pL2kJm", True),
         ("https://example.com/hooks/3f2b8c1e-0000-4000-8000-000000000001", True),
         ("https://example.com/api/v1/assistant-events", False),
+        ("https://example.com/hooks/assistant-events-v2-production", False),
+        ("Read https://example.com/docs/a8Fh3kd9Qm2pLz7xR4 first.", False),  # prose
+        ("wss://u:p@realtime.example.com", True),
         ("https://example.com/hook?page=2&lang=en", False),
         ("+15550100", False),
         ("Visit https example com", False),

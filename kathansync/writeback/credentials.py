@@ -7,6 +7,7 @@ path segment). Import must not put it into a file meant for git, so such a value
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,10 @@ _SECRET_NAMES = re.compile(
 )
 # A random-looking run: long, letters and digits mixed (a UUID counts: it is often the secret).
 _TOKEN = re.compile(r"[A-Za-z0-9_\-.~+/=]{16,}")
+# Letters and digits switching this often is randomness, not words (`events-v2-production`).
+_SWITCHES = 3
+# The whole value is one URL: a prompt that mentions a URL is prose, judged by nobody here.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://\S+")
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class Placeholder:
 def looks_like_credential(value: str) -> bool:
     """True for a URL with user info, a secret-named or random-looking query/fragment value,
     or a random-looking path segment."""
-    if "://" not in value:
+    if _URL.fullmatch(value.strip()) is None:
         return False
     try:
         parts = urlsplit(value.strip())
@@ -49,11 +54,10 @@ def looks_like_credential(value: str) -> bool:
 
 
 def _is_token(text: str) -> bool:
-    return (
-        _TOKEN.fullmatch(text) is not None
-        and any(c.isdigit() for c in text)
-        and any(c.isalpha() for c in text)
-    )
+    if _TOKEN.fullmatch(text) is None:
+        return False
+    kinds = [c.isdigit() for c in text if c.isalnum()]
+    return sum(a != b for a, b in itertools.pairwise(kinds)) >= _SWITCHES
 
 
 def hide_credentials(

@@ -45,6 +45,7 @@ API_DEFAULTS: dict[str, Any] = {
 
 _DEFAULTS_NAMES = ("_defaults.yaml", "_defaults.yml")
 _INTERPOLATED = re.compile(r"(?<!\$)\$\{")
+_UNKNOWN = object()  # a value whose content is unknown here (or a key absent): never equal
 
 
 def folder_defaults(directory: Path) -> dict[str, Any]:
@@ -71,9 +72,6 @@ def _literal(value: Any) -> Any:
     ):
         return _UNKNOWN
     return value
-
-
-_UNKNOWN = object()
 
 
 def omit_defaults(

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kathansync import yamlio
 from kathansync.atomic import write_atomic
 from kathansync.errors import ConfigError
+from kathansync.writeback.credentials import Variable
 from kathansync.writeback.splice import Lines, UnrelatedChange, splice
 
 if TYPE_CHECKING:
@@ -129,8 +130,6 @@ def new_node(value: Any) -> Any:
     (`Variable`) as they are."""
     from ruamel.yaml.comments import CommentedMap
     from ruamel.yaml.scalarstring import LiteralScalarString
-
-    from kathansync.writeback.credentials import Variable
 
     if isinstance(value, Mapping):
         styled = CommentedMap()
