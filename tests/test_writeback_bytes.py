@@ -162,3 +162,56 @@ def test_pull_refuses_a_file_with_a_lone_carriage_return(repo: Path) -> None:
     with pytest.raises(ConfigError, match=r"x\.yaml: a line break other than LF or CRLF"):
         pull_manifest(manifest, remote, root=repo)
     assert path.read_bytes() == text.encode()
+
+
+# --- every single-field pull, in every byte layout -----------------------------------------------
+
+LAYOUT = """\
+# Support line assistant.{SP}
+---
+id: {ID}
+name: "Acme Support"   # shown in the dashboard
+description: 'Answers questions about orders'\t
+system_instruction: |
+    You are Acme's support assistant.{SP}
+    Be brief and friendly.
+voice:
+  voice_id: alloy      # picked in the 2025 voice test
+  speed: 1.0
+call_actions:
+  hangup_triggers: [bye, goodbye]
+  transfer_number: "+15550100"
+first_message: {LONG}
+"""
+SINGLE_CHANGES = [
+    ({"name": "Acme Help"}, "name:"),
+    ({"description": "Orders"}, "description:"),
+    ({"voice": {"speed": 1.1}}, "  speed:"),
+    ({"voice": {"voice_id": "nova"}}, "  voice_id:"),
+    ({"call_actions": {"transfer_number": "+15550199"}}, "  transfer_number:"),
+    ({"call_actions": {"hangup_triggers": ["bye", "ciao"]}}, "  hangup_triggers:"),
+]
+
+
+@pytest.mark.parametrize(("changes", "key"), SINGLE_CHANGES)
+@pytest.mark.parametrize(
+    "layout",
+    ["lf", "crlf", "bom-crlf", "no-final-newline"],
+)
+def test_a_single_field_pull_changes_exactly_its_line(
+    repo: Path, changes: dict[str, Any], key: str, layout: str
+) -> None:
+    # Trailing blanks, a trailing tab, a `|` block indented by 4 under keys indented by 2, a
+    # comment above `---` and a 6,000-character line: all kept byte for byte.
+    text = LAYOUT.format(ID=ID, LONG="hi " * 2000, SP="  ")
+    if layout == "no-final-newline":
+        text = text.rstrip("\n")
+    if "crlf" in layout:
+        text = text.replace("\n", "\r\n")
+    data = (BOM if layout.startswith("bom") else b"") + text.encode()
+    path = _write(repo, data)
+    _pull(path, **changes)
+    before, after = data.split(b"\n"), path.read_bytes().split(b"\n")
+    assert len(after) == len(before)
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) == 1 and before[changed[0]].startswith(key.encode()), (before, after)
