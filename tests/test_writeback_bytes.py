@@ -56,6 +56,10 @@ def _pull(path: Path, **changes: Any) -> list[str]:
     [
         # A trailing tab the loader accepts but ruamel's round-trip scanner refuses.
         (b"name: x\t\n", b"id: %s\nname: x\t\n"),
+        (b"name:\tx\n", b"id: %s\nname:\tx\n"),
+        (b"name: x\t# c\n", b"id: %s\nname: x\t# c\n"),
+        (b'name: "a\tb"\n', b'id: %s\nname: "a\tb"\n'),
+        (b"voice: {speed: 1.0,\tlanguage: en}\n", b"id: %s\nvoice: {speed: 1.0,\tlanguage: en}\n"),
         # CRLF with a comment: no stray `\r` (`# c\r\r\n`).
         (b"# c\r\nname: x\r\n", b"# c\r\nid: %s\r\nname: x\r\n"),
         # A comment above `---` is kept.

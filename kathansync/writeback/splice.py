@@ -56,14 +56,22 @@ class Lines:
         return "\r\n" if self.ends.count("\r\n") > self.ends.count("\n") else "\n"
 
     def for_parsing(self) -> str:
-        """LF text without trailing blanks: ruamel's pure scanner refuses `name: x<TAB>`."""
-        return "".join(line.rstrip(" \t") + "\n" for line in self.contents)
+        """LF text for ruamel's round-trip reader: see `as_parsed`."""
+        return "".join(line + "\n" for line in self.as_parsed())
+
+    def as_parsed(self) -> list[str]:
+        """The lines with tabs as spaces (same columns) and no trailing blanks.
+
+        ruamel's pure scanner refuses tabs the loader accepts (`name: x<TAB>`, `name:<TAB>x`,
+        a tab before a comment). Lines read this way are never written: every line not asked
+        for is copied from the file, tabs and all."""
+        return [line.replace("\t", " ").rstrip(" ") for line in self.contents]
 
 
 def splice(original: Lines, dumped: str, allowed: list[tuple[int, int]]) -> str:
     """`dumped` (LF text of the edited tree) where it differs inside `allowed` (0-based [start,
     end) line ranges of `original`), the original lines everywhere else."""
-    before = [line.rstrip(" \t") for line in original.contents]
+    before = original.as_parsed()  # what ruamel read: an untouched line dumps the same
     after = dumped.split("\n")
     if after and after[-1] == "":
         after.pop()
