@@ -69,6 +69,12 @@ def _pull(path: Path, **changes: Any) -> list[str]:
         (BOM + b"name: x\n", BOM + b"id: %s\nname: x\n"),
         (b"name: x", b"id: %s\nname: x"),
         (b"# only a comment\nname: x  # why\n", b"# only a comment\nid: %s\nname: x  # why\n"),
+        # First lines ruamel would write differently: not rewritten for an id above them.
+        (b"name:   x\n", b"id: %s\nname:   x\n"),
+        (b"description: ~\nname: x\n", b"id: %s\ndescription: ~\nname: x\n"),
+        (b"description:\nname: x\n", b"id: %s\ndescription:\nname: x\n"),
+        (b"knowledge_base_ids: [ a,  b ]\n", b"id: %s\nknowledge_base_ids: [ a,  b ]\n"),
+        (b"voice: &v\n  speed: 1\nname: x\n", b"id: %s\nvoice: &v\n  speed: 1\nname: x\n"),
     ],
 )
 def test_write_id_changes_nothing_but_the_id_line(repo: Path, before: bytes, after: bytes) -> None:
@@ -86,6 +92,25 @@ def test_write_id_per_environment_in_a_crlf_file(repo: Path) -> None:
         b"# c\r\nid:\r\n  staging: %s  # by hand\r\n  production: %s\r\nname: x\r\n"
         % (ID.encode(), other.encode())
     )
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            "id:\n    staging: {A}\nname:   x\n",
+            "id:\n    staging: {A}\n    production: {B}\nname:   x\n",
+        ),
+        ("id: {{staging: {A}}}\nname: x\n", "id: {{staging: {A}, production: {B}}}\nname: x\n"),
+    ],
+)
+def test_write_id_adds_an_environment_beside_the_others(
+    repo: Path, before: str, after: str
+) -> None:
+    other = ID.replace("1", "2")
+    path = _write(repo, before.format(A=ID, B=other).encode())
+    write_id(path, other, env="production")
+    assert path.read_text() == after.format(A=ID, B=other)
 
 
 def test_apply_writes_the_id_of_a_create_into_a_file_with_a_trailing_tab(

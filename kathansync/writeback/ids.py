@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kathansync.errors import ConfigError
-from kathansync.writeback.yamltree import TO_THE_END, file_data, load_tree, plain, save_tree, span
+from kathansync.writeback.yamltree import (
+    TO_THE_END,
+    dump_fragment,
+    file_data,
+    insert_lines,
+    load_tree,
+    new_node,
+    save_tree,
+    span,
+)
 
 
 def write_id(
@@ -22,52 +31,53 @@ def write_id(
     """
     tree, text = load_tree(path)
     expected = file_data(text)
-    current = _current_id(expected.get("id"), env)
-    mine = {assistant_id.lower(), (replaces or "").lower()}
-    if current is not None and current.lower() not in mine:
+    current = expected.get("id")
+    held = _held_id(current, env)
+    if held is not None and held.lower() not in {assistant_id.lower(), (replaces or "").lower()}:
         raise ConfigError(
-            f"{path}: already holds id {current} (written by another run meanwhile?); not"
+            f"{path}: already holds id {held} (written by another run meanwhile?); not"
             f" replaced by {assistant_id}"
         )
-    if "id" in tree:
-        allowed = [span(tree, ("id",))]
-    else:  # inserted right before the first key, below any header comment
+    if env is not None and current is not None and not isinstance(current, Mapping):
+        raise ConfigError(
+            f"{path}: `id` is one id for every environment; cannot add one for {env!r}"
+        )
+    if env is None and isinstance(current, Mapping):
+        raise ConfigError(f"{path}: `id` is a mapping of environments; select one with --env")
+    expected["id"] = assistant_id if env is None else {**(current or {}), env: assistant_id}
+    if "id" not in tree:  # new lines right before the first key, below any header comment
         first = next(iter(tree), None)
         at = tree.lc.key(first)[0] if first is not None else TO_THE_END
-        allowed = [(at, at)]
-    new = _new_id(path, tree.get("id"), assistant_id, env)
-    if "id" in tree:
-        tree["id"] = new
-    else:
-        tree.insert(0, "id", new)
-    expected["id"] = plain(new)
-    save_tree(tree, path, text, expected, allowed)
+        new = {"id": assistant_id if env is None else {env: assistant_id}}
+        insert_lines(path, text, at, dump_fragment(new_node(new), text), expected)
+    elif env is not None and _block_mapping(tree["id"]) and env not in tree["id"]:
+        ids = tree["id"]  # one more line after the last environment's, at their indent
+        last = list(ids)[-1]
+        line, column = ids.lc.key(last)
+        entry = dump_fragment(new_node({env: assistant_id}), text)
+        insert_lines(path, text, line + 1, _indented(entry, column), expected)
+    else:  # an id replaced: its own line, through the round trip
+        if env is None:
+            tree["id"] = assistant_id
+        else:
+            tree["id"][env] = assistant_id
+        save_tree(tree, path, text, expected, [span(tree, ("id",))])
 
 
-def _current_id(raw: Any, env: str | None) -> str | None:
-    """The id the file holds for `env` (a shared id with an env: `_new_id` refuses that)."""
-    if isinstance(raw, dict):
+def _held_id(raw: Any, env: str | None) -> str | None:
+    """The id the file holds for `env` (a shared id with an env: refused separately)."""
+    if isinstance(raw, Mapping):
         raw = raw.get(env) if env is not None else None
     elif env is not None:
         return None
     return raw if isinstance(raw, str) else None
 
 
-def _new_id(path: Path, current: Any, assistant_id: str, env: str | None) -> Any:
-    """The `id` value with `assistant_id` recorded: the id, or the env mapping with it added."""
-    from ruamel.yaml.comments import CommentedMap
+def _block_mapping(node: Any) -> bool:
+    """A non-empty `id:` mapping written one environment per line (not `{staging: ...}`)."""
+    fa = getattr(node, "fa", None)
+    return isinstance(node, Mapping) and bool(node) and fa is not None and not fa.flow_style()
 
-    if env is None:
-        if isinstance(current, Mapping):
-            raise ConfigError(f"{path}: `id` is a mapping of environments; select one with --env")
-        return assistant_id
-    if isinstance(current, MutableMapping):
-        current[env] = assistant_id  # in place: the other environments keep their comments
-        return current
-    if current is not None:
-        raise ConfigError(
-            f"{path}: `id` is one id for every environment; cannot add one for {env!r}"
-        )
-    ids = CommentedMap()
-    ids[env] = assistant_id
-    return ids
+
+def _indented(text: str, column: int) -> str:
+    return "".join(" " * column + line + "\n" for line in text.splitlines())

@@ -88,6 +88,20 @@ def splice(original: Lines, dumped: str, allowed: list[tuple[int, int]]) -> str:
             raise UnrelatedChange(i1)  # an asked-for line tied up with lines nobody asked for
         else:  # unchanged, or a change nobody asked for: the file's own bytes
             out.extend(_kept(original, i) for i in range(i1, i2))
+    return _join(original, out)
+
+
+def insert(original: Lines, at: int, new: list[str]) -> str:
+    """The original text with the `new` lines put before its line `at` (0-based)."""
+    count = len(original.contents)
+    out = [_kept(original, i) for i in range(min(at, count))]
+    out += [(line, original.newline) for line in new]
+    out += [_kept(original, i) for i in range(min(at, count), count)]
+    return _join(original, out)
+
+
+def _join(original: Lines, out: list[tuple[str, str]]) -> str:
+    """The lines with their ends; the last one with a final newline only if the file had one."""
     final_newline = not original.ends or original.ends[-1] != ""
     text = [line + (end or original.newline) for line, end in out]
     if text and not final_newline:

@@ -19,7 +19,7 @@ from kathansync import yamlio
 from kathansync.atomic import write_atomic
 from kathansync.errors import ConfigError
 from kathansync.writeback.credentials import Variable
-from kathansync.writeback.splice import Lines, UnrelatedChange, splice
+from kathansync.writeback.splice import Lines, UnrelatedChange, insert, splice
 
 if TYPE_CHECKING:
     from ruamel.yaml import YAML
@@ -205,6 +205,13 @@ def dump_text(tree: Any, original: str = "") -> str:
     return text
 
 
+def dump_fragment(tree: Any, original: str) -> str:
+    """Keys to put into a file: the tree in `original`'s indentation, no `---` or directive."""
+    buffer = io.StringIO()
+    make_yaml(*guess_indent(original)).dump(tree, buffer)
+    return buffer.getvalue()
+
+
 def save_tree(
     tree: Any, path: Path, original: str, expected: Any, allowed: list[tuple[int, int]] | None
 ) -> None:
@@ -215,7 +222,6 @@ def save_tree(
     absence) included. The result must read back as `expected` (the file's own data, as the
     loader parses it): otherwise ConfigError, and the file is left untouched.
     """
-    bom = original.startswith("\ufeff")
     lines = _lines(path, original.removeprefix("\ufeff"))
     dumped = dump_text(tree, lines.for_parsing())
     try:
@@ -226,6 +232,21 @@ def save_tree(
             " asked for (a layout the write-back cannot keep); the file is left as is:"
             " make the change by hand"
         ) from None
+    save_text(path, original, text, expected)
+
+
+def insert_lines(path: Path, original: str, at: int, new: str, expected: Any) -> None:
+    """Put the lines of `new` (LF text) before line `at` of the file, touching nothing else:
+    ruamel never rewrites the rest (a first key written `name:   x` stays so). Checked and
+    written as `save_text` does."""
+    lines = _lines(path, original.removeprefix("\ufeff"))
+    save_text(path, original, insert(lines, at, new.splitlines()), expected)
+
+
+def save_text(path: Path, original: str, text: str, expected: Any) -> None:
+    """Write `text` (with `original`'s BOM, if any) atomically, once it reads back as
+    `expected`; otherwise ConfigError, and the file is left untouched."""
+    bom = original.startswith("\ufeff")
     try:
         reread = plain(yamlio.parse_fast(text))
     except yamlio.SourceError as exc:
