@@ -244,3 +244,11 @@ def test_a_single_field_pull_changes_exactly_its_line(
     assert len(after) == len(before)
     changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
     assert len(changed) == 1 and before[changed[0]].startswith(key.encode()), (before, after)
+
+
+def test_a_block_pulled_into_the_last_line_gets_the_final_newline_it_needs(repo: Path) -> None:
+    path = _write(repo, f"id: {ID}\nname: A\nfirst_message: Hi".encode())
+    _pull(path, first_message="Hello.\nHow are you?\n")
+    assert path.read_bytes() == (
+        f"id: {ID}\nname: A\nfirst_message: |\n  Hello.\n  How are you?\n".encode()
+    )

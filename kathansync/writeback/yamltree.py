@@ -247,16 +247,25 @@ def save_text(path: Path, original: str, text: str, expected: Any) -> None:
     """Write `text` (with `original`'s BOM, if any) atomically, once it reads back as
     `expected`; otherwise ConfigError, and the file is left untouched."""
     bom = original.startswith("\ufeff")
+    # A file without a final newline keeps it so, unless the last value needs one (a `|`
+    # block pulled into the last key keeps its line break only with it).
+    ending = "\r\n" if original.endswith("\r\n") or "\r\n" in text else "\n"
+    for candidate in (text, text + ending) if not text.endswith("\n") else (text,):
+        if _reads_back(candidate, expected):
+            write_atomic(path, ("\ufeff" if bom else "") + candidate)
+            return
+    raise ConfigError(
+        f"{path}: writing it back would not read back as intended (a YAML construct the"
+        " write-back cannot keep?); the file is left as is: make the change by hand"
+    )
+
+
+def _reads_back(text: str, expected: Any) -> bool:
     try:
         reread = plain(yamlio.parse_fast(text))
-    except yamlio.SourceError as exc:
-        reread = f"unreadable: {exc.message}"
-    if canonical(reread) != canonical(expected):
-        raise ConfigError(
-            f"{path}: writing it back would not read back as intended (a YAML construct the"
-            " write-back cannot keep?); the file is left as is: make the change by hand"
-        )
-    write_atomic(path, ("\ufeff" if bom else "") + text)
+    except yamlio.SourceError:
+        return False
+    return canonical(reread) == canonical(expected)
 
 
 def file_data(text: str) -> Any:
