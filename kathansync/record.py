@@ -7,7 +7,7 @@ file since (another apply, a person) is never replaced, or its assistant would b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from kathansync.apply import Outcome, Status
@@ -15,10 +15,6 @@ from kathansync.errors import KathansyncError
 from kathansync.load import yamlio
 from kathansync.models import Manifest
 from kathansync.plan import Action
-
-
-class IdReplaced(KathansyncError):
-    """The manifest gained another id since the plan: kept, and the new one not written."""
 
 
 def record_ids(
@@ -34,7 +30,9 @@ def record_ids(
     Called after the outcomes are shown, so a file that cannot be written never hides what
     happened remotely.
     """
-    from kathansync.writeback import write_id  # ruamel round-trip: only after an apply
+    # ruamel round-trip: only after an apply. write_id itself refuses to replace an id the
+    # file gained since the plan (IdReplaced), from the same read it writes from.
+    from kathansync.writeback import IdReplaced, write_id
 
     by_handle = {m.handle: m for m in manifests}
     failed: list[str] = []
@@ -46,10 +44,9 @@ def record_ids(
             continue
         file = by_handle[outcome.handle].file
         try:
-            refuse_replacing_an_id(Path(file), outcome.id, env)
             write_id(Path(file), outcome.id, env=env)
         except IdReplaced as error:
-            failed.append(f"{file}: {error}")
+            failed.append(f"{file}: {kept_instead(error.held, error.new_id)}")
             continue
         except (KathansyncError, yamlio.SourceError, OSError) as error:
             failed.append(
@@ -61,15 +58,10 @@ def record_ids(
     return failed
 
 
-def refuse_replacing_an_id(path: Path, new_id: str, env: str | None) -> None:
-    """IdReplaced when the file holds an id (for `env`) other than `new_id`."""
-    data = yamlio.parse_fast(yamlio.read_text(path))
-    current = data.get("id") if isinstance(data, Mapping) else None
-    if isinstance(current, Mapping):
-        current = current.get(env) if env is not None else None
-    if current is not None and str(current).lower() != new_id.lower():
-        raise IdReplaced(
-            f"now has id {current}, written since this apply planned: it is kept, and"
-            f" {new_id} is not written. Assistant {new_id} was made by this apply: delete it"
-            " if it duplicates the other"
-        )
+def kept_instead(held: str, new_id: str) -> str:
+    """What to do when the file gained another id since the plan: that one is kept."""
+    return (
+        f"now has id {held}, written since this apply planned: it is kept, and {new_id} is"
+        f" not written. Assistant {new_id} was made by this apply: delete it if it"
+        " duplicates the other"
+    )

@@ -60,7 +60,9 @@ def test_import_all_then_plan_is_clean(repo: Path, three: EmulatorServer) -> Non
     files = sorted((repo / "assistants").glob("*.yaml"))
     assert len(files) == 3
     for assistant_id in (SUPPORT, SALES, HOURS):
-        assert manifest_with_id(repo, assistant_id).read_text().startswith(f"id: {assistant_id}")
+        text = manifest_with_id(repo, assistant_id).read_text()
+        assert text.startswith("# yaml-language-server: $schema=")
+        assert text.splitlines()[1] == f"id: {assistant_id}"
 
     result = run("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output

@@ -10,13 +10,13 @@ import pytest
 
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ConfigError
-from kathansync.importing import import_assistants, manifest_text, slug
 from kathansync.load import load_manifests
 from kathansync.models import Manifest
 from kathansync.plan import FingerprintKeys, Plan, make_plan
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
 from kathansync.writeback import pull_manifest
+from kathansync.writeback.importing import import_assistants, manifest_text, slug
 
 SUPPORT = "3f2b8c1e-0000-4000-8000-000000000001"
 SALES = "3f2b8c1e-0000-4000-8000-000000000002"
@@ -151,7 +151,7 @@ def test_import_keeps_a_literal_dollar_brace(
 def test_import_refuses_a_file_that_appears_meanwhile(
     remote: EmulatorServer, client: KathanClient, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kathansync.importing as importing
+    import kathansync.writeback.importing as importing
 
     directory = repo / "assistants"
     directory.mkdir()

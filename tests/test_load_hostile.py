@@ -34,8 +34,16 @@ try:
     load_config(root)
 except KathansyncError as exc:
     messages.append(str(exc))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-peak_mb = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+# Linux: VmHWM is this process's own peak. ru_maxrss would also count the parent's (pytest's,
+# hundreds of MB late in a full run): subprocess vforks, and exec keeps the parent's peak.
+status = Path("/proc/self/status")
+lines = status.read_text().splitlines() if status.exists() else []
+hwm = [line for line in lines if line.startswith("VmHWM:")]
+if hwm:
+    peak_mb = int(hwm[0].split()[1]) / 1024
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    peak_mb = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 print(json.dumps({"messages": messages, "peak_mb": peak_mb}))
 """
 

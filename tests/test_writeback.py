@@ -12,14 +12,8 @@ from kathansync import atomic
 from kathansync.errors import ConfigError
 from kathansync.load import load_manifests
 from kathansync.models import Manifest
-from kathansync.writeback import (
-    dump_text,
-    guess_indent,
-    load_tree,
-    pull_manifest,
-    save_tree,
-    write_id,
-)
+from kathansync.writeback import pull_manifest, write_id
+from kathansync.writeback.yamltree import dump_text, guess_indent, load_tree, save_tree
 
 ID = "3f2b8c1e-0000-4000-8000-000000000001"
 OTHER = "3f2b8c1e-0000-4000-8000-000000000002"
@@ -91,11 +85,24 @@ def test_write_id_puts_id_first_and_keeps_every_other_line(repo: Path) -> None:
     assert _manifest(path).id == ID
 
 
-def test_write_id_replaces_a_plain_id(repo: Path) -> None:
+def test_write_id_replaces_a_plain_id_only_when_told_which(repo: Path) -> None:
     path = repo / "assistants" / "support.yaml"
     path.write_text(f"id: {ID}  # the old one\nname: Support\n")
-    write_id(path, OTHER, env=None)
+    with pytest.raises(ConfigError, match=f"already holds id {ID} .*not replaced by {OTHER}"):
+        write_id(path, OTHER, env=None)  # a second apply created it too: keep the first
+    assert path.read_text() == f"id: {ID}  # the old one\nname: Support\n"
+    write_id(path, ID, env=None)  # the same id again: nothing to refuse
+    write_id(path, OTHER, env=None, replaces=ID)
     assert path.read_text() == f"id: {OTHER}  # the old one\nname: Support\n"
+
+
+def test_write_id_never_overwrites_the_id_of_another_environment_run(repo: Path) -> None:
+    path = repo / "assistants" / "support.yaml"
+    text = f"id:\n  staging: {ID}\nname: Support\n"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="already holds id"):
+        write_id(path, OTHER, env="staging")
+    assert path.read_text() == text
 
 
 def test_write_id_for_an_environment_adds_to_the_id_mapping(repo: Path) -> None:
@@ -385,6 +392,8 @@ def _pull(repo: Path, text: str, **changes: Any) -> tuple[str, Manifest]:
         f"id: {ID}\r\nname: A\r\ndescription: d\r\n",
         f"id: {ID}\nname: A\nsystem_instruction: |\n    line one\n    line two\n",
         f"---\nid: {ID}\nname: A\n",
+        f"# above the start\n---\nid: {ID}\nname: A\n",
+        f"\ufeffid: {ID}\r\nname: A\r\n# last, no final newline",
         f"id: {ID}\nname: A\nspeech_settings:\n  interruptions: off\n",  # plain stays plain
     ],
 )
@@ -429,24 +438,35 @@ def test_pull_on_a_yaml_11_file_keeps_the_directive_and_the_strings(repo: Path) 
     assert after.desired["voice"]["language"] == "no"
 
 
-def test_pull_refuses_a_file_with_mixed_line_ends(repo: Path) -> None:
+def test_pull_keeps_each_line_end_of_a_file_with_mixed_line_ends(repo: Path) -> None:
     path = repo / "assistants" / "x.yaml"
     text = f"id: {ID}\r\nname: A\ndescription: d\r\n"
     path.write_bytes(text.encode())
     manifest = _manifest(path)
-    with pytest.raises(ConfigError, match="mixes CRLF and LF"):
-        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
-    assert path.read_bytes() == text.encode()
+    pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_bytes() == text.replace("name: A", "name: B").encode()
 
 
-def test_pull_refuses_rather_than_reindent_an_unrelated_block(repo: Path) -> None:
-    # Nested keys by 2, a `|` block by 4: ruamel writes both by one amount.
+def test_pull_keeps_an_unrelated_block_ruamel_would_reindent(repo: Path) -> None:
+    # Nested keys by 2, a `|` block by 4: ruamel writes both by one amount; the block's lines
+    # are not asked for, so they keep their bytes.
+    path = repo / "assistants" / "x.yaml"
+    text = f"id: {ID}\nvoice:\n  speed: 1.0\nsystem_instruction: |\n    a\n    b\nname: A\n"
+    path.write_text(text)
+    manifest = _manifest(path)
+    pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+    assert path.read_text() == text.replace("name: A", "name: B")
+
+
+def test_pull_refuses_when_an_asked_line_is_tied_to_a_line_not_asked_for(repo: Path) -> None:
+    # The new value takes more lines and ruamel re-indents the block right above it, in one
+    # piece of the diff: no line-for-line choice is possible.
     path = repo / "assistants" / "x.yaml"
     text = f"id: {ID}\nvoice:\n  speed: 1.0\nsystem_instruction: |\n    a\n    b\nname: A\n"
     path.write_text(text)
     manifest = _manifest(path)
     with pytest.raises(ConfigError, match=r"x.yaml:5: .*would also change this line"):
-        pull_manifest(manifest, _remote(manifest, name="B"), root=repo)
+        pull_manifest(manifest, _remote(manifest, name="B\nC"), root=repo)
     assert path.read_text() == text
 
 

@@ -180,7 +180,12 @@ def after_restore(
         remarks.append(f"{outcome.handle}: re-created with a new id {outcome.id} (was {old})")
         for manifest in _pointing_at(planned.manifests, old):
             try:
-                write_id(Path(manifest.file), str(outcome.id), env=run.settings.environment)
+                write_id(
+                    Path(manifest.file),
+                    str(outcome.id),
+                    env=run.settings.environment,
+                    replaces=old,  # the id it points at is the one this restore re-created
+                )
             except (KathansyncError, OSError) as error:
                 errors.append(f"{manifest.file}: could not write id {outcome.id} ({error})")
                 continue

@@ -24,20 +24,27 @@ from kathansync.commands.common import (
 @click.command("import")
 @click.argument("ids", nargs=-1, metavar="[ID]...")
 @click.option("--all", "import_all", is_flag=True, help="Every assistant the API lists.")
+@click.option(
+    "--omit-defaults",
+    is_flag=True,
+    help="Also leave out values equal to the API's defaults for a new assistant (unmanaged).",
+)
 @common_options
 @network_options
-def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
+def import_(ids: tuple[str, ...], import_all: bool, omit_defaults: bool, **kwargs: Any) -> int:
     """Write a manifest for each existing assistant (ID... or --all).
 
-    Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id some
-    manifest already has is skipped. `plan` right after shows `No changes.`
+    Handles are slugs of the names (-2, -3 when taken). Never overwrites a file; an id a
+    manifest anywhere in the repository has is skipped. Values the folder's _defaults.yaml
+    gives are left out; a credential-looking value is written as ${VAR} (named on stderr).
+    `plan` right after shows `No changes.`
 
     \b
     Examples:
       kathansync import --all
       kathansync import 3f2b8c1e-... --dir assistants/imported
     """
-    from kathansync.importing import import_assistants
+    from kathansync.writeback import import_assistants
 
     opts = options_from(kwargs)
     if bool(ids) == import_all:
@@ -57,9 +64,12 @@ def import_(ids: tuple[str, ...], import_all: bool, **kwargs: Any) -> int:
             settings.manifests,
             existing,
             env=settings.environment,
+            omit_api_defaults=omit_defaults,
         )
     for item in report.written:
         click.echo(f"{item.file}: imported {item.id}")
+        for warning in item.warnings():  # names the variable, never the value
+            click.echo(f"Warning: {warning}", err=True)
     for line in report.skipped:
         opts.info(f"Skipped {line}")
     for line in report.failed:
@@ -101,7 +111,7 @@ def pull(
     from kathansync.errors import KathansyncError
     from kathansync.load import find_root
     from kathansync.plan.select import select
-    from kathansync.writeback import pull_manifest
+    from kathansync.writeback.pull import PullTally, pull_manifest
 
     opts = options_from(kwargs)
     session = session_for(opts)
@@ -109,7 +119,7 @@ def pull(
     with session.connect(network_from(kwargs)) as conn:
         remotes = session.fetch(conn.client, manifests)
     root = find_root(session.settings.manifests)
-    updated = kept = failed = 0
+    tally = PullTally()
     for manifest in manifests:
         if not manifest.id:
             opts.info(f"{manifest.file}: no id yet (not created): nothing to pull")
@@ -120,24 +130,11 @@ def pull(
             )
         except (KathansyncError, OSError) as error:  # this file stays as it was; go on
             click.echo(f"Error: {manifest.file}: not pulled: {error}", err=True)
-            failed += 1
+            tally.failed += 1
             continue
-        for path in report.written:
-            click.echo(f"{manifest.file}: updated {path}")
-        for written in report.files_written:
-            click.echo(f"{written}: updated ({manifest.handle})")
-        for line in report.kept:
-            click.echo(f"{manifest.file}: not pulled: {line}")
-        updated += report.changed
-        kept += len(report.kept)
+        for line in report.lines():
+            click.echo(line)
+        tally.add(report)
     if not opts.quiet:
-        if updated or kept or failed:
-            click.echo(
-                f"{updated} manifest(s) updated, {kept} value(s) left as is"
-                + (f", {failed} manifest(s) could not be pulled" if failed else "")
-                + "."
-                + (" Review and commit the changes." if updated else "")
-            )
-        else:
-            click.echo("Nothing to pull: the manifests match the remote.")
-    return EXIT_ERROR if failed else EXIT_OK
+        click.echo(tally.summary())
+    return EXIT_ERROR if tally.failed else EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -11,12 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from kathansync.atomic import write_atomic
 from kathansync.errors import ApiError, ConfigError, display_path
+from kathansync.load import find_root
 from kathansync.models import FIELD_ORDER, NULLABLE_FIELDS, AssistantSpec, Manifest, Spec
+from kathansync.scaffold import SCHEMA
+from kathansync.writeback.credentials import Placeholder, hide_credentials
+from kathansync.writeback.defaults import API_DEFAULTS, folder_defaults, omit_defaults
+from kathansync.writeback.managed import managed_ids
+from kathansync.writeback.yamltree import dump_text, new_node
 
 if TYPE_CHECKING:
     from kathansync.remote.client import KathanClient
 
-LONG_STRING = 80  # characters: longer strings are written as `|` blocks, which diff per line
 SUFFIX = ".yaml"
 
 
@@ -25,6 +31,15 @@ class Imported:
     id: str
     handle: str
     file: str
+    placeholders: tuple[Placeholder, ...] = ()  # values written as `${VAR}`: set those
+
+    def warnings(self) -> list[str]:
+        """One line per placeholder: the variable to set (the value itself is never shown)."""
+        return [
+            f"{self.file}: {hidden.path} looks like it holds a credential; written as"
+            f" ${{{hidden.variable}}}: set {hidden.variable} to the value in Kathan"
+            for hidden in self.placeholders
+        ]
 
 
 @dataclass
@@ -67,43 +82,24 @@ def manifest_fields(remote: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def manifest_text(remote: Mapping[str, Any], env: str | None = None) -> str:
-    """A new manifest for `remote`: `id` first, every known field the API returned, long or
-    multi-line strings as `|` blocks, boolean-looking strings quoted.
+def manifest_text(
+    remote: Mapping[str, Any], env: str | None = None, *, schema: str | None = None
+) -> str:
+    """A new manifest for `remote` with every known field the API returned (see `render`)."""
+    return render(str(remote["id"]), manifest_fields(remote), env, schema)
+
+
+def render(
+    assistant_id: str, fields: Mapping[str, Any], env: str | None, schema: str | None
+) -> str:
+    """A new manifest: the editor's schema line, `id` first, then `fields` in their order; long
+    or multi-line strings as `|` blocks, boolean-looking strings quoted, `${` escaped.
 
     With an environment the id is written as `{env: id}`: a plain id means every environment.
     """
-    from ruamel.yaml.comments import CommentedMap
-
-    from kathansync.writeback import dump_text
-
-    tree = CommentedMap()
-    tree["id"] = str(remote["id"]) if env is None else CommentedMap({env: str(remote["id"])})
-    for key, value in manifest_fields(remote).items():
-        tree[key] = _styled(value)
-    return dump_text(tree)
-
-
-def _styled(value: Any) -> Any:
-    from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.scalarstring import LiteralScalarString
-
-    from kathansync.writeback import needs_double_quotes
-
-    if isinstance(value, Mapping):
-        styled = CommentedMap()
-        for key, item in value.items():
-            styled[key] = _styled(item)
-        return styled
-    if isinstance(value, list):
-        return [_styled(item) for item in value]
-    if isinstance(value, str):
-        value = value.replace("${", "$${")  # the loader would read `${` as a variable
-        if needs_double_quotes(value):
-            return value  # written double-quoted (escaped): no block style reads back the same
-        if "\n" in value or len(value) > LONG_STRING:
-            return LiteralScalarString(value)
-    return value
+    tree = new_node({"id": assistant_id if env is None else {env: assistant_id}, **fields})
+    header = f"# yaml-language-server: $schema={schema}\n" if schema else ""
+    return header + dump_text(tree)
 
 
 def import_assistants(
@@ -113,16 +109,24 @@ def import_assistants(
     existing: Sequence[Manifest],
     *,
     env: str | None = None,
+    root: Path | None = None,
+    omit_api_defaults: bool = False,
 ) -> ImportReport:
     """Write a manifest under `directory` for each id (None: every remote assistant).
 
-    An id some manifest already has is skipped (the report says where); a file is never
-    overwritten: a taken handle gets a `-2`, `-3` ... suffix.
+    An id that any manifest in the repository (`root`, default: see `find_root`) already has
+    is skipped (the report says where); a file is never overwritten: a taken handle gets a
+    `-2`, `-3` ... suffix. Values `_defaults.yaml` already gives are left out (and, with
+    `omit_api_defaults`, values equal to the API's defaults for a new assistant); values that
+    look like credentials are written as `${VAR}` placeholders.
     """
+    root = (root or find_root(directory)).resolve()
     report = ImportReport()
     remotes = _fetch(client, ids, report)
-    known = {m.id.lower(): m.file for m in existing if m.id}
+    known = {**managed_ids(root), **{m.id.lower(): m.file for m in existing if m.id}}
     taken = {m.handle for m in existing}
+    folder = folder_defaults(directory)
+    schema = Path(os.path.relpath(root / SCHEMA, directory.resolve())).as_posix()
     directory.mkdir(parents=True, exist_ok=True)
     for remote in remotes:
         assistant_id = str(remote["id"])
@@ -132,11 +136,15 @@ def import_assistants(
             )
             continue
         handle = _free_handle(slug(str(remote.get("name") or "")), directory, taken)
+        fields = omit_defaults(
+            manifest_fields(remote), folder, API_DEFAULTS if omit_api_defaults else None
+        )
+        fields, hidden = hide_credentials(fields, handle)
         path = directory / f"{handle}{SUFFIX}"
-        _create_file(path, manifest_text(remote, env))
+        _create_file(path, render(assistant_id, fields, env, schema))
         taken.add(handle)
         known[assistant_id.lower()] = display_path(path)
-        report.written.append(Imported(assistant_id, handle, display_path(path)))
+        report.written.append(Imported(assistant_id, handle, display_path(path), tuple(hidden)))
     return report
 
 
