@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kathansync import __version__
-from kathansync.commands import manage, pipeline, tools
+from kathansync.commands import conversations, manage, pipeline, tools
 from kathansync.commands.common import EXIT_ERROR, EXIT_OK
 
 
@@ -88,6 +88,7 @@ for command in (
     tools.schema,
     tools.init,
     tools.emulator,
+    conversations.test,
 ):
     cli.add_command(command)
 

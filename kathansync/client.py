@@ -286,6 +286,30 @@ class KathanClient:
         """DELETE /assistants/{id} (assumed: 204 or 200)."""
         self._call("DELETE", _assistant_path(assistant_id), assistant_id=assistant_id)
 
+    def chat(self, assistant_id: str, text: str, session_id: str | None) -> dict[str, str]:
+        """POST /chat: one turn of a conversation; `{"output", "session_id", "output_type"}`.
+
+        No session_id starts a new conversation; the one answered continues it. Retried like a
+        read: a turn the server may see twice after a lost answer costs a test less than a run
+        lost to a network hiccup.
+        """
+        body = {"assistant_id": assistant_id, "input": text, "session_id": session_id}
+        response = self._call("POST", "/chat", body=body, assistant_id=assistant_id)
+        data = _json(response, "POST", "/chat")
+        fields = ("output", "session_id")
+        if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields):
+            raise ApiError(
+                f"HTTP {response.status_code} from POST /chat: the answer is not a chat reply"
+                " (expected string output and session_id); is the API URL right?",
+                status=response.status_code,
+            )
+        output_type = data.get("output_type")
+        return {
+            "output": data["output"],
+            "session_id": data["session_id"],
+            "output_type": output_type if isinstance(output_type, str) else "",
+        }
+
     def run_concurrently(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """fn over items on at most `parallelism` threads; results in input order.
 

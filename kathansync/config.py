@@ -1,4 +1,5 @@
-"""kathansync.yaml: repository settings and named environments (api_url, manifests, vars)."""
+"""kathansync.yaml: repository settings and named environments (api_url, manifests, vars,
+conversations) and the promotion order."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from kathansync.validation import describe_errors
 
 CONFIG_NAME = "kathansync.yaml"
 DEFAULT_MANIFESTS = "assistants"
+DEFAULT_CONVERSATIONS = "conversations"
 
 
 class _EnvironmentSpec(BaseModel):
@@ -23,6 +25,7 @@ class _EnvironmentSpec(BaseModel):
 
     api_url: str | None = None
     manifests: str | None = None
+    conversations: str | None = None
     vars: dict[str, str] = Field(default_factory=dict)
 
 
@@ -31,8 +34,10 @@ class _ConfigSpec(BaseModel):
 
     api_url: str | None = None
     manifests: str = DEFAULT_MANIFESTS
+    conversations: str = DEFAULT_CONVERSATIONS
     prune_threshold: float | None = Field(default=None, ge=0, le=1)
     environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
+    promote: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,7 @@ class Environment:
     api_url: str | None = None
     manifests: str | None = None
     vars: Mapping[str, str] = field(default_factory=dict)
+    conversations: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,22 @@ class Config:
     manifests: str = DEFAULT_MANIFESTS
     environments: Mapping[str, Environment] = field(default_factory=dict)
     prune_threshold: float | None = None
+    conversations: str = DEFAULT_CONVERSATIONS
+    promote: tuple[str, ...] | None = None  # as written; see `promotion`
+
+    @property
+    def promotion(self) -> tuple[str, ...]:
+        """Environments a change goes through, in order: `promote:`, else as listed (with two
+        or more environments; none otherwise)."""
+        if self.promote is not None:
+            return self.promote
+        return tuple(self.environments) if len(self.environments) > 1 else ()
+
+    def conversations_dir(self, env: str | None) -> Path:
+        """The conversation suites of `env` (None: the top-level ones)."""
+        chosen = self.environments.get(env) if env is not None else None
+        folder = chosen.conversations if chosen is not None else None
+        return self.root / (folder or self.conversations)
 
     @property
     def root(self) -> Path:
@@ -116,16 +138,45 @@ def load_config(root: Path) -> Config:
         )
         raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
     environments = {
-        name: Environment(name, env.api_url, env.manifests, MappingProxyType(dict(env.vars)))
+        name: Environment(
+            name, env.api_url, env.manifests, MappingProxyType(dict(env.vars)), env.conversations
+        )
         for name, env in spec.environments.items()
     }
+    if spec.promote is not None:
+        _check_promote(spec.promote, environments, shown, text)
     return Config(
         path=path,
         api_url=spec.api_url,
         manifests=spec.manifests,
         environments=MappingProxyType(environments),
         prune_threshold=spec.prune_threshold,
+        conversations=spec.conversations,
+        promote=tuple(spec.promote) if spec.promote is not None else None,
     )
+
+
+def _check_promote(
+    promote: list[str], environments: Mapping[str, Environment], shown: str, text: str
+) -> None:
+    """`promote:` names two or more known environments, each once (else ConfigError, file:line)."""
+    tree = yamlio.parse_positions(text)
+    problems: list[tuple[int, int, str]] = []
+    if len(promote) < 2:
+        where = yamlio.position(tree, ("promote",))
+        problems.append((*where, "promote: expected two or more environments, in order"))
+    for index, name in enumerate(promote):
+        where = yamlio.position(tree, ("promote", index))
+        if name not in environments:
+            known = ", ".join(environments) or "none defined"
+            hint = did_you_mean(name, environments)
+            problems.append(
+                (*where, f"promote: unknown environment {name!r} (known: {known}){hint}")
+            )
+        elif name in promote[:index]:
+            problems.append((*where, f"promote: {name!r} is listed twice"))
+    if problems:
+        raise ConfigError("\n".join(_at(shown, *problem) for problem in problems))
 
 
 def _at(file: str, line: int, column: int, message: str) -> str:

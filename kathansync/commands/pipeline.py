@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kathansync.commands import conversations
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -156,6 +157,7 @@ def plan(
 @click.option("--auto-approve", is_flag=True, help="Do not ask for 'yes'.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 @prune_options
+@click.option("--test", "run_tests", is_flag=True, help="Then test the changed assistants.")
 @network_options
 def apply(
     planfile: Path | None,
@@ -164,6 +166,7 @@ def apply(
     fmt: str,
     prune: bool,
     force: bool,
+    run_tests: bool,
     **kwargs: Any,
 ) -> int:
     """Make the API match the manifests, sending only what changed.
@@ -187,7 +190,9 @@ def apply(
     session = session_for(opts)
     settings = session.settings
     manifests = load_or_fail(session)
-    with session.connect(network_from(kwargs)) as conn:
+    # Suites are checked before anything is sent: a broken suite must not leave an untested apply.
+    selection = conversations.prepare(session, manifests, need_ids=False) if run_tests else None
+    with session.connect(network := network_from(kwargs)) as conn:
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
             run, refused = session.replan_saved(conn, manifests, saved)
@@ -219,7 +224,10 @@ def apply(
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         github.append_step_summary(summary, os.environ)
-    return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
+    ok = succeeded(outcomes) and not unwritten
+    if ok and selection is not None:
+        ok = conversations.test_after_apply(session, network, selection, outcomes, fmt, opts)
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def _show_plan(the_plan: Plan, fmt: str, opts: Options) -> None:

@@ -173,6 +173,38 @@ def _add_api_routes(api: Any, store: Store) -> None:
         found({} if store.delete(str(assistant_id)) else None)
         return Response(status_code=204)
 
+    _add_chat_route(api, store)
+
+
+def _add_chat_route(api: Any, store: Store) -> None:
+    """POST /chat (api/chat-chat-with-assistant.md): replies from emulator/chat.py, sessions in
+    memory. A minimal stand-in: the emulator's own route replaces it at merge."""
+    from fastapi import HTTPException
+    from pydantic import BaseModel
+
+    from kathansync.emulator.chat import reply
+
+    class ChatRequest(BaseModel):
+        assistant_id: str
+        input: str
+        session_id: str | None = None
+
+    sessions: dict[str, str] = {}  # session_id -> assistant_id
+
+    @api.post("/chat")
+    async def chat(body: ChatRequest) -> dict[str, Any]:
+        assistant = store.get(body.assistant_id.lower())
+        if assistant is None:
+            raise HTTPException(404, NOT_FOUND)
+        session_id = body.session_id
+        if session_id is not None and sessions.get(session_id) != body.assistant_id:
+            raise HTTPException(404, "Session not found")
+        if session_id is None:
+            session_id = str(uuid.uuid4())
+            sessions[session_id] = body.assistant_id
+        output = reply(assistant, body.input, first_turn=body.session_id is None)
+        return {"output_type": "text", "output": output, "session_id": session_id}
+
 
 def _validation_error(field: str, message: str) -> Exception:
     from fastapi.exceptions import RequestValidationError
