@@ -20,7 +20,7 @@ from kathansync import yamlio
 from kathansync.errors import KathansyncError, Problem, display_path
 from kathansync.manifest import discover
 from kathansync.suggest import did_you_mean
-from kathansync.validation import Loc, describe_errors, describe_value
+from kathansync.validation import Loc, describe_errors, describe_value, shown_path
 
 MAX_REPEAT = 100  # each run is a billed conversation: a typo like 1000 should not cost that
 
@@ -149,6 +149,10 @@ def _messages(exc: ValidationError) -> list[tuple[Loc, str, bool]]:
         if error["type"] == "extra_forbidden" and "did you mean" not in described[index][1]:
             hint = did_you_mean(str(loc[-1]), _keys_at(loc[:-1]))
             described[index] = (loc, described[index][1] + hint, True)
+        elif error["type"] == "missing":
+            parent = shown_path(loc[:-1])
+            where = f" in {parent}" if parent else ""
+            described[index] = (loc[:-1], f"missing key {loc[-1]!r}{where}", False)
     return described
 
 
