@@ -254,4 +254,4 @@ def test_select_checks_targets_and_ids_before_any_request(suites_dir: Path) -> N
     write(suites_dir, "bad.yaml", "assistant: nobody\n")
     with pytest.raises(SuiteError) as raised:
         select_suites(suites_dir, ids)
-    assert str(raised.value).endswith("1 error(s) in conversation suites; nothing was sent.")
+    assert str(raised.value).endswith("2 error(s) in conversation suites; nothing was sent.")

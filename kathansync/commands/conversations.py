@@ -153,6 +153,7 @@ def show(
     if junit is not None:
         from kathansync.atomic import write_atomic
 
+        junit.parent.mkdir(parents=True, exist_ok=True)  # CI jobs write to reports/... folders
         write_atomic(junit, report_junit(report))
         opts.info(f"Wrote JUnit XML to {junit}")
     if fmt == "github" or in_actions():

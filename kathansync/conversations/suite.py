@@ -232,26 +232,28 @@ class _Reader:
             source.problems.append(Problem(source.display, 1, 1, f"{expected}, got {got}"))
             return None
         data = self.resolve(source, data, ())
+        self.check_handle(source, data.get("assistant"))  # also when the rest is wrong
         try:
             spec = SuiteSpec.model_validate(data)
         except ValidationError as exc:
             for loc, message, at_key in _messages(exc):
                 source.problem(loc, message, at_key=at_key)
             return None
-        self.check(source, spec)
+        self.check_names(source, spec)
         cases = tuple(
             Case(c.name, source.line_of(("cases", i)), c.repeat, c.pass_rate, tuple(c.turns))
             for i, c in enumerate(spec.cases)
         )
         return Suite(source.display, spec.assistant, cases)
 
-    def check(self, source: _File, spec: SuiteSpec) -> None:
-        """What the model cannot know: the handle exists, case names are unique."""
-        if spec.assistant not in self.handles:
-            hint = did_you_mean(spec.assistant, self.handles)
-            source.problem(
-                ("assistant",), f"unknown assistant {spec.assistant!r}: no manifest has it{hint}"
-            )
+    def check_handle(self, source: _File, handle: Any) -> None:
+        if isinstance(handle, str) and handle not in self.handles:
+            hint = did_you_mean(handle, self.handles)
+            message = f"unknown assistant {handle!r}: no manifest has it{hint}"
+            source.problem(("assistant",), message)
+
+    def check_names(self, source: _File, spec: SuiteSpec) -> None:
+        """Case names are unique: they name JUnit test cases and report lines."""
         seen: set[str] = set()
         for index, case in enumerate(spec.cases):
             if case.name in seen:
