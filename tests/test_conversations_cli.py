@@ -322,3 +322,35 @@ def test_the_demo_suite_fails_before_apply_and_passes_after(
         after = invoke("test")
         assert after.exit_code == 0, after.output
         assert "FAIL" not in after.stdout
+
+
+def test_a_timeout_is_a_reason_not_a_traceback(repo: Path, kathan_env: EmulatorServer) -> None:
+    seed(kathan_env)
+    (repo / "conversations" / "support.yaml").write_text(
+        "assistant: support\ncases:\n  - name: slow\n    turns: [{user: hi}]\n"
+    )
+    kathan_env.inject({"delay_ms": 3000, "path": "/chat"})
+    result = invoke("test", "--timeout", "0.5", "--max-retries", "0")
+    assert result.exit_code == 1
+    assert "could not run: no answer from" in result.stdout
+    assert "timed out after 0.5 s" in result.stdout
+
+
+def test_no_suite_for_the_target_is_a_note_and_exit_0(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    (repo / "assistants" / "sales.yaml").write_text("id: 3115faf9-c94c-4b85-83de-fee57eb0657f\n")
+    result = invoke("test", "--target", "sales")
+    assert result.exit_code == 0
+    assert result.stderr == "No conversation suites for the selected assistants: nothing to test.\n"
+    assert kathan_env.stats()["total"] == 0
+
+
+def test_markdown_escapes_table_cells(repo: Path, kathan_env: EmulatorServer) -> None:
+    seed(kathan_env)
+    (repo / "conversations" / "support.yaml").write_text(
+        "assistant: support\ncases:\n  - name: 'a | b <x>'\n    turns: [{user: hi}]\n"
+    )
+    result = invoke("test", "--format", "markdown")
+    assert result.exit_code == 0
+    assert "| ✅ | `support` | a \\| b &lt;x> | 1/1 |" in result.stdout
