@@ -215,13 +215,23 @@ def test_suite_errors_stop_before_any_request(repo: Path, kathan_env: EmulatorSe
     result = invoke("test")
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        "Error: conversations/bad.yaml:1:12: error: unknown assistant 'suport': no manifest has"
+        "Error: 2 error(s) in conversation suites; nothing was sent:",
+        "conversations/bad.yaml:1:12: error: unknown assistant 'suport': no manifest has"
         " it; did you mean 'support'?",
         "conversations/bad.yaml:4:42: error: cases[0].turns[0].expect.matches: not a valid"
         " regular expression: missing ), unterminated subpattern at position 0",
-        "2 error(s) in conversation suites; nothing was sent.",
     ]
     assert kathan_env.stats()["total"] == 0
+
+
+def test_suite_errors_are_annotated_in_github_actions(
+    repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    (repo / "conversations" / "bad.yaml").write_text("assistant: suport\ncases: []\n")
+    result = invoke("test")
+    assert result.exit_code == 1
+    assert "::error file=conversations/bad.yaml,line=1,col=12::unknown assistant" in result.stderr
 
 
 def test_missing_directory_and_unknown_target(repo: Path, kathan_env: EmulatorServer) -> None:
@@ -277,7 +287,7 @@ def test_apply_test_checks_suites_before_applying(repo: Path, kathan_env: Emulat
     (repo / "conversations" / "bad.yaml").write_text("assistant: support\ncases: 3\n")
     result = invoke("apply", "--auto-approve", "--test")
     assert result.exit_code == 1
-    assert "1 error(s) in conversation suites; nothing was sent." in result.stderr
+    assert "Error: 1 error(s) in conversation suites; nothing was sent:" in result.stderr
     assert kathan_env.stats()["total"] == 0
     assert kathan_env.assistants[SUPPORT]["system_instruction"] == OLD_PROMPT
 

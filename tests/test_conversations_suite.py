@@ -254,4 +254,8 @@ def test_select_checks_targets_and_ids_before_any_request(suites_dir: Path) -> N
     write(suites_dir, "bad.yaml", "assistant: nobody\n")
     with pytest.raises(SuiteError) as raised:
         select_suites(suites_dir, ids)
-    assert str(raised.value).endswith("2 error(s) in conversation suites; nothing was sent.")
+    assert str(raised.value).splitlines() == [
+        "2 error(s) in conversation suites; nothing was sent:",
+        "conversations/bad.yaml:1:1: error: missing key 'cases'",
+        "conversations/bad.yaml:1:12: error: unknown assistant 'nobody': no manifest has it",
+    ]

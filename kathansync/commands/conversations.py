@@ -14,6 +14,7 @@ from kathansync.commands.common import (
     EXIT_OK,
     PLAN_FORMATS,
     Options,
+    annotate,
     in_actions,
     load_or_fail,
     network_from,
@@ -95,6 +96,7 @@ def prepare(
 ) -> Selection:
     """The suites to run, loaded and checked before any request (SuiteError, ConfigError)."""
     from kathansync.conversations.select import select_suites
+    from kathansync.conversations.suite import SuiteError
 
     settings = session.settings
     folder = directory or settings.config.conversations_dir(settings.environment)
@@ -102,13 +104,18 @@ def prepare(
         from kathansync.errors import ConfigError
 
         raise ConfigError(f"conversations directory {folder} does not exist (see --dir)")
-    return select_suites(
-        folder,
-        {m.handle: m.id for m in manifests},
-        targets=targets,
-        variables=settings.variables,
-        need_ids=need_ids,
-    )
+    try:
+        return select_suites(
+            folder,
+            {m.handle: m.id for m in manifests},
+            targets=targets,
+            variables=settings.variables,
+            need_ids=need_ids,
+        )
+    except SuiteError as error:
+        if in_actions():
+            annotate(error.problems)  # inline on the pull request, like manifest errors
+        raise
 
 
 def run_selection(

@@ -108,12 +108,12 @@ class SuiteLoad:
 
 
 class SuiteError(KathansyncError):
-    """Suites that failed to load: one line per problem, then a count."""
+    """Suites that failed to load: a count, then one line per problem."""
 
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = sorted(problems)
-        lines = [str(p) for p in self.problems]
-        lines.append(f"{len(self.problems)} error(s) in conversation suites; nothing was sent.")
+        lines = [f"{len(self.problems)} error(s) in conversation suites; nothing was sent:"]
+        lines += [str(p) for p in self.problems]
         super().__init__("\n".join(lines))
 
 
