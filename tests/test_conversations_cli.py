@@ -112,7 +112,8 @@ def test_json_report_is_versioned_and_complete(repo: Path, kathan_env: EmulatorS
         "conversations": 3,
     }
     failed = report["cases"][0]
-    assert {k: v for k, v in failed.items() if k != "transcript"} == {
+    assert isinstance(failed["seconds"], float) and failed["seconds"] >= 0
+    assert {k: v for k, v in failed.items() if k not in ("transcript", "seconds")} == {
         "file": "conversations/support.yaml",
         "line": 3,
         "assistant": "support",
@@ -178,7 +179,7 @@ def test_github_annotations_point_at_the_failing_case(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     result = invoke("test", "--format", "github")
     assert result.exit_code == 1
-    assert result.stdout.startswith("### Conversation tests: failed\n")
+    assert result.stdout.startswith("<!-- kathansync-test -->\n### Conversation tests: failed\n")
     assert "| ❌ | `support` | refunds go to a human | 0/1 |" in result.stdout
     assert "<details><summary>support: refunds go to a human</summary>" in result.stdout
     (annotation,) = [line for line in result.stderr.splitlines() if line.startswith("::")]

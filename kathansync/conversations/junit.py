@@ -29,6 +29,7 @@ def report_junit(report: dict[str, Any]) -> str:
             classname=case["assistant"],
             file=file,
             line=str(case["line"]),
+            time=f"{case['seconds']:.3f}",
         )
         counts[file]["tests"] += 1
         if case["status"] != "pass":

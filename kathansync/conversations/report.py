@@ -13,6 +13,8 @@ from kathansync.conversations.runner import CaseResult, RunResult
 from kathansync.conversations.suite import mask
 
 FORMAT_VERSION = "1"
+# The markdown starts with this line, so a workflow can find its earlier comment and update it.
+TEST_MARKER = "<!-- kathansync-test -->"
 
 
 def report_dict(
@@ -55,6 +57,7 @@ def _case(result: CaseResult) -> dict[str, Any]:
         "passed_runs": result.passed_runs,
         "required_runs": result.required_runs,
         "pass_rate": result.case.pass_rate,
+        "seconds": round(sum(run.seconds for run in result.runs), 3),
         "transcript": _run(shown) if shown is not None else None,
     }
 
@@ -149,11 +152,15 @@ def _summary_line(summary: dict[str, Any]) -> str:
 
 
 def report_markdown(report: dict[str, Any]) -> str:
-    """A PR comment / job summary section: a table of cases, a folded transcript per failure."""
+    """A PR comment / job summary section: a table of cases, a folded transcript per failure,
+    as many whole transcripts as fit in one GitHub comment (MARKDOWN_LIMIT)."""
+    from kathansync.render.markdown import MARKDOWN_LIMIT, utf16_len
+
     summary = report["summary"]
     verdict = "passed" if summary["passed"] == summary["cases"] else "failed"
     where = f" ({report['environment']})" if report["environment"] else ""
     lines = [
+        TEST_MARKER,
         f"### Conversation tests{where}: {verdict}",
         "",
         _summary_line(summary),
@@ -165,10 +172,24 @@ def report_markdown(report: dict[str, Any]) -> str:
         mark = "✅" if case["status"] == "pass" else "❌"
         runs = f"{case['passed_runs']}/{case['runs']}"
         lines.append(f"| {mark} | `{case['assistant']}` | {_cell(case['name'])} | {runs} |")
-    for case in failed_cases(report):
-        lines += ["", f"<details><summary>{_cell(case_label(case))}</summary>", "", "```text"]
-        lines += [line.replace("```", "ˋˋˋ") for line in transcript_lines(case)]
-        lines += ["```", "", "</details>"]
+    text = "\n".join(lines) + "\n"
+    failed = failed_cases(report)
+    reserve = 200  # room for the note about transcripts left out
+    for index, case in enumerate(failed):
+        section = _details(case)
+        if utf16_len(text) + utf16_len(section) + reserve > MARKDOWN_LIMIT:
+            left = len(failed) - index
+            return (
+                text + f"\n{left} more transcript(s) left out: see the job log or --format json.\n"
+            )
+        text += section
+    return text
+
+
+def _details(case: dict[str, Any]) -> str:
+    lines = ["", f"<details><summary>{_cell(case_label(case))}</summary>", "", "```text"]
+    lines += [line.replace("```", "ˋˋˋ") for line in transcript_lines(case)]
+    lines += ["```", "", "</details>"]
     return "\n".join(lines) + "\n"
 
 

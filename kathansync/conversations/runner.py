@@ -9,8 +9,9 @@ errors that would fail every run alike (401, 403, no connection) stop the runs n
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from kathansync.conversations.expect import check, meets, required_runs
@@ -36,6 +37,7 @@ class RunResult:
     session_id: str | None
     turns: tuple[TurnResult, ...]
     error: str | None = None  # could not run: HTTP error, timeout
+    seconds: float = 0.0  # wall time of the conversation (JUnit `time`)
 
     @property
     def passed(self) -> bool:
@@ -104,7 +106,9 @@ def run_suites(
             result = RunResult(job.run + 1, None, (), error=f"not run: {stopped}")
         else:
             case = suite.cases[job.case]
+            started = time.monotonic()
             result, stops_all = _converse(client, ids[suite.assistant], case, job.run + 1)
+            result = replace(result, seconds=time.monotonic() - started)
             if stops_all:
                 with lock:
                     fatal.append(result.error or "")
