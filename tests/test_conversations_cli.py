@@ -365,3 +365,13 @@ def test_markdown_escapes_table_cells(repo: Path, kathan_env: EmulatorServer) ->
     result = invoke("test", "--format", "markdown")
     assert result.exit_code == 0
     assert "| ✅ | `support` | a \\| b &lt;x> | 1/1 |" in result.stdout
+
+
+def test_validate_checks_suites_too(repo: Path) -> None:
+    assert invoke("validate").exit_code == 0
+    (repo / "conversations" / "bad.yaml").write_text("assistant: suport\ncases: []\n")
+    result = invoke("validate")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "conversations/bad.yaml:1:12: error: unknown assistant 'suport': no manifest has it;"
+    )

@@ -26,6 +26,7 @@ from kathansync.commands.common import (
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
     from kathansync.conversations.select import Selection
+    from kathansync.errors import Problem
     from kathansync.models import Manifest
     from kathansync.session import Network, Session
 
@@ -116,6 +117,21 @@ def prepare(
         if in_actions():
             annotate(error.problems)  # inline on the pull request, like manifest errors
         raise
+
+
+def suite_problems(session: Session) -> list[Problem]:
+    """For `validate`: every problem of the suites in the session's conversations directory
+    (none when there is no such directory), checked against every manifest file's handle."""
+    from kathansync.conversations.suite import load_suites
+    from kathansync.manifest import discover, handle_of
+
+    settings = session.settings
+    folder = settings.config.conversations_dir(settings.environment)
+    if not folder.is_dir() or not settings.manifests.is_dir():
+        return []
+    # Handles of every manifest file, loaded or not: a broken manifest is reported on its own.
+    handles = {handle_of(path, settings.manifests) for path in discover(settings.manifests)}
+    return load_suites(folder, handles, variables=settings.variables).problems
 
 
 def run_selection(

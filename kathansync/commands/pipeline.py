@@ -72,6 +72,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     for each in sessions:
         result = each.load_result(strict=strict)
         problems.update(result.problems)
+        problems.update(conversations.suite_problems(each))  # suites too, no network either
         valid = max(valid, len(result.manifests))
     ordered = sorted(problems)
     for problem in ordered:
