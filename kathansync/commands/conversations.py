@@ -68,13 +68,14 @@ def test(
       kathansync test
       kathansync test --env staging --target support --junit report.xml
     """
+    # --dir is the suites' directory here; manifests come from kathansync.yaml (or assistants/).
     opts = Options(
-        None,
-        kwargs.pop("env"),
-        kwargs.pop("api_url"),
-        kwargs.pop("verbose"),
-        kwargs.pop("quiet"),
-        kwargs.pop("no_color"),
+        directory=None,
+        env=kwargs.pop("env"),
+        api_url=kwargs.pop("api_url"),
+        verbose=kwargs.pop("verbose"),
+        quiet=kwargs.pop("quiet"),
+        no_color=kwargs.pop("no_color"),
     )
     session = session_for(opts)
     manifests = load_or_fail(session)
