@@ -87,3 +87,15 @@ def test_annotations_and_text_name_each_failing_case() -> None:
     (problem,) = case_problems(data)
     assert (problem.file, problem.line, problem.severity) == ("conversations/s.yaml", 3, "error")
     assert report_text(data).splitlines()[1] == "  FAIL  case 0  (0/1 runs)"
+
+
+def test_control_characters_in_an_answer_keep_junit_parseable_and_text_clean() -> None:
+    case = failing_case(0, "bell\x07 and \x1b[31mred")
+    case["name"] = "a\x01b"  # YAML's "\x01" escape
+    data = report(case)
+    root = ET.fromstring(report_junit(data))
+    testcase = root.find("testsuite/testcase")
+    assert testcase is not None and testcase.get("name") == "a\ufffdb"
+    failure = testcase.find("failure")
+    assert failure is not None and "assistant: bell and [31mred" in (failure.text or "")
+    assert "\x1b" not in report_text(data) and "\x07" not in report_text(data)

@@ -3,6 +3,7 @@ annotations on the suite line of each failing case, both from the report dict.""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -25,7 +26,7 @@ def report_junit(report: dict[str, Any]) -> str:
         testcase = ET.SubElement(
             suites[file],
             "testcase",
-            name=case["name"],
+            name=_xml_safe(case["name"]),
             classname=case["assistant"],
             file=file,
             line=str(case["line"]),
@@ -35,8 +36,8 @@ def report_junit(report: dict[str, Any]) -> str:
         if case["status"] != "pass":
             kind = "failure" if case["status"] == "fail" else "error"
             counts[file]["failures" if kind == "failure" else "errors"] += 1
-            element = ET.SubElement(testcase, kind, message=why(case), type=kind)
-            element.text = "\n".join(transcript_lines(case))
+            element = ET.SubElement(testcase, kind, message=_xml_safe(why(case)), type=kind)
+            element.text = _xml_safe("\n".join(transcript_lines(case)))
     totals = {"tests": 0, "failures": 0, "errors": 0}
     for file, element in suites.items():
         for key, value in counts[file].items():
@@ -46,6 +47,14 @@ def report_junit(report: dict[str, Any]) -> str:
         root.set(key, str(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+
+
+# Characters XML 1.0 cannot hold at all, escaped or not; an answer may contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def case_problems(report: dict[str, Any]) -> list[Problem]:

@@ -138,7 +138,8 @@ def transcript_lines(case: dict[str, Any]) -> list[str]:
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    # An answer is the server's text: no terminal escape sequence of its own reaches the screen.
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
 
 
 def _summary_line(summary: dict[str, Any]) -> str:
