@@ -375,3 +375,19 @@ def test_validate_checks_suites_too(repo: Path) -> None:
     assert result.stderr.startswith(
         "conversations/bad.yaml:1:12: error: unknown assistant 'suport': no manifest has it;"
     )
+
+
+def test_apply_test_refuses_a_restore_plan_before_any_request(
+    repo: Path, kathan_env: EmulatorServer
+) -> None:
+    seed(kathan_env, OLD_PROMPT)
+    assert invoke("apply", "--auto-approve").exit_code == 0
+    (backup,) = (repo / ".kathansync" / "backups").glob("*.json")
+    backup_id = backup.stem.rsplit("-", 1)[-1]
+    assert invoke("restore", backup_id, "--out", "undo.json").exit_code == 0
+    sent = kathan_env.stats()["total"]
+    result = invoke("apply", "undo.json", "--test")
+    assert result.exit_code == 1  # a usage error: exit 1, like every user mistake
+    assert "--test is not for a restore plan" in result.stderr
+    assert kathan_env.stats()["total"] == sent
+    assert kathan_env.assistants[SUPPORT]["system_instruction"] == PROMPT

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kathansync.errors import ConfigError
-from kathansync.settings import load_config
+from kathansync.settings import load_config, resolve_settings
 
 ENVS = """\
 conversations: tests/chats
@@ -68,3 +68,13 @@ def test_a_wrong_promote_names_file_line_and_column(root: Path, promote: str, me
     with pytest.raises(ConfigError) as raised:
         load_config(root)
     assert str(raised.value).startswith(message)
+
+
+def test_conversations_are_found_beside_kathansync_yaml_from_a_subfolder(root: Path) -> None:
+    (root / "kathansync.yaml").write_text(ENVS)
+    (root / "assistants" / "deep").mkdir(parents=True)
+    settings = resolve_settings(
+        directory=None, env="production", api_url=None, environ={}, cwd=root / "assistants/deep"
+    )
+    assert settings.config.conversations_dir(settings.environment) == root / "tests/prod-chats"
+    assert settings.config.conversations_dir(None) == root / "tests/chats"
