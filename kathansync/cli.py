@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kathansync import __version__
-from kathansync.commands import backups, doctor, manage, pipeline, tools
+from kathansync.commands import backups, conversations, doctor, manage, pipeline, tools
 from kathansync.commands.common import EXIT_ERROR, EXIT_OK
 
 
@@ -91,6 +91,7 @@ for command in (
     backups.history,
     backups.restore,
     doctor.doctor,
+    conversations.test,
 ):
     cli.add_command(command)
 

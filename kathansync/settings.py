@@ -1,4 +1,5 @@
-"""SETTINGS: kathansync.yaml found upward from the cwd, the selected environment, the run's URL.
+"""SETTINGS: kathansync.yaml found upward from the cwd, the selected environment, the run's URL,
+the promotion order of environments.
 
 Three types, from the file to one run: `Config` is kathansync.yaml as written, `Environment`
 is one environment with its paths resolved from the file's own folder, and `Settings` is
@@ -21,6 +22,7 @@ from kathansync.load.discover import CONFIG_NAME
 from kathansync.load.problems import describe_errors, did_you_mean
 
 DEFAULT_MANIFESTS = "assistants"
+DEFAULT_CONVERSATIONS = "conversations"
 STATE_DIR = ".kathansync"  # local state: lock, pending creates, backups (never committed)
 DEFAULT_BACKUP_DIR = f"{STATE_DIR}/backups"  # relative to the repository root (issue 15)
 DEFAULT_BACKUP_KEEP = 50
@@ -31,6 +33,7 @@ class _EnvironmentSpec(BaseModel):
 
     api_url: str | None = None
     manifests: str | None = None
+    conversations: str | None = None
     rate_limit: int | None = Field(default=None, gt=0)
     vars: dict[str, str] = Field(default_factory=dict)
 
@@ -47,18 +50,21 @@ class _ConfigSpec(BaseModel):
 
     api_url: str | None = None
     manifests: str = DEFAULT_MANIFESTS
+    conversations: str = DEFAULT_CONVERSATIONS
     rate_limit: int | None = Field(default=None, gt=0)
     prune_threshold: float | None = Field(default=None, ge=0, le=1)
     backups: _BackupsSpec = Field(default_factory=_BackupsSpec)
     environments: dict[str, _EnvironmentSpec] = Field(default_factory=dict)
+    promote: list[str] | None = None
 
 
 @dataclass(frozen=True)
 class Environment:
-    """One environment: its own api_url (None: none of its own), its manifests folder, vars.
+    """One environment: its own api_url (None: none of its own), its manifests and
+    conversation-suite folders, vars.
 
-    `manifests` is resolved from the folder of kathansync.yaml; without the file it is relative
-    to the current directory. `name` is None for the top-level settings (no --env).
+    The folders are resolved from the folder of kathansync.yaml; without the file they are
+    relative to the current directory. `name` is None for the top-level settings (no --env).
     """
 
     name: str | None
@@ -66,6 +72,7 @@ class Environment:
     manifests: Path
     vars: Mapping[str, str] = field(default_factory=dict)
     rate_limit: int | None = None
+    conversations: Path = Path(DEFAULT_CONVERSATIONS)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,20 @@ class Config:
     rate_limit: int | None = None
     backup_dir: str = DEFAULT_BACKUP_DIR  # `backups: dir:`, relative to the repository root
     backup_keep: int = DEFAULT_BACKUP_KEEP
+    conversations: str = DEFAULT_CONVERSATIONS
+    promote: tuple[str, ...] | None = None  # as written; see `promotion`
+
+    @property
+    def promotion(self) -> tuple[str, ...]:
+        """Environments a change goes through, in order: `promote:`, else as listed (with two
+        or more environments; none otherwise)."""
+        if self.promote is not None:
+            return self.promote
+        return tuple(self.environments) if len(self.environments) > 1 else ()
+
+    def conversations_dir(self, env: str | None) -> Path:
+        """The conversation suites of `env` (None: the top-level ones)."""
+        return self.select(env).conversations
 
     @property
     def folder(self) -> Path:
@@ -91,7 +112,14 @@ class Config:
 
         Unknown env: ConfigError naming the known ones."""
         if env is None:
-            return Environment(None, None, self.folder / self.manifests, {}, self.rate_limit)
+            return Environment(
+                None,
+                None,
+                self.folder / self.manifests,
+                {},
+                self.rate_limit,
+                self.folder / self.conversations,
+            )
         if env not in self.environments:
             known = ", ".join(sorted(self.environments)) or "none defined"
             where = self.path if self.path is not None else CONFIG_NAME
@@ -218,10 +246,10 @@ def load_config(folder: Path) -> Config:
             for loc, message, at_key in describe_errors(exc, _ConfigSpec)
         )
         raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
-    return _config(path, spec)
+    return _config(path, spec, text)
 
 
-def _config(path: Path, spec: _ConfigSpec) -> Config:
+def _config(path: Path, spec: _ConfigSpec, text: str) -> Config:
     environments = {
         name: Environment(
             name,
@@ -229,9 +257,12 @@ def _config(path: Path, spec: _ConfigSpec) -> Config:
             path.parent / (env.manifests or spec.manifests),
             MappingProxyType(dict(env.vars)),
             env.rate_limit if env.rate_limit is not None else spec.rate_limit,
+            path.parent / (env.conversations or spec.conversations),
         )
         for name, env in spec.environments.items()
     }
+    if spec.promote is not None:
+        _check_promote(spec.promote, environments, path, text)
     return Config(
         path=path,
         api_url=spec.api_url,
@@ -241,7 +272,33 @@ def _config(path: Path, spec: _ConfigSpec) -> Config:
         rate_limit=spec.rate_limit,
         backup_dir=spec.backups.dir,
         backup_keep=spec.backups.keep,
+        conversations=spec.conversations,
+        promote=tuple(spec.promote) if spec.promote is not None else None,
     )
+
+
+def _check_promote(
+    promote: list[str], environments: Mapping[str, Environment], path: Path, text: str
+) -> None:
+    """`promote:` names two or more known environments, each once (else ConfigError, file:line)."""
+    tree = yamlio.parse_positions(text)
+    problems: list[tuple[int, int, str]] = []
+    if len(promote) < 2:
+        where = yamlio.position(tree, ("promote",))
+        problems.append((*where, "promote: expected two or more environments, in order"))
+    for index, name in enumerate(promote):
+        where = yamlio.position(tree, ("promote", index))
+        if name not in environments:
+            known = ", ".join(environments) or "none defined"
+            hint = did_you_mean(name, environments)
+            problems.append(
+                (*where, f"promote: unknown environment {name!r} (known: {known}){hint}")
+            )
+        elif name in promote[:index]:
+            problems.append((*where, f"promote: {name!r} is listed twice"))
+    if problems:
+        shown = display_path(path)
+        raise ConfigError("\n".join(_at(shown, *problem) for problem in problems))
 
 
 def _at(file: str, line: int, column: int, message: str) -> str:

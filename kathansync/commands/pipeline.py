@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kathansync.commands import conversations
 from kathansync.commands.backups import apply_saved_restore, backup_note, is_restore_plan
 from kathansync.commands.common import (
     EXIT_CHANGES,
@@ -82,6 +83,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     for each in sessions:
         result = each.load_result(strict=strict)
         problems.update(result.problems)
+        problems.update(conversations.suite_problems(each))  # suites too, no network either
         valid = max(valid, len(result.manifests))
     ordered = sorted(problems)
     for problem in ordered:
@@ -181,6 +183,7 @@ def plan(
 @prune_options
 @force_create_option
 @click.option("--no-backup", is_flag=True, help="Skip the backup taken before the first request.")
+@click.option("--test", "run_tests", is_flag=True, help="Then test the changed assistants.")
 @network_options
 def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: Any) -> int:
     """Make the API match the manifests, sending only what changed.
@@ -198,16 +201,20 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
     from kathansync.apply import succeeded
 
     opts = options_from(kwargs)
-    if planfile and (targets or kwargs["prune"]):
-        raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
+    _refuse_conflicts(planfile, targets, kwargs)
     session = session_for(opts)
     if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
         return apply_saved_restore(session, planfile, fmt, opts, kwargs)
+    network = network_from(kwargs)
     # Locked before loading: manifests read before another apply wrote its ids would create
     # the same assistants again.
     with session.locked(f"kathansync apply {planfile or ''}".strip()):
         manifests = load_or_fail(session)
-        with session.connect(network_from(kwargs)) as conn:
+        # Suites are checked before anything is sent: a broken suite must not leave an
+        # untested apply. A created assistant has no id yet: none is required.
+        run_tests = kwargs.pop("run_tests")
+        tests = conversations.prepare(session, manifests, need_ids=False) if run_tests else None
+        with session.connect(network) as conn:
             reviewed = _reviewed(session, conn, manifests, planfile, targets, fmt, opts, kwargs)
             if reviewed is None:
                 return EXIT_ERROR
@@ -221,17 +228,38 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
                 )
         click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
         unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
+    _report_applied(session, run, outcomes, unwritten, opts)
+    ok = succeeded(outcomes) and not unwritten
+    if ok and tests is not None:
+        ok = conversations.test_after_apply(session, network, tests, outcomes, fmt, opts)
+    return EXIT_OK if ok else EXIT_ERROR
+
+
+def _refuse_conflicts(
+    planfile: Path | None, targets: tuple[str, ...], kwargs: dict[str, Any]
+) -> None:
+    """Options a saved plan cannot take: it is applied whole, and a restore plan is not tested
+    (its assistants go back to a backup, not to the manifests the suites were written for)."""
+    if planfile and (targets or kwargs["prune"]):
+        raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
+    if planfile and kwargs["run_tests"] and is_restore_plan(planfile):
+        raise click.UsageError("--test is not for a restore plan: run `kathansync test` after it")
+
+
+def _report_applied(
+    session: Run, run: Planned, outcomes: list[Outcome], unwritten: list[str], opts: Options
+) -> None:
+    """What apply says after the outcomes: ids it could not write back, and in GitHub Actions
+    the job summary (what was planned and what became of it, side by side)."""
     for message in unwritten:
         click.echo(f"Error: {message}", err=True)
     if in_actions():
         from kathansync import github
 
-        # The job summary tells what was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         summary += backup_note(session.last_backup, os.environ)
         github.append_step_summary(summary, os.environ)
-    return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
 
 
 def _reviewed(

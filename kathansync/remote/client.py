@@ -198,6 +198,13 @@ class KathanClient:
         """DELETE /assistants/{id} (assumed: 204 or 200)."""
         self._call("DELETE", wording.assistant_path(assistant_id), assistant_id=assistant_id)
 
+    def chat(self, assistant_id: str, text: str, session_id: str | None) -> dict[str, str]:
+        """POST /chat (api/chat-chat-with-assistant.md): one turn, no session_id starts one.
+        Retried like a GET: a turn seen twice costs less than a run lost to a network hiccup."""
+        body = {"assistant_id": assistant_id, "input": text, "session_id": session_id}
+        response = self._call("POST", "/chat", body=body, assistant_id=assistant_id)
+        return wording.chat_reply_of(response)
+
     def get_protected(self) -> Any:
         """GET /protected (documented: api/authentication.md): proves the credentials."""
         return wording.json_of(self._call("GET", "/protected"), "GET", "/protected")
@@ -388,13 +395,6 @@ class KathanClient:
     def _unreachable(
         self, exc: httpx.TransportError, tries: Tries, sent: bool, idempotent: bool
     ) -> ApiUnreachable:
-        message = wording.unreachable_text(
-            exc,
-            self._timeout,
-            self.origin,
-            tries.method,
-            tries.path,
-            sent=sent,
-            idempotent=idempotent,
-        )
+        where = (self._timeout, self.origin, tries.method, tries.path)
+        message = wording.unreachable_text(exc, *where, sent=sent, idempotent=idempotent)
         return ApiUnreachable(self.redact(message + tries.suffix()))

@@ -135,6 +135,25 @@ def assistant_of(response: httpx.Response, method: str, path: str) -> dict[str, 
     return data
 
 
+def chat_reply_of(response: httpx.Response) -> dict[str, str]:
+    """A POST /chat answer as `{"output", "session_id", "output_type"}` (output_type "" when
+    absent), after checking output and session_id are strings."""
+    data = json_of(response, "POST", "/chat")
+    fields = ("output", "session_id")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in fields):
+        raise ApiError(
+            f"HTTP {response.status_code} from POST /chat: the answer is not a chat reply"
+            " (expected string output and session_id); is the API URL right?",
+            status=response.status_code,
+        )
+    output_type = data.get("output_type")
+    return {
+        "output": data["output"],
+        "session_id": data["session_id"],
+        "output_type": output_type if isinstance(output_type, str) else "",
+    }
+
+
 def not_a_list_of_assistants(data: Any) -> str:
     """Why a list answer cannot be used ('' when it can): the caller falls back to GETs."""
     if not isinstance(data, list):
