@@ -18,7 +18,9 @@ SUPPORT_ID = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 
 
 def test_latency_is_asynchronous_so_concurrent_requests_overlap() -> None:
-    with EmulatorServer(latency_ms=200) as emulator:
+    # A latency long enough that overlap is unmistakable on a loaded machine: one request at a
+    # time takes 10 s, overlapping ones about 1 s plus the machine's own delays.
+    with EmulatorServer(latency_ms=1000) as emulator:
         emulator.seed(SUPPORT_ID)
         url = f"{emulator.url}/assistants/{SUPPORT_ID}"
         statuses: list[int] = []
@@ -35,7 +37,7 @@ def test_latency_is_asynchronous_so_concurrent_requests_overlap() -> None:
         elapsed = time.monotonic() - started
 
     assert statuses == [200] * 10
-    assert 0.2 <= elapsed < 1.0  # sequential would take 2 s
+    assert 1.0 <= elapsed < 5.0  # sequential would take 10 s
 
 
 def statuses_with_fail_rate(seed: int, count: int = 30) -> list[int]:
