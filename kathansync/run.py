@@ -24,8 +24,9 @@ from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
 from kathansync.plan.saved import as_reviewed, new_keys
 from kathansync.plan.select import select
 from kathansync.record import record_ids
+from kathansync.remote.redact import sensitive_values
 from kathansync.settings import Network, Settings
-from kathansync.state import PendingCreates, apply_lock
+from kathansync.state import PendingCreates, apply_lock, creates_settled
 
 if TYPE_CHECKING:
     from kathansync.remote.client import KathanClient
@@ -189,7 +190,10 @@ class Run:
             # Whether an assistant is referenced depends on every manifest (ids and names).
             raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
-        api.client.add_secrets(secret_values(manifests))  # a server may echo them in errors
+        # A server may echo an interpolated value in an error: the client scrubs every one.
+        api.client.add_secrets(
+            v for m in manifests for v in sensitive_values(m.desired, m.sensitive)
+        )
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
@@ -382,17 +386,11 @@ class Run:
         return sorted(outcomes, key=lambda o: (o.action is Action.DELETE, o.handle))
 
     def _remember_creates(self, planned: Planned, outcomes: Sequence[Outcome]) -> None:
-        adopted = {c.handle for c in planned.plan.changes if c.adopted}
-        names = {m.handle: m.desired.get("name") for m in planned.manifests}  # str or None
-        maybe = [(o.handle, names.get(o.handle)) for o in outcomes if o.maybe_created]
-        done = [
-            o.handle
-            for o in outcomes
-            if o.status.ok and (o.action is Action.CREATE or o.handle in adopted)
-        ]
+        maybe, done = creates_settled(planned.plan.changes, planned.manifests, outcomes)
         if maybe or done:
-            PendingCreates(self.settings.state_dir).update(
-                self.settings.api_url, self.settings.environment, add=maybe, remove=done
+            settings = self.settings
+            PendingCreates(settings.state_dir).update(
+                settings.api_url, settings.environment, add=maybe, remove=done
             )
 
     def write_back_ids(self, planned: Planned, outcomes: Sequence[Outcome]) -> list[str]:
@@ -402,10 +400,3 @@ class Run:
         return record_ids(
             planned.manifests, adopted, outcomes, env=self.settings.environment, info=self.info
         )
-
-
-def secret_values(manifests: Sequence[Manifest]) -> list[str]:
-    """Every interpolated (`${VAR}`) string value of the manifests."""
-    from kathansync.remote.redact import sensitive_values
-
-    return [v for m in manifests for v in sensitive_values(m.desired, m.sensitive)]

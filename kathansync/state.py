@@ -21,8 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kathansync.apply import Outcome
 from kathansync.atomic import write_atomic
 from kathansync.errors import KathansyncError
+from kathansync.models import Manifest
+from kathansync.plan import Action, Change
 
 LOCK_NAME = "lock"
 PENDING_NAME = "pending-creates.json"
@@ -137,6 +140,22 @@ class PendingCreates:
         state_folder(self.path.parent)
         data = {"format_version": "1", "creates": [asdict(p) for p in kept]}
         write_atomic(self.path, json.dumps(data, indent=2) + "\n")
+
+
+def creates_settled(
+    changes: Sequence[Change], manifests: Sequence[Manifest], outcomes: Sequence[Outcome]
+) -> tuple[list[tuple[str, str | None]], list[str]]:
+    """(handle, name) of the creates an apply may have made without saying so, and the handles
+    whose create or adoption is now known (to forget)."""
+    adopted = {c.handle for c in changes if c.adopted}
+    names = {m.handle: m.desired.get("name") for m in manifests}  # str or None
+    maybe = [(o.handle, names.get(o.handle)) for o in outcomes if o.maybe_created]
+    done = [
+        o.handle
+        for o in outcomes
+        if o.status.ok and (o.action is Action.CREATE or o.handle in adopted)
+    ]
+    return maybe, done
 
 
 def _read_pending(path: Path) -> list[PendingCreate]:
