@@ -220,13 +220,14 @@ def test_init_then_validate_and_refuse_a_second_init(
     assert (target / "kathansync.yaml").is_file()
     workflow = YAML(typ="safe").load((target / ".github/workflows/kathansync.yml").read_text())
     steps = json.dumps(workflow)
-    assert "kathansync validate" in steps and "kathansync plan" in steps
+    assert '"command": "validate"' in steps and '"command": "plan"' in steps
+    assert "YOUR-ORG/kathansync@v1" in result.stdout  # the placeholder to edit is named
 
     result = run("validate", "--dir", str(target / "assistants"))
     assert result.exit_code == 0, result.output
-    assert "1 manifest(s) valid" in result.stdout
+    assert "0 manifest(s) valid" in result.stdout  # the example is not an assistant
 
-    example = target / "assistants" / "example.yaml"
+    example = target / "assistants" / "_example.yaml"
     before = example.read_text()
     result = run("init", str(target))
     assert result.exit_code == 1

@@ -37,21 +37,34 @@ def schema(draft: str) -> int:
 @click.argument(
     "directory", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
 )
-def init(directory: Path) -> int:
-    """Scaffold a repository: kathansync.yaml, an example manifest and a CI workflow.
+@click.option(
+    "--action",
+    metavar="OWNER/REPO@REF",
+    help="The kathansync GitHub Action the workflows use (default: a placeholder to edit).",
+)
+def init(directory: Path, action: str | None) -> int:
+    """Scaffold a repository: kathansync.yaml, an example, CI and drift workflows.
 
-    Refuses to overwrite any existing file.
+    The example (assistants/_example.yaml) is skipped by plan and apply: nothing is created
+    until you say so. Adds .kathansync/ (local state) to .gitignore. Refuses to overwrite any
+    existing file.
 
     \b
     Example:
-      kathansync init my-assistants
+      kathansync init my-assistants --action my-org/kathansync@v1
     """
-    from kathansync.scaffold import init_project
+    from kathansync.scaffold import ACTION_PLACEHOLDER, init_project
 
-    for path in init_project(directory):
-        click.echo(f"created {path}")
+    for path in init_project(directory, action or ACTION_PLACEHOLDER):
+        click.echo(f"{'updated' if path.name == '.gitignore' else 'created'} {path}")
+    if not action:
+        click.echo(
+            f"Edit {ACTION_PLACEHOLDER} in .github/workflows/ to name the kathansync repository"
+            " you use (or pass --action OWNER/kathansync@v1 to init)."
+        )
     click.echo(
-        "Next: kathansync validate, then kathansync plan (needs KATHAN_API_KEY, KATHAN_USER_ID)."
+        "Next: kathansync import --all (needs KATHAN_API_KEY, KATHAN_USER_ID), then kathansync"
+        " plan."
     )
     return EXIT_OK
 
