@@ -342,12 +342,15 @@ class Session:
         refused: Mapping[str, Outcome],
         *,
         on_done: Callable[[Outcome], None] | None = None,
+        on_start: Callable[[Change], None] | None = None,
     ) -> list[Outcome]:
         """Send every planned change; every assistant in the plan gets an Outcome, by handle."""
         from kathansync.apply import Outcome, Status, apply_changes
 
         pending = run.pending(refused)
-        outcomes = apply_changes(pending, conn.client, refused=refused, on_done=on_done)
+        outcomes = apply_changes(
+            pending, conn.client, refused=refused, on_done=on_done, on_start=on_start
+        )
         outcomes += [
             Outcome(c.handle, c.id, c.action, Status.UNCHANGED)
             for c in run.plan.changes

@@ -18,7 +18,9 @@ from kathansync.commands.common import (
     Options,
     annotate,
     common_options,
+    echo_api_line,
     in_actions,
+    load_options,
     load_or_fail,
     network_from,
     network_options,
@@ -31,22 +33,26 @@ from kathansync.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kathansync.apply import Outcome
     from kathansync.errors import Problem
     from kathansync.plan import Plan
+    from kathansync.session import Connection, PlanRun, Session
 
 
 # --- validate --------------------------------------------------------------------------------
 
 
 @click.command()
-@common_options
+@load_options
 @click.option("--strict", is_flag=True, help="Unknown enum values are errors, not warnings.")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "github"]),
     default="text",
-    help="github: also print workflow-command annotations.",
+    help="github: also print workflow-command annotations (on stdout).",
 )
 def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     """Check manifests without touching the network.
@@ -76,7 +82,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     for problem in ordered:
         click.echo(str(problem), err=True)
     if fmt == "github" or in_actions():
-        annotate(ordered, err=False)
+        annotate(ordered, err=fmt != "github")
     errors = sum(p.severity == "error" for p in ordered)
     warnings = len(ordered) - errors
     checked = "" if len(sessions) == 1 else f" (environments: {', '.join(sorted(environments))})"
@@ -131,9 +137,13 @@ def plan(
     opts = options_from(kwargs)
     session = session_for(opts)
     manifests = load_or_fail(session, github=fmt == "github")
+    shown = echo_api_line(session, fmt)
     with session.connect(network_from(kwargs)) as conn:
         run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
-    click.echo(render_plan_for(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
+    rendered = render_plan_for(
+        run.plan, "markdown" if fmt == "github" else fmt, opts, header=not shown
+    )
+    click.echo(rendered, nl=False)
     if in_actions() or fmt == "github":
         from kathansync import github
 
@@ -187,6 +197,7 @@ def apply(
     session = session_for(opts)
     settings = session.settings
     manifests = load_or_fail(session)
+    shown = echo_api_line(session, fmt)
     with session.connect(network_from(kwargs)) as conn:
         if planfile:
             saved = load_plan(planfile, api_url=settings.api_url, environment=settings.environment)
@@ -195,19 +206,18 @@ def apply(
             run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
             refused = {}
             if run.plan.has_changes and not auto_approve:
-                if not _confirm(run.plan, fmt, opts):
+                if not _confirm(run.plan, fmt, opts, header=not shown):
                     return EXIT_ERROR
                 # A person may answer minutes later: apply only what they saw, exactly as a
                 # saved plan would be (anything that moved remotely meanwhile is refused).
                 reviewed = as_saved_plan(run.plan, run.keys)
                 run, refused = session.quietly().replan_saved(conn, manifests, reviewed)
             elif run.plan.has_changes:
-                _show_plan(run.plan, fmt, opts)
+                _show_plan(run.plan, fmt, opts, header=not shown)
         if fmt == "text" and not run.pending(refused):
             click.echo("No changes. Nothing to apply.")
             return EXIT_OK
-        with opts.progress("applying", len(run.pending(refused))) as tick:
-            outcomes = session.apply(conn, run, refused, on_done=lambda _: tick())
+        outcomes = _send(session, conn, run, refused, opts)
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
     unwritten = session.write_back_ids(run, outcomes)
     for message in unwritten:
@@ -222,15 +232,44 @@ def apply(
     return EXIT_OK if succeeded(outcomes) and not unwritten else EXIT_ERROR
 
 
-def _show_plan(the_plan: Plan, fmt: str, opts: Options) -> None:
+def _send(
+    session: Session,
+    conn: Connection,
+    run: PlanRun,
+    refused: Mapping[str, Outcome],
+    opts: Options,
+) -> list[Outcome]:
+    """Apply with progress; on Ctrl-C, say what was done, in flight and not sent (and write the
+    ids of assistants already created, or the next plan would create them again)."""
+    from kathansync.commands.interrupt import ApplyWatch
+
+    pending = run.pending(refused)
+    watch = ApplyWatch(pending)
+    with opts.progress("applying", len(pending)) as tick:
+
+        def done(outcome: Outcome) -> None:
+            watch.done(outcome)
+            tick()
+
+        try:
+            return session.apply(conn, run, refused, on_done=done, on_start=watch.start)
+        except KeyboardInterrupt:
+            click.echo(watch.report(), err=True)
+            for message in session.write_back_ids(run, watch.outcomes()):
+                click.echo(f"Error: {message}", err=True)
+            raise
+
+
+def _show_plan(the_plan: Plan, fmt: str, opts: Options, *, header: bool) -> None:
     """The plan before an apply: on stdout in text mode; with a machine format, stdout is the
     result only, so the plan goes to stderr for whoever watches."""
-    click.echo(render_plan_for(the_plan, "text", opts), err=fmt != "text")  # a blank line after
+    text = render_plan_for(the_plan, "text", opts, header=header)
+    click.echo(text, err=fmt != "text")  # a blank line after
 
 
-def _confirm(the_plan: Plan, fmt: str, opts: Options) -> bool:
+def _confirm(the_plan: Plan, fmt: str, opts: Options, *, header: bool) -> bool:
     """Show the plan and get a 'yes' from a person at a terminal."""
-    _show_plan(the_plan, fmt, opts)
+    _show_plan(the_plan, fmt, opts, header=header)
     if not _interactive():
         from kathansync.errors import ConfigError
 
