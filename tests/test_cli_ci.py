@@ -224,6 +224,7 @@ def test_init_then_validate_and_refuse_a_second_init(
     steps = json.dumps(workflow)
     assert '"command": "validate"' in steps and '"command": "plan"' in steps
     assert "YOUR-ORG/kathansync@v1" in result.stdout  # the placeholder to edit is named
+    assert f"created {target / '.gitignore'}" in result.stdout
 
     result = run("validate", "--dir", str(target / "assistants"))
     assert result.exit_code == 0, result.output

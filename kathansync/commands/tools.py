@@ -55,8 +55,10 @@ def init(directory: Path, action: str | None) -> int:
     """
     from kathansync.scaffold import ACTION_PLACEHOLDER, init_project
 
+    had_gitignore = (directory / ".gitignore").exists()
     for path in init_project(directory, action or ACTION_PLACEHOLDER):
-        click.echo(f"{'updated' if path.name == '.gitignore' else 'created'} {path}")
+        appended = had_gitignore and path == directory / ".gitignore"
+        click.echo(f"{'updated' if appended else 'created'} {path}")
     if not action:
         click.echo(
             f"Edit {ACTION_PLACEHOLDER} in .github/workflows/ to name the kathansync repository"
