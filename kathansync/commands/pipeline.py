@@ -33,7 +33,7 @@ from kathansync.commands.common import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from kathansync.apply import Outcome
     from kathansync.errors import Problem
@@ -188,7 +188,6 @@ def apply(
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.apply import succeeded
     from kathansync.planfile import as_saved_plan, load_plan
 
     opts = options_from(kwargs)
@@ -205,19 +204,36 @@ def apply(
         else:
             run = session.plan(conn, manifests, targets=targets, prune=prune, force=force)
             refused = {}
+            if run.plan.has_changes and not _approved(run.plan, auto_approve, fmt, opts, shown):
+                return EXIT_ERROR
             if run.plan.has_changes and not auto_approve:
-                if not _confirm(run.plan, fmt, opts, header=not shown):
-                    return EXIT_ERROR
                 # A person may answer minutes later: apply only what they saw, exactly as a
                 # saved plan would be (anything that moved remotely meanwhile is refused).
                 reviewed = as_saved_plan(run.plan, run.keys)
                 run, refused = session.quietly().replan_saved(conn, manifests, reviewed)
-            elif run.plan.has_changes:
-                _show_plan(run.plan, fmt, opts, header=not shown)
         if fmt == "text" and not run.pending(refused):
             click.echo("No changes. Nothing to apply.")
             return EXIT_OK
         outcomes = _send(session, conn, run, refused, opts)
+    return _report(session, run, outcomes, fmt, opts)
+
+
+def _approved(the_plan: Plan, auto_approve: bool, fmt: str, opts: Options, shown: bool) -> bool:
+    """Show the plan (without the API line when it was shown already); unless --auto-approve,
+    a person must answer 'yes'."""
+    if auto_approve:
+        _show_plan(the_plan, fmt, opts, header=not shown)
+        return True
+    return _confirm(the_plan, fmt, opts, header=not shown)
+
+
+def _report(
+    session: Session, run: PlanRun, outcomes: Sequence[Outcome], fmt: str, opts: Options
+) -> int:
+    """The outcomes, then the ids written back (after: a file that cannot be written never
+    hides what happened remotely); in Actions, plan and outcomes in the job summary."""
+    from kathansync.apply import succeeded
+
     click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
     unwritten = session.write_back_ids(run, outcomes)
     for message in unwritten:
@@ -225,7 +241,7 @@ def apply(
     if in_actions():
         from kathansync import github
 
-        # The job summary tells what was planned and what became of it, side by side.
+        # What was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         github.append_step_summary(summary, os.environ)
