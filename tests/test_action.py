@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -209,3 +210,37 @@ def test_packaging_metadata_uses_an_spdx_license() -> None:
     assert "setuptools>=77" in pyproject["build-system"]["requires"]
     assert {"build>=1.2", "twine>=6.1"} <= set(pyproject["project"]["optional-dependencies"]["dev"])
     assert "make dist" in (ROOT / ".ci" / "run").read_text()
+
+
+# --- Against GitHub's published schemas (SchemaStore, vendored by check-jsonschema) ---------------
+
+
+def _github_schema(name: str) -> dict[str, Any]:
+    from importlib import resources
+
+    from jsonschema import Draft7Validator
+
+    text = resources.files("check_jsonschema.builtin_schemas.vendor").joinpath(name).read_text()
+    schema: dict[str, Any] = json.loads(text)
+    Draft7Validator.check_schema(schema)
+    return schema
+
+
+def _schema_errors(schema: dict[str, Any], path: Path) -> list[str]:
+    from jsonschema import Draft7Validator
+
+    document = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return [error.message for error in Draft7Validator(schema).iter_errors(document)]
+
+
+def test_action_yml_matches_githubs_schema() -> None:
+    assert _schema_errors(_github_schema("github-actions.json"), ROOT / "action.yml") == []
+
+
+def test_workflows_match_githubs_schema(tmp_path: Path) -> None:
+    from kathansync.scaffold import init_project
+
+    schema = _github_schema("github-workflows.json")
+    generated = [p for p in init_project(tmp_path) if p.parent.name == "workflows"]
+    for path in [*sorted((ROOT / ".github" / "workflows").glob("*.yml")), *generated]:
+        assert _schema_errors(schema, path) == [], path
