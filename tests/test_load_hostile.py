@@ -34,8 +34,15 @@ try:
     load_config(root)
 except KathansyncError as exc:
     messages.append(str(exc))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-peak_mb = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
+# Linux: VmHWM, this process's own peak; ru_maxrss there also counts the parent's peak (the
+# pytest process, large late in the suite), carried over by fork and exec.
+status = Path("/proc/self/status")
+if status.is_file():
+    line = next(l for l in status.read_text().splitlines() if l.startswith("VmHWM:"))
+    peak_mb = int(line.split()[1]) / 1024
+else:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS
+    peak_mb = peak / (1024 * 1024 if sys.platform == "darwin" else 1024)
 print(json.dumps({"messages": messages, "peak_mb": peak_mb}))
 """
 
