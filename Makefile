@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test lint demo bench fuzz clean
+.PHONY: install test lint demo bench fuzz dist clean
 
 $(BIN)/kathansync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,13 @@ bench: install ## timings against the emulator with 50 ms latency (see docs/perf
 fuzz: install ## the loader fuzz test with many more examples than `make test` runs
 	KATHANSYNC_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/test_load_fuzz.py
 
+dist: install ## sdist + wheel in dist/, checked as PyPI would (warnings fail the build)
+	rm -rf dist
+	@# PYTHONDONTWRITEBYTECODE makes setuptools warn that it skips byte-compiling: not ours.
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m build --outdir dist . >$(VENV)/dist.log 2>&1 \
+		|| (cat $(VENV)/dist.log; exit 1)
+	@! grep -i -E "warning|deprecat" $(VENV)/dist.log || (echo "make dist: the build warned" >&2; exit 1)
+	$(BIN)/twine check --strict dist/*
+
 clean:
-	rm -rf $(VENV) .demo .bench build *.egg-info
+	rm -rf $(VENV) .demo .bench build dist *.egg-info

@@ -96,14 +96,19 @@ def apply_changes(
     *,
     refused: Mapping[str, Outcome] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    on_start: Callable[[Change], None] | None = None,
 ) -> list[Outcome]:
     """Apply every change concurrently; outcomes come back in the order of `changes`.
 
     `refused` holds outcomes decided before sending (stale plans): nothing is sent for those.
+    `on_start` hears of each change before its request, so an interrupted apply can tell what
+    was in flight from what was never sent.
     """
     refused = refused or {}
 
     def run(change: Change) -> Outcome:
+        if on_start:
+            on_start(change)
         try:
             outcome = refused.get(change.handle) or _apply_one(change, client)
         except Exception as error:  # a bug must not hide the outcomes of the others

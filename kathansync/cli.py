@@ -34,7 +34,8 @@ class KathansyncGroup(click.Group):
             error.show()
             code = EXIT_ERROR
         except click.Abort:
-            click.echo("Aborted.", err=True)
+            # Ctrl-C at a prompt leaves the cursor after `^C`: end that line first.
+            click.echo("\nAborted.", err=True)
             code = EXIT_ERROR
         except KathansyncError as error:
             _report_error(error)

@@ -359,6 +359,7 @@ class Run:
         refused: Mapping[str, Outcome],
         *,
         on_done: Callable[[Outcome], None] | None = None,
+        on_start: Callable[[Change], None] | None = None,
         backup: bool = True,
         restore_of: str | None = None,
     ) -> list[Outcome]:
@@ -372,7 +373,9 @@ class Run:
         taken = None
         if backup:  # before the first request: no backup, no request
             taken = back_up(self.settings, planned.plan, pending, refused, restore_of, self.info)
-        outcomes = apply_changes(pending, api.client, refused=refused, on_done=on_done)
+        outcomes = apply_changes(
+            pending, api.client, refused=refused, on_done=on_done, on_start=on_start
+        )
         if taken is not None:  # the ids created, for `restore --delete-created`
             self.last_backup = record_outcomes(taken, outcomes, self.info)
         outcomes += [

@@ -30,9 +30,10 @@ from kathansync.plan import Action, Change
 LOCK_NAME = "lock"
 PENDING_NAME = "pending-creates.json"
 # Named one by one, not `*`: the folder may also hold files meant to be committed (the editor
-# schema, docs/editors.md).
-LOCAL_IGNORE = (
-    "# kathansync's local state: never committed\nlock\npending-creates.json\nbackups/\ncache/\n"
+# schema, docs/editors.md). `init` writes the same names into the root .gitignore.
+LOCAL_FILES = ("lock", "pending-creates.json", "backups/", "cache/")
+LOCAL_IGNORE = "# kathansync's local state: never committed\n" + "".join(
+    f"{name}\n" for name in LOCAL_FILES
 )
 
 

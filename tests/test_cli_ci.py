@@ -8,7 +8,9 @@ import pty
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 from jsonschema import Draft202012Validator
@@ -220,15 +222,141 @@ def test_init_then_validate_and_refuse_a_second_init(
     assert (target / "kathansync.yaml").is_file()
     workflow = YAML(typ="safe").load((target / ".github/workflows/kathansync.yml").read_text())
     steps = json.dumps(workflow)
-    assert "kathansync validate" in steps and "kathansync plan" in steps
+    assert '"command": "validate"' in steps and '"command": "plan"' in steps
+    assert "YOUR-ORG/kathansync@v1" in result.stdout  # the placeholder to edit is named
+    assert f"created {target / '.gitignore'}" in result.stdout
 
     result = run("validate", "--dir", str(target / "assistants"))
     assert result.exit_code == 0, result.output
-    assert "1 manifest(s) valid" in result.stdout
+    assert "0 manifest(s) valid" in result.stdout  # the example is not an assistant
 
-    example = target / "assistants" / "example.yaml"
+    example = target / "assistants" / "_example.yaml"
     before = example.read_text()
     result = run("init", str(target))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert example.read_text() == before
+
+
+# --- Issue 13: the rough edges a new user hits ----------------------------------------------
+
+
+def test_format_github_annotations_go_to_stdout_for_plan_and_validate(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    break_manifest(repo)
+    for command in ("plan", "validate"):
+        result = run(command, "--format", "github")
+        assert result.exit_code == 1
+        assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout, command
+        assert "::error" not in result.stderr, command
+
+
+def test_in_actions_other_formats_keep_annotations_off_stdout(
+    repo: Path, remote: EmulatorServer
+) -> None:
+    # stdout may be redirected into the pull-request comment: only the plan goes there.
+    (repo / "assistants" / "support.yaml").write_text(
+        SUPPORT_YAML + "speech_settings:\n  style: posh\n"
+    )
+    result = run("plan", "--format", "markdown", env={"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("<!-- kathansync-plan -->")
+    assert "::warning file=assistants/support.yaml" in result.stderr
+
+
+def test_validate_help_offers_no_network_options() -> None:
+    text = run("validate", "--help").stdout
+    assert "--api-url" not in text and "--verbose" not in text
+    assert "--dir" in text and "--env" in text and "--quiet" in text and "--no-color" in text
+    assert "--api-url" in run("plan", "--help").stdout
+
+
+def test_the_api_line_comes_before_any_request(repo: Path, remote: EmulatorServer) -> None:
+    # Nothing listens there: the fetch fails, and the user still saw which API was meant.
+    result = run("plan", "--max-retries", "0", env={"KATHAN_API_URL": "http://127.0.0.1:9"})
+    assert result.exit_code == 1
+    assert result.stdout == "Kathan API: http://127.0.0.1:9\n"
+    ok = run("plan")
+    assert ok.stdout.startswith(f"Kathan API: {remote.url}\n\n~ support")
+    assert ok.stdout.count("Kathan API:") == 1
+
+
+def _complete(args: list[str], incomplete: str) -> list[str]:
+    from click.shell_completion import ShellComplete
+
+    completer = ShellComplete(cli, {}, "kathansync", "_KATHANSYNC_COMPLETE")
+    return [item.value for item in completer.get_completions(args, incomplete)]
+
+
+def test_shell_completion_offers_handles_and_environments(repo: Path) -> None:
+    (repo / "assistants" / "sales").mkdir()
+    (repo / "assistants" / "sales" / "outbound.yaml").write_text("name: Out\n")
+    (repo / "assistants" / "_defaults.yaml").write_text("voice:\n  speed: 1\n")
+    (repo / "kathansync.yaml").write_text(
+        "environments:\n  staging: {}\n  production: {}\n  prod-eu: {}\n"
+    )
+    assert _complete(["plan", "--target"], "") == ["sales/outbound", "support"]
+    assert _complete(["apply", "--target"], "su") == ["support"]
+    assert _complete(["plan", "--env"], "pro") == ["prod-eu", "production"]
+    assert _complete(["validate", "--env"], "") == ["prod-eu", "production", "staging"]
+
+
+def test_shell_completion_stays_silent_on_a_broken_config(repo: Path) -> None:
+    (repo / "kathansync.yaml").write_text("environments: [oops\n")
+    assert _complete(["plan", "--env"], "") == []
+    assert _complete(["plan", "--dir", "nowhere", "--target"], "") == []
+
+
+def test_ctrl_c_at_the_prompt_ends_the_line_first(
+    repo: Path, remote: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kathansync.commands import pipeline
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise click.Abort()  # what click.prompt raises on Ctrl-C
+
+    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    monkeypatch.setattr(pipeline.click, "prompt", interrupted)
+    result = run("apply")
+    assert result.exit_code == 1
+    assert result.stderr.endswith("\nAborted.\n")
+    assert remote.stats()["methods"].get("PUT", 0) == 0
+
+
+def test_ctrl_c_during_apply_says_what_was_sent_and_what_was_not(
+    repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kathansync import apply as apply_module
+
+    ids = {
+        "a": "11111111-1111-4111-8111-111111111111",
+        "b": "22222222-2222-4222-8222-222222222222",
+        "c": "33333333-3333-4333-8333-333333333333",
+    }
+    (repo / "assistants" / "support.yaml").unlink()
+    for handle, assistant_id in ids.items():
+        kathan_env.seed(assistant_id, name=handle)
+        (repo / "assistants" / f"{handle}.yaml").write_text(
+            f"id: {assistant_id}\nname: {handle} renamed\n"
+        )
+    send = apply_module._apply_one
+
+    def ctrl_c_on_b(change: Any, client: Any) -> Any:
+        if change.handle == "b":
+            raise KeyboardInterrupt  # the user's Ctrl-C while b's request is on the wire
+        return send(change, client)
+
+    monkeypatch.setattr(apply_module, "_apply_one", ctrl_c_on_b)
+    result = run("apply", "--auto-approve", "--parallelism", "1")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert (
+        "Apply interrupted.\n"
+        "  done: a (applied)\n"
+        "  in flight, may have landed: b\n"
+        "  not sent: c\n"
+        "Run `kathansync plan` to see where each assistant stands now.\n"
+    ) in result.stderr
+    assert kathan_env.assistants[ids["a"]]["name"] == "a renamed"
+    assert kathan_env.assistants[ids["c"]]["name"] == "c"

@@ -551,3 +551,29 @@ def test_bidirectional_overrides_are_spelled_out() -> None:
         out = render_plan(plan, fmt)
         assert not re.search("[\u202a-\u202e\u2066-\u2069]", out), repr(out)
         assert "\\u202e" in out
+
+
+# --- Issue 13: the header printed first, prune lines, colours ---------------------------------
+
+
+def test_text_plan_without_header_is_the_rest_of_the_plan() -> None:
+    from kathansync.render import api_line
+
+    plan = sample_plan()
+    assert api_line(plan) == f"Kathan API: {API} (environment: staging)\n"
+    assert api_line(plan) + render_plan(plan, header=False) == render_plan(plan)
+
+
+def test_a_prune_line_names_the_id_once() -> None:
+    prune = Change(LEGACY_ID, None, LEGACY_ID, Action.DELETE, name="Old test bot")
+    plan = make_plan([], {}, api_url=API, keys=KEYS, deletes=[prune]).to_dict()
+    text = render_plan(plan)
+    assert f'- {LEGACY_ID}  ("Old test bot")\n' in text
+    assert text.count(LEGACY_ID) == 1
+
+
+def test_colour_marks_before_red_and_after_green() -> None:
+    text = render_plan(sample_plan(), color=True)
+    assert "voice.speed: \x1b[31m1\x1b[0m -> \x1b[32m1.05\x1b[0m" in text
+    assert 'name: \x1b[32m"Acme New"\x1b[0m' in text  # a create has only an after
+    assert "\x1b[" not in render_plan(sample_plan(), color=False)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from kathansync.commands.complete import complete_environments, complete_handles
+
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
     from kathansync.errors import Problem
@@ -72,18 +74,32 @@ def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
     return decorate
 
 
+_directory_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Manifests directory (default: from kathansync.yaml, else assistants/).",
+)
+_env_option = click.option(
+    "--env",
+    envvar="KATHANSYNC_ENV",
+    help="Environment from kathansync.yaml (or KATHANSYNC_ENV).",
+    shell_complete=complete_environments,
+)
+_quiet_option = click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="No warnings, remarks or progress on stderr (validate: no output when valid).",
+)
+_no_color_option = click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1).")
+
+# What a command that never touches the network takes (validate): no URL, no retries to log.
+load_options = _stacked(_directory_option, _env_option, _quiet_option, _no_color_option)
+
 common_options = _stacked(
-    click.option(
-        "--dir",
-        "directory",
-        type=click.Path(path_type=Path, file_okay=False),
-        help="Manifests directory (default: from kathansync.yaml, else assistants/).",
-    ),
-    click.option(
-        "--env",
-        envvar="KATHANSYNC_ENV",
-        help="Environment from kathansync.yaml (or KATHANSYNC_ENV).",
-    ),
+    _directory_option,
+    _env_option,
     click.option(
         "--api-url",
         help="Kathan API base URL (default: the --env environment's api_url, "
@@ -95,13 +111,8 @@ common_options = _stacked(
         is_flag=True,
         help="Log each retry with its request, and list paging, on stderr.",
     ),
-    click.option(
-        "-q",
-        "--quiet",
-        is_flag=True,
-        help="No warnings, remarks or progress on stderr (validate: no output when valid).",
-    ),
-    click.option("--no-color", is_flag=True, help="No colour (also: NO_COLOR=1)."),
+    _quiet_option,
+    _no_color_option,
 )
 
 
@@ -109,8 +120,8 @@ def options_from(kwargs: dict[str, Any]) -> Options:
     return Options(
         directory=kwargs.pop("directory"),
         env=kwargs.pop("env"),
-        api_url=kwargs.pop("api_url"),
-        verbose=kwargs.pop("verbose"),
+        api_url=kwargs.pop("api_url", None),
+        verbose=kwargs.pop("verbose", False),
         quiet=kwargs.pop("quiet"),
         no_color=kwargs.pop("no_color"),
     )
@@ -136,19 +147,21 @@ def session_for(opts: Options) -> Run:
 def load_or_fail(session: Run, *, github: bool = False) -> list[Manifest]:
     """Manifests, or every problem and exit 1 before the network; warnings go to stderr.
 
-    In GitHub Actions (or with `github`) every problem is also a workflow command.
+    With `github` (--format github) every problem is also a workflow command, on stdout like
+    the rest of that format's output; in GitHub Actions otherwise, on stderr (see annotate).
     """
     result = session.load_result()
     if github or in_actions():
-        annotate(result.problems)
+        annotate(result.problems, err=not github)
     return session.accept(result)
 
 
-def annotate(problems: Sequence[Problem], *, err: bool = True) -> None:
-    """In GitHub Actions, repeat problems as workflow commands so they show on the PR.
+def annotate(problems: Sequence[Problem], *, err: bool) -> None:
+    """Repeat problems as workflow commands, so they show on the pull request.
 
-    On stderr by default: the runner reads commands from both streams, and stdout may be a
-    plan being redirected into a pull-request comment.
+    On stdout for --format github, where they are the output asked for; on stderr when added
+    only because the run is in GitHub Actions: the runner reads commands from both streams,
+    and stdout may be a plan being redirected into a pull-request comment.
     """
     from kathansync import github
 
@@ -161,10 +174,26 @@ def in_actions() -> bool:
     return github.in_github_actions(os.environ)
 
 
-def render_plan_for(the_plan: Plan, fmt: str, opts: Options) -> str:
+def render_plan_for(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> str:
     from kathansync.render import render_plan
 
-    return render_plan(the_plan.to_dict(), fmt, color=opts.color() and fmt == "text")
+    color = opts.color() and fmt == "text"
+    return render_plan(the_plan.to_dict(), fmt, color=color, header=header)
+
+
+def echo_api_line(session: Run, fmt: str) -> bool:
+    """`Kathan API: <url>` on stdout before the first request, so a slow or silent API is
+    seen to be the one meant; text output only (the others are read by programs). True when
+    printed: the plan is then rendered without it."""
+    if fmt != "text":
+        return False
+    from kathansync.render import api_line
+
+    settings = session.settings
+    click.echo(
+        api_line({"api_url": settings.api_url, "environment": settings.environment}), nl=False
+    )
+    return True
 
 
 def render_outcomes_for(
@@ -187,6 +216,7 @@ def target_option(func: F) -> F:
         multiple=True,
         metavar="HANDLE",
         help="Only this assistant (repeatable).",
+        shell_complete=complete_handles,
     )(func)
 
 
@@ -244,26 +274,44 @@ prune_options = _stacked(
 
 
 class Progress:
-    """`applying 37/100` on stderr, redrawn in place: only on a terminal, only for long runs."""
+    """`fetching 3/100` on stderr, redrawn in place: only on a terminal, and only once the work
+    has taken about a second, whatever the count (one slow answer deserves a sign of life)."""
 
-    def __init__(self, label: str, total: int, opts: Options, *, minimum: int = 10) -> None:
+    def __init__(self, label: str, total: int, opts: Options, *, delay: float = 1.0) -> None:
         import threading
 
         self.label, self.total, self.done = label, total, 0
-        self.enabled = total >= minimum and not opts.quiet and sys.stderr.isatty()
+        self.enabled = total > 0 and not opts.quiet and sys.stderr.isatty()
+        self.shown = False
         self._lock = threading.Lock()
+        self._timer = threading.Timer(delay, self._show)
+        self._timer.daemon = True
 
     def tick(self, _: object = None) -> None:
         with self._lock:
             self.done += 1
-            if self.enabled:
-                sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
-                sys.stderr.flush()
+            if self.shown:
+                self._draw()
+
+    def _show(self) -> None:
+        with self._lock:
+            if self.enabled and self.done < self.total:
+                self.shown = True
+                self._draw()
+
+    def _draw(self) -> None:
+        sys.stderr.write(f"\r{self.label} {self.done}/{self.total}")
+        sys.stderr.flush()
 
     def __enter__(self) -> Progress:
+        if self.enabled:
+            self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled and self.done:
-            sys.stderr.write("\r\x1b[K")  # erase the line: the report follows
-            sys.stderr.flush()
+        self._timer.cancel()
+        with self._lock:
+            if self.shown:
+                sys.stderr.write("\r\x1b[K")  # erase the line: the report follows
+                sys.stderr.flush()
+            self.shown = self.enabled = False

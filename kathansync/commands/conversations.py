@@ -117,7 +117,7 @@ def prepare(
         )
     except SuiteError as error:
         if in_actions():
-            annotate(error.problems)  # inline on the pull request, like manifest errors
+            annotate(error.problems, err=True)  # inline on the pull request, like manifests
         raise
 
 

@@ -20,7 +20,9 @@ from kathansync.commands.common import (
     Options,
     annotate,
     common_options,
+    echo_api_line,
     in_actions,
+    load_options,
     load_or_fail,
     network_from,
     network_options,
@@ -31,8 +33,11 @@ from kathansync.commands.common import (
     session_for,
     target_option,
 )
+from kathansync.commands.interrupt import send_watched
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from kathansync.apply import Outcome
     from kathansync.errors import Problem
     from kathansync.models import Manifest
@@ -51,14 +56,14 @@ force_create_option = click.option(
 
 
 @click.command()
-@common_options
+@load_options
 @click.option("--strict", is_flag=True, help="Unknown enum values are errors, not warnings.")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "github"]),
     default="text",
-    help="github: also print workflow-command annotations.",
+    help="github: also print workflow-command annotations (on stdout).",
 )
 def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     """Check manifests without touching the network.
@@ -89,7 +94,7 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     for problem in ordered:
         click.echo(str(problem), err=True)
     if fmt == "github" or in_actions():
-        annotate(ordered, err=False)
+        annotate(ordered, err=fmt != "github")
     errors = sum(p.severity == "error" for p in ordered)
     warnings = len(ordered) - errors
     checked = "" if len(sessions) == 1 else f" (environments: {', '.join(sorted(environments))})"
@@ -145,16 +150,13 @@ def plan(
     opts = options_from(kwargs)
     session = session_for(opts)
     manifests = load_or_fail(session, github=fmt == "github")
+    shown, force_create = echo_api_line(session, fmt), kwargs.pop("force_create")
     with session.connect(network_from(kwargs)) as conn:
         run = session.plan(
-            conn,
-            manifests,
-            targets=targets,
-            prune=prune,
-            force=force,
-            force_create=kwargs.pop("force_create"),
+            conn, manifests, targets=targets, prune=prune, force=force, force_create=force_create
         )
-    click.echo(render_plan_for(run.plan, "markdown" if fmt == "github" else fmt, opts), nl=False)
+    shown_as = "markdown" if fmt == "github" else fmt
+    click.echo(render_plan_for(run.plan, shown_as, opts, header=not shown), nl=False)
     if in_actions() or fmt == "github":
         from kathansync import github
 
@@ -198,8 +200,6 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.apply import succeeded
-
     opts = options_from(kwargs)
     _refuse_conflicts(planfile, targets, kwargs)
     session = session_for(opts)
@@ -214,20 +214,23 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
         # untested apply. A created assistant has no id yet: none is required.
         run_tests = kwargs.pop("run_tests")
         tests = conversations.prepare(session, manifests, need_ids=False) if run_tests else None
+        shown = echo_api_line(session, fmt)  # before the first request
         with session.connect(network) as conn:
-            reviewed = _reviewed(session, conn, manifests, planfile, targets, fmt, opts, kwargs)
+            reviewed = _reviewed(
+                session, conn, manifests, planfile, targets, fmt, opts, kwargs, header=not shown
+            )
             if reviewed is None:
                 return EXIT_ERROR
             run, refused = reviewed
             if fmt == "text" and not run.pending(refused) and not run.blocked:
                 click.echo("No changes. Nothing to apply.")
                 return EXIT_OK
-            with opts.progress("applying", len(run.pending(refused))) as tick:
-                outcomes = session.apply(
-                    conn, run, refused, on_done=lambda _: tick(), backup=not kwargs["no_backup"]
-                )
+            backup = not kwargs["no_backup"]
+            outcomes = send_watched(session, conn, run, refused, opts, backup=backup)
         click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
         unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
+    from kathansync.apply import succeeded
+
     _report_applied(session, run, outcomes, unwritten, opts)
     ok = succeeded(outcomes) and not unwritten
     if ok and tests is not None:
@@ -247,15 +250,16 @@ def _refuse_conflicts(
 
 
 def _report_applied(
-    session: Run, run: Planned, outcomes: list[Outcome], unwritten: list[str], opts: Options
+    session: Run, run: Planned, outcomes: Sequence[Outcome], unwritten: list[str], opts: Options
 ) -> None:
-    """What apply says after the outcomes: ids it could not write back, and in GitHub Actions
-    the job summary (what was planned and what became of it, side by side)."""
+    """The ids that could not be written (after the outcomes: a file that cannot be written
+    never hides what happened remotely); in Actions, plan and outcomes in the job summary."""
     for message in unwritten:
         click.echo(f"Error: {message}", err=True)
     if in_actions():
         from kathansync import github
 
+        # What was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         summary += backup_note(session.last_backup, os.environ)
@@ -271,9 +275,13 @@ def _reviewed(
     fmt: str,
     opts: Options,
     kwargs: dict[str, Any],
+    *,
+    header: bool,
 ) -> tuple[Planned, dict[str, Outcome]] | None:
     """What apply sends, as reviewed: a saved plan re-checked, or a fresh plan shown (and
-    confirmed with 'yes' unless --auto-approve). None: the person did not say yes."""
+    confirmed with 'yes' unless --auto-approve). None: the person did not say yes.
+
+    `header`: False when echo_api_line printed the plan's API line before fetching."""
     from dataclasses import replace
 
     force_create = kwargs.pop("force_create")
@@ -286,7 +294,7 @@ def _reviewed(
             conn, manifests, saved.as_plan(), saved.salt, force_create=force_create
         )
         if run.plan.has_changes:
-            _show_plan(run.plan, fmt, opts)  # what is being applied, with its API line
+            _show_plan(run.plan, fmt, opts, header=header)  # what is being applied
         return run, refused
     prune, force = kwargs.pop("prune"), kwargs.pop("force")
     run = session.plan(
@@ -294,13 +302,11 @@ def _reviewed(
     )
     if not run.plan.has_changes:
         return run, {}
-    if kwargs.pop("auto_approve"):
-        _show_plan(run.plan, fmt, opts)
-        return run, {}
-    for held in run.blocked.values():  # before the question: the person should know
-        click.echo(f"Error: {held.message}", err=True)
-    if not _confirm(run.plan, fmt, opts):
+    auto_approve = kwargs.pop("auto_approve")
+    if not _approved(run, auto_approve, fmt, opts, header=header):
         return None
+    if auto_approve:
+        return run, {}
     # A person may answer minutes later: apply only what they saw, exactly as a saved plan
     # would be (anything that moved meanwhile is refused).
     again, refused = session.quietly().recheck(
@@ -309,15 +315,27 @@ def _reviewed(
     return replace(again, blocked=run.blocked), refused  # held back before the question too
 
 
-def _show_plan(the_plan: Plan, fmt: str, opts: Options) -> None:
+def _approved(run: Planned, auto_approve: bool, fmt: str, opts: Options, *, header: bool) -> bool:
+    """Show the plan; unless --auto-approve, a person must answer 'yes' (told first what is
+    held back)."""
+    if auto_approve:
+        _show_plan(run.plan, fmt, opts, header=header)
+        return True
+    for held in run.blocked.values():  # before the question: the person should know
+        click.echo(f"Error: {held.message}", err=True)
+    return _confirm(run.plan, fmt, opts, header=header)
+
+
+def _show_plan(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> None:
     """The plan before an apply: on stdout in text mode; with a machine format, stdout is the
     result only, so the plan goes to stderr for whoever watches."""
-    click.echo(render_plan_for(the_plan, "text", opts), err=fmt != "text")  # a blank line after
+    text = render_plan_for(the_plan, "text", opts, header=header)
+    click.echo(text, err=fmt != "text")  # a blank line after
 
 
-def _confirm(the_plan: Plan, fmt: str, opts: Options) -> bool:
+def _confirm(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> bool:
     """Show the plan and get a 'yes' from a person at a terminal."""
-    _show_plan(the_plan, fmt, opts)
+    _show_plan(the_plan, fmt, opts, header=header)
     if not _interactive():
         from kathansync.errors import ConfigError
 

@@ -51,21 +51,36 @@ def schema(draft: str, update: bool, env: str | None, api_url: str | None) -> in
 @click.argument(
     "directory", required=False, default=".", type=click.Path(path_type=Path, file_okay=False)
 )
-def init(directory: Path) -> int:
-    """Scaffold a repository: kathansync.yaml, an example manifest and a CI workflow.
+@click.option(
+    "--action",
+    metavar="OWNER/REPO@REF",
+    help="The kathansync GitHub Action the workflows use (default: a placeholder to edit).",
+)
+def init(directory: Path, action: str | None) -> int:
+    """Scaffold a repository: kathansync.yaml, an example, CI and drift workflows.
 
-    Refuses to overwrite any existing file.
+    The example (assistants/_example.yaml) is skipped by plan and apply: nothing is created
+    until you say so. Adds .kathansync/ (local state) to .gitignore. Refuses to overwrite any
+    existing file.
 
     \b
     Example:
-      kathansync init my-assistants
+      kathansync init my-assistants --action my-org/kathansync@v1
     """
-    from kathansync.scaffold import init_project
+    from kathansync.scaffold import ACTION_PLACEHOLDER, init_project
 
-    for path in init_project(directory):
-        click.echo(f"created {path}")
+    had_gitignore = (directory / ".gitignore").exists()
+    for path in init_project(directory, action or ACTION_PLACEHOLDER):
+        appended = had_gitignore and path == directory / ".gitignore"
+        click.echo(f"{'updated' if appended else 'created'} {path}")
+    if not action:
+        click.echo(
+            f"Edit {ACTION_PLACEHOLDER} in .github/workflows/ to name the kathansync repository"
+            " you use (or pass --action OWNER/kathansync@v1 to init)."
+        )
     click.echo(
-        "Next: kathansync validate, then kathansync plan (needs KATHAN_API_KEY, KATHAN_USER_ID)."
+        "Next: kathansync import --all (needs KATHAN_API_KEY, KATHAN_USER_ID), then kathansync"
+        " plan."
     )
     return EXIT_OK
 

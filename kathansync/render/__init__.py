@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from kathansync.render.markdown import MARKDOWN_LIMIT, outcomes_markdown, plan_markdown
-from kathansync.render.text import outcomes_text, plan_text
+from kathansync.render.text import api_line, outcomes_text, plan_text
 
-__all__ = ["MARKDOWN_LIMIT", "render_json", "render_outcomes", "render_plan"]
+__all__ = ["MARKDOWN_LIMIT", "api_line", "render_json", "render_outcomes", "render_plan"]
 
 
 def render_json(data: Mapping[str, Any]) -> str:
@@ -23,12 +23,17 @@ def render_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_plan(plan: Mapping[str, Any], fmt: str = "text", *, color: bool = False) -> str:
-    """A plan dict (`Plan.to_dict()`) as `text`, `json` or `markdown`."""
+def render_plan(
+    plan: Mapping[str, Any], fmt: str = "text", *, color: bool = False, header: bool = True
+) -> str:
+    """A plan dict (`Plan.to_dict()`) as `text`, `json` or `markdown`.
+
+    `header=False`: text without its `Kathan API:` line, which the CLI prints before fetching.
+    """
     if fmt == "json":
         return render_json(plan)
     if fmt == "text":
-        return plan_text(plan, color)
+        return plan_text(plan, color, header=header)
     if fmt == "markdown":
         return plan_markdown(plan)
     raise ValueError(f"unknown plan format {fmt!r} (expected text, json or markdown)")

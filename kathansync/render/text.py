@@ -43,14 +43,21 @@ def _paint(text: str, color: str | None, enabled: bool) -> str:
 # --- Plans ------------------------------------------------------------------------------------
 
 
-def plan_text(plan: Mapping[str, Any], color: bool) -> str:
-    out = [f"Kathan API: {target(plan)}", ""]
+def api_line(plan: Mapping[str, Any]) -> str:
+    """`Kathan API: <url>`: the plan's first line, which the CLI prints before fetching."""
+    return f"Kathan API: {target(plan)}\n"
+
+
+def plan_text(plan: Mapping[str, Any], color: bool, *, header: bool = True) -> str:
+    """The plan; without `header`, everything after `api_line` (the CLI printed it already)."""
+    body: list[str] = []
     for change in changed(plan):
-        out.extend(_change_text(change, color))
-    if len(out) > 2:
-        out.append("")
-    out.append(plan_summary(plan))
-    return "\n".join(out) + "\n"
+        body.extend(_change_text(change, color))
+    if body:
+        body.append("")
+    body.append(plan_summary(plan))
+    text = "\n" + "\n".join(body) + "\n"
+    return api_line(plan) + text if header else text
 
 
 def _change_text(change: Mapping[str, Any], color: bool) -> list[str]:
@@ -67,7 +74,8 @@ def _change_text(change: Mapping[str, Any], color: bool) -> list[str]:
 
 def _where(change: Mapping[str, Any]) -> str:
     parts = [change["file"]] if change.get("file") else []
-    if change.get("id"):
+    # A prune has no manifest, so its handle is already the id: say it once.
+    if change.get("id") and change["id"] != change["handle"]:
         parts.append(f"id {change['id']}")
     elif change["action"] == "create":
         parts.append("new assistant")
@@ -86,9 +94,11 @@ def _field_text(view: FieldView, action: str, color: bool) -> list[str]:
         return [head + f"{view.note}{origin}", *body]
     if view.words:
         return [head + _words_text(view.words, color) + f"  ({view.note}){origin}"]
+    # As Terraform does: what goes away in red, what comes in green.
+    after = _paint(view.after, "green", color)
     if action == "create":
-        return [head + view.after + origin]
-    return [head + f"{view.before} -> {view.after}{origin}"]
+        return [head + after + origin]
+    return [head + f"{_paint(view.before, 'red', color)} -> {after}{origin}"]
 
 
 def _line_color(line: str) -> str | None:
