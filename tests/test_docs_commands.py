@@ -46,9 +46,6 @@ EXCEPTIONS: dict[str, set[int]] = {
     # As apply: the restore plan is shown, then no terminal to say 'yes' on (1).
     f"kathansync restore {BACKUP_EXAMPLE} --delete-created": {1},
 }
-# `kathansync test` arrives from the conversations branch: until it is merged, a doc running it
-# is an expected failure, by name. The lead removes this set when that branch is merged.
-EXPECTED_MISSING = {"test"}
 
 _COMMAND = re.compile(r"^(?:\$ )?((?:\w+=\S+ )*kathansync(?: |$).*)$")
 # A synopsis or a placeholder, not a runnable command: [OPTIONAL], (A | B), ..., <URL>, ID.
@@ -166,7 +163,6 @@ def _shell(text: str, repo: Path, env: dict[str, str]) -> subprocess.CompletedPr
 def test_documented_commands_run(document: Path, workspace: tuple[Path, dict[str, str]]) -> None:
     repo, env = workspace
     problems: list[str] = []
-    later: list[str] = []
     commands = commands_in(document)
     backup = _real_backup(repo, env) if any(BACKUP_EXAMPLE in c.text for c in commands) else None
     for command in commands:
@@ -177,9 +173,6 @@ def test_documented_commands_run(document: Path, workspace: tuple[Path, dict[str
                 f"{command.where}: `{command.text}` did not say "
                 f"{MUST_SAY[command.text]!r}:\n{_tail(output)}"
             )
-        if command.subcommand in EXPECTED_MISSING and "No such command" in output:
-            later.append(command.where)
-            continue
         allowed = EXCEPTIONS.get(command.text, ALLOWED.get(command.subcommand, {0}))
         if "Traceback" in output or done.returncode not in allowed:
             problems.append(
@@ -187,8 +180,6 @@ def test_documented_commands_run(document: Path, workspace: tuple[Path, dict[str
                 f"(allowed {sorted(allowed)}):\n{_tail(output)}"
             )
     assert not problems, "\n\n".join(problems)
-    if later:
-        pytest.xfail(f"commands not merged yet: {', '.join(later)}")
 
 
 def _real_backup(repo: Path, env: dict[str, str]) -> str:
