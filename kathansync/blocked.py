@@ -6,7 +6,7 @@ An id the API does not know and a create that may already have landed hold back 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from kathansync.apply import Outcome, Status
 from kathansync.errors import ApiError
@@ -38,6 +38,17 @@ def held_create(pending: PendingCreate) -> Outcome:
         " (then it is adopted). If it never will, apply with --force-create"
     )
     return Outcome(pending.handle, None, Action.CREATE, Status.FAILED, message)
+
+
+def held_creates(
+    selected: Sequence[Manifest], pending: Mapping[str, PendingCreate]
+) -> dict[str, Outcome]:
+    """handle -> the Outcome holding back each create whose earlier POST got no answer."""
+    return {
+        m.handle: held_create(pending[m.handle])
+        for m in selected
+        if not m.id and m.handle in pending
+    }
 
 
 def fetch_failure(failed: Sequence[tuple[str, str, ApiError]], api_url: str) -> str:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.backup.files import Backup, back_up, record_outcomes
-from kathansync.blocked import fetch_failure, held_create, unknown_id
+from kathansync.blocked import fetch_failure, held_creates, unknown_id
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult, load_manifests
 from kathansync.models import Manifest
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 Report = Callable[[str], None]
 # (label, total) -> a context manager yielding a function to call once per item done.
 ProgressFactory = Callable[[str, int], AbstractContextManager[Callable[[], None]]]
-Remote = Mapping[str, Any]
 
 
 def _quiet(_: str) -> None:
@@ -190,10 +189,8 @@ class Run:
             # Whether an assistant is referenced depends on every manifest (ids and names).
             raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
-        # A server may echo an interpolated value in an error: the client scrubs every one.
-        api.client.add_secrets(
-            v for m in manifests for v in sensitive_values(m.desired, m.sensitive)
-        )
+        secrets = (v for m in manifests for v in sensitive_values(m.desired, m.sensitive))
+        api.client.add_secrets(secrets)  # a server may echo one in an error: it is scrubbed
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
@@ -231,7 +228,7 @@ class Run:
         self,
         selected: list[Manifest],
         manifests: Sequence[Manifest],
-        listed: Sequence[Remote] | None,
+        listed: Sequence[Mapping[str, Any]] | None,
     ) -> tuple[list[Manifest], frozenset[str]]:
         """The selected manifests with adopted ids filled in, and the handles that adopted."""
         adoptions = find_adoptions(
@@ -288,14 +285,10 @@ class Run:
         """Creates refused because an earlier POST for the handle got no answer."""
         if all(m.id for m in selected):
             return {}
-        pending = PendingCreates(self.settings.state_dir).for_target(
-            self.settings.api_url, self.settings.environment
+        pending = PendingCreates(self.settings.state_dir)
+        return held_creates(
+            selected, pending.for_target(self.settings.api_url, self.settings.environment)
         )
-        return {
-            m.handle: held_create(pending[m.handle])
-            for m in selected
-            if not m.id and m.handle in pending
-        }
 
     def _deletes(
         self,

@@ -189,11 +189,7 @@ def as_yaml12(text: str) -> str:
 
 
 def parse_fast(text: str) -> Any:
-    """Plain Python data (dict/list/str/int/float/bool/None, FileRef for !file).
-
-    ryaml reads the texts plain enough to be read alike (load/fastyaml.py, which also enforces
-    the expansion bounds), ruamel's C loader the rest.
-    """
+    """Plain data (FileRef for !file): ryaml for texts both read alike, see fastyaml.py."""
     from kathansync.load import fastyaml  # here: fastyaml imports this module's FileRef
 
     data = fastyaml.parse(text)
