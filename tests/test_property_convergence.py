@@ -11,6 +11,7 @@ generated. `KATHANSYNC_HYPOTHESIS_PROFILE=long` runs many more examples.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -336,10 +337,29 @@ def puts(emulator: EmulatorServer) -> int:
 Case = tuple[dict[str, Any], dict[str, Any]]  # (desired, remote fields seeded over defaults)
 
 
+def write_repository(
+    folder: Path, ids: list[str], cases: list[Case], style: str, defaults: dict[str, Any] | None
+) -> str:
+    """One manifest per case, and `_defaults.yaml` when given; returns them all, for messages."""
+    folder.mkdir()
+    files = {
+        f"bot{number}.yaml": {"id": assistant_id, **desired}
+        for number, (assistant_id, (desired, _)) in enumerate(zip(ids, cases, strict=True))
+    }
+    if defaults is not None:
+        files["_defaults.yaml"] = defaults
+    shown = ""
+    for name, document in files.items():
+        text = manifest_text(document, style)
+        (folder / name).write_text(text, encoding="utf-8")
+        shown += f"--- {name}\n{text}"
+    return shown
+
+
 def apply_and_replan(
-    emulator: EmulatorServer, cases: list[Case], style: str
+    emulator: EmulatorServer, cases: list[Case], style: str, defaults: dict[str, Any] | None
 ) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], int]:
-    """Seed, write one manifest per case, apply (exit 0), plan again (exit 0).
+    """Seed, write one manifest per case (and `_defaults.yaml`), apply (exit 0), plan (exit 0).
 
     Returns (before, after) per case and the number of PUTs apply sent. An assistant no manifest
     names is seeded too, and must come out exactly as it went in."""
@@ -352,12 +372,7 @@ def apply_and_replan(
     ]
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        (workdir / "assistants").mkdir()
-        texts = ""
-        for number, (assistant_id, (desired, _)) in enumerate(zip(ids, cases, strict=True)):
-            text = manifest_text({"id": assistant_id, **desired}, style)
-            (workdir / "assistants" / f"bot{number}.yaml").write_text(text, encoding="utf-8")
-            texts += f"--- bot{number}.yaml\n{text}"
+        texts = write_repository(workdir / "assistants", ids, cases, style, defaults)
         puts_before = puts(emulator)
         code, output = run_cli(emulator, workdir, "apply", "--auto-approve")
         assert code == 0, f"apply exited {code}:\n{output}\nmanifests:\n{texts}"
@@ -383,11 +398,26 @@ def check_convergence(
     return any(not converged(p, v, value_at(before, p)) for p, v in managed.items())
 
 
+def merge(defaults: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What docs/manifests.md says is managed: mappings merge, the manifest wins, lists replace."""
+    merged = copy.deepcopy(dict(defaults))
+    for key, value in manifest.items():
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = merge(below, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
 def check_all(
-    cases: list[Case], results: list[tuple[dict[str, Any], dict[str, Any]]], sent: int
+    cases: list[Case],
+    results: list[tuple[dict[str, Any], dict[str, Any]]],
+    sent: int,
+    defaults: dict[str, Any] | None,
 ) -> None:
     needed = [
-        check_convergence(desired, before, after)
+        check_convergence(merge(defaults or {}, desired), before, after)
         for (desired, _), (before, after) in zip(cases, results, strict=True)
     ]
     assert sent == sum(needed), f"{sent} PUT(s) for {sum(needed)} assistant(s) that differed"
@@ -400,12 +430,13 @@ def check_all(
 @given(
     cases=st.lists(cases(), min_size=1, max_size=3),
     style=st.sampled_from(["block", "json", "ruamel"]),
+    defaults=st.none() | cases().map(lambda case: case[0]),  # a `_defaults.yaml` under them all
 )
 def test_apply_converges_and_touches_nothing_else(
-    server: EmulatorServer, cases: list[Case], style: str
+    server: EmulatorServer, cases: list[Case], style: str, defaults: dict[str, Any] | None
 ) -> None:
-    results, sent = apply_and_replan(server, cases, style)
-    check_all(cases, results, sent)
+    results, sent = apply_and_replan(server, cases, style, defaults)
+    check_all(cases, results, sent, defaults)
 
 
 # --- minimal examples of what the property found ----------------------------------------------
@@ -421,5 +452,5 @@ def test_integers_that_differ_by_one_converge(server: EmulatorServer, remote: in
     desired = {"call_actions": {"webhook_timeout_ms": remote + 1}}
     seeded = {"call_actions": {"webhook_timeout_ms": remote}}
     case = (desired, seeded)
-    results, sent = apply_and_replan(server, [case], "block")
-    check_all([case], results, sent)
+    results, sent = apply_and_replan(server, [case], "block", None)
+    check_all([case], results, sent, None)
