@@ -26,23 +26,17 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
-from ruamel.yaml.scalarstring import LiteralScalarString
+from ruamel.yaml.scalarstring import walk_tree
 
 from kathansync.cli import main
 from kathansync.emulator import EmulatorServer
 
 # Picked per test (not registered globally), so other hypothesis tests keep their own settings.
+_BOTH = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PROFILES = {
-    "default": settings(
-        max_examples=30,
-        deadline=None,
-        database=None,  # nothing written into the working tree; failures print a reproducer
-        print_blob=True,
-        suppress_health_check=[HealthCheck.too_slow],
-    ),
-    "long": settings(
-        max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-    ),
+    # database=None: nothing written into the working tree; a failure prints its reproducer.
+    "default": settings(_BOTH, max_examples=30, database=None, print_blob=True),
+    "long": settings(_BOTH, max_examples=1000),
 }
 PROFILE = PROFILES[os.environ.get("KATHANSYNC_HYPOTHESIS_PROFILE", "default")]
 
@@ -86,61 +80,33 @@ LEAF_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "list?": st.none() | TEXT_LIST,
 }
 
-# name and system_instruction are nullable in the request, but the API answers 422 to null.
-TOP_LEVEL = {
-    "name": "str",
-    "description": "str?",
-    "system_instruction": "str",
-    "first_message": "str?",
-    "knowledge_base_ids": "list?",
-    "phone_number_id": "str?",
-    "assistant_speaks_first": "bool?",
-}
-OBJECTS: dict[str, dict[str, str]] = {
-    "voice": {
-        "voice_id": "str",
-        "tts_provider": "str",
-        "tts_model": "str",
-        "language": "str",
-        "speed": "float",
-    },
-    "llm": {"llm_provider": "str", "model": "str"},
-    "transcriber": {"stt_provider": "str", "stt_model": "str", "language": "str"},
-    "speech_settings": {
-        "style": "str",
-        "responsiveness": "str",
-        "interruptions": "str",
-        "emotions": "str",
-    },
-    "long_term_memory": {
-        "enabled": "bool",
-        "search_limit": "int",
-        "search_threshold": "float",
-        "system_prompt": "str",
-    },
-    "short_term_memory": {"enabled": "bool", "search_limit": "int"},
-    "call_summary": {"prompt": "str"},
-    "recording": {"enabled": "bool", "stereo": "bool", "mp3_enabled": "bool"},
-    "call_actions": {
-        "enabled": "bool",
-        "allow_hangup": "bool",
-        "allow_transfer": "bool",
-        "hangup_triggers": "list",
-        "transfer_triggers": "list",
-        "transfer_number": "str",
-        "transfer_mode": "str",
-        "confirm_required": "bool",
-        "auto_hangup_silence_seconds": "int",
-        "confirm_yes": "list",
-        "confirm_no": "list",
-        "webhook_url": "str",
-        "webhook_timeout_ms": "int",
-    },
-}
 Path_ = tuple[str, ...]
-LEAVES: dict[Path_, str] = {(key,): kind for key, kind in TOP_LEVEL.items()} | {
-    (obj, key): kind for obj, fields in OBJECTS.items() for key, kind in fields.items()
+Tree = dict[str, Any]
+Case = tuple[Tree, Tree]  # (desired, remote fields seeded over defaults)
+# The API's fields, "name:kind" per object ("" is the top level); "?": null is a value too.
+# name and system_instruction are nullable in the request, but the API answers 422 to null.
+SPEC = {
+    "": "name:str description:str? system_instruction:str first_message:str? "
+    "knowledge_base_ids:list? phone_number_id:str? assistant_speaks_first:bool?",
+    "voice": "voice_id:str tts_provider:str tts_model:str language:str speed:float",
+    "llm": "llm_provider:str model:str",
+    "transcriber": "stt_provider:str stt_model:str language:str",
+    "speech_settings": "style:str responsiveness:str interruptions:str emotions:str",
+    "long_term_memory": "enabled:bool search_limit:int search_threshold:float system_prompt:str",
+    "short_term_memory": "enabled:bool search_limit:int",
+    "call_summary": "prompt:str",
+    "recording": "enabled:bool stereo:bool mp3_enabled:bool",
+    "call_actions": "enabled:bool allow_hangup:bool allow_transfer:bool hangup_triggers:list "
+    "transfer_triggers:list transfer_number:str transfer_mode:str confirm_required:bool "
+    "auto_hangup_silence_seconds:int confirm_yes:list confirm_no:list webhook_url:str "
+    "webhook_timeout_ms:int",
 }
+LEAVES: dict[Path_, str] = {
+    (*([obj] if obj else []), name): kind
+    for obj, fields in SPEC.items()
+    for name, kind in (field.split(":") for field in fields.split())
+}
+OBJECTS = sorted(obj for obj in SPEC if obj)
 
 
 # --- what "equal" means for the API -----------------------------------------------------------
@@ -212,7 +178,7 @@ def remote_values(path: Path_, kind: str) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
+def cases(draw: st.DrawFn) -> Case:
     """(desired, remote_fields): the manifest's managed tree and the fields seeded remotely."""
     desired: dict[str, Any] = {}
     remote: dict[str, Any] = {}
@@ -236,7 +202,7 @@ def cases(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
         else:
             put_in(remote, path, value if how == "same" else draw(variant(kind, value)))
     if draw(st.booleans()):  # an object spelled out with nothing in it manages nothing
-        desired.setdefault(draw(st.sampled_from(sorted(OBJECTS))), {})
+        desired.setdefault(draw(st.sampled_from(OBJECTS)), {})
     return desired, remote
 
 
@@ -263,17 +229,6 @@ def yaml_block(tree: Mapping[str, Any], indent: str = "") -> Iterator[str]:
             yield f"{indent}{key}: {yaml_scalar(value)}"
 
 
-def literal_blocks(tree: Any) -> Any:
-    """Multi-line strings as `|` block scalars, as people write long prompts."""
-    if isinstance(tree, dict):
-        return {key: literal_blocks(value) for key, value in tree.items()}
-    if isinstance(tree, list):
-        return [literal_blocks(item) for item in tree]
-    if isinstance(tree, str) and "\n" in tree:
-        return LiteralScalarString(tree)
-    return tree
-
-
 def manifest_text(document: dict[str, Any], style: str) -> str:
     """The document as YAML that means exactly it (checked with a YAML 1.2 reader).
 
@@ -286,8 +241,9 @@ def manifest_text(document: dict[str, Any], style: str) -> str:
         text = "# generated by test_property_convergence\n" + "\n".join(yaml_block(document))
         text += "\n"
     else:
-        out = io.StringIO()
-        YAML().dump(literal_blocks(document), out)
+        out, tree = io.StringIO(), copy.deepcopy(document)
+        walk_tree(tree)  # multi-line strings as `|` blocks, as people write long prompts
+        YAML().dump(tree, out)
         text = out.getvalue()
     loaded = YAML(typ="safe", pure=True).load(text)
     if style == "ruamel" and not same(loaded, document):
@@ -306,7 +262,6 @@ def run_cli(emulator: EmulatorServer, workdir: Path, *args: str) -> tuple[int, s
         "KATHAN_API_KEY": emulator.api_key,
         "KATHAN_USER_ID": emulator.user_id,
     }
-    unset = ("KATHANSYNC_ENV", "NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_HYPOTHESIS_PROFILE")
     out = io.StringIO()
     with (
         mock.patch.dict(os.environ, env),
@@ -314,7 +269,7 @@ def run_cli(emulator: EmulatorServer, workdir: Path, *args: str) -> tuple[int, s
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(out),
     ):
-        for name in unset:
+        for name in ("KATHANSYNC_ENV", "NO_COLOR", "GITHUB_ACTIONS"):
             os.environ.pop(name, None)
         try:
             main([*args, "--no-color"])
@@ -330,15 +285,8 @@ def server() -> Iterator[EmulatorServer]:
         yield emulator
 
 
-def puts(emulator: EmulatorServer) -> int:
-    return int(emulator.stats()["methods"].get("PUT", 0))
-
-
-Case = tuple[dict[str, Any], dict[str, Any]]  # (desired, remote fields seeded over defaults)
-
-
 def write_repository(
-    folder: Path, ids: list[str], cases: list[Case], style: str, defaults: dict[str, Any] | None
+    folder: Path, ids: list[str], cases: list[Case], style: str, defaults: Tree | None
 ) -> str:
     """One manifest per case, and `_defaults.yaml` when given; returns them all, for messages."""
     folder.mkdir()
@@ -357,8 +305,8 @@ def write_repository(
 
 
 def apply_and_replan(
-    emulator: EmulatorServer, cases: list[Case], style: str, defaults: dict[str, Any] | None
-) -> tuple[list[tuple[dict[str, Any], dict[str, Any]]], int]:
+    emulator: EmulatorServer, cases: list[Case], style: str, defaults: Tree | None
+) -> tuple[list[tuple[Tree, Tree]], int]:
     """Seed, write one manifest per case (and `_defaults.yaml`), apply (exit 0), plan (exit 0).
 
     Returns (before, after) per case and the number of PUTs apply sent. An assistant no manifest
@@ -373,10 +321,10 @@ def apply_and_replan(
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         texts = write_repository(workdir / "assistants", ids, cases, style, defaults)
-        puts_before = puts(emulator)
+        puts_before = emulator.stats()["methods"].get("PUT", 0)
         code, output = run_cli(emulator, workdir, "apply", "--auto-approve")
         assert code == 0, f"apply exited {code}:\n{output}\nmanifests:\n{texts}"
-        sent = puts(emulator) - puts_before
+        sent = int(emulator.stats()["methods"].get("PUT", 0) - puts_before)
         code, output = run_cli(emulator, workdir, "plan", "--detailed-exitcode")
         assert code == 0, f"plan after apply exited {code}:\n{output}\nmanifests:\n{texts}"
     assert emulator.assistants[bystander["id"]] == bystander
@@ -384,9 +332,7 @@ def apply_and_replan(
     return list(zip(befores, afters, strict=True)), sent
 
 
-def check_convergence(
-    desired: dict[str, Any], before: dict[str, Any], after: dict[str, Any]
-) -> bool:
+def check_convergence(desired: Tree, before: Tree, after: Tree) -> bool:
     """Assert the property for one assistant; return whether a change was needed at all."""
     managed = dict(leaves(desired))
     for path, value in managed.items():
@@ -411,10 +357,7 @@ def merge(defaults: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str,
 
 
 def check_all(
-    cases: list[Case],
-    results: list[tuple[dict[str, Any], dict[str, Any]]],
-    sent: int,
-    defaults: dict[str, Any] | None,
+    cases: list[Case], results: list[tuple[Tree, Tree]], sent: int, defaults: Tree | None
 ) -> None:
     needed = [
         check_convergence(merge(defaults or {}, desired), before, after)
@@ -433,7 +376,7 @@ def check_all(
     defaults=st.none() | cases().map(lambda case: case[0]),  # a `_defaults.yaml` under them all
 )
 def test_apply_converges_and_touches_nothing_else(
-    server: EmulatorServer, cases: list[Case], style: str, defaults: dict[str, Any] | None
+    server: EmulatorServer, cases: list[Case], style: str, defaults: Tree | None
 ) -> None:
     results, sent = apply_and_replan(server, cases, style, defaults)
     check_all(cases, results, sent, defaults)
@@ -449,8 +392,9 @@ def test_apply_converges_and_touches_nothing_else(
 )
 @pytest.mark.parametrize("remote", [1_000_000_000, 2**53], ids=["10**9", "2**53"])
 def test_integers_that_differ_by_one_converge(server: EmulatorServer, remote: int) -> None:
-    desired = {"call_actions": {"webhook_timeout_ms": remote + 1}}
-    seeded = {"call_actions": {"webhook_timeout_ms": remote}}
-    case = (desired, seeded)
+    case = (
+        {"call_actions": {"webhook_timeout_ms": remote + 1}},
+        {"call_actions": {"webhook_timeout_ms": remote}},
+    )
     results, sent = apply_and_replan(server, [case], "block", None)
     check_all([case], results, sent, None)
