@@ -27,8 +27,9 @@ demo: install ## plan and apply against the built-in emulator, no credentials ne
 bench: install ## timings against the emulator with 50 ms latency (see docs/performance.md)
 	$(BIN)/python scripts/bench.py
 
-fuzz: install ## the loader fuzz test with many more examples than `make test` runs
+fuzz: install ## the fuzz and property tests with many more examples than `make test` runs
 	KATHANSYNC_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/test_load_fuzz.py
+	KATHANSYNC_HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/test_property_convergence.py
 
 dist: install ## sdist + wheel in dist/, checked as PyPI would (warnings fail the build)
 	rm -rf dist
