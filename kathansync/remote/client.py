@@ -314,6 +314,7 @@ class KathanClient:
             try:
                 response = self._http.request(tries.method, url, json=body)
             except httpx.TransportError:
+                self.budget.unanswered()
                 raise  # the caller decides whether to retry
             except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding, ...)
                 raise ApiError(
@@ -321,7 +322,7 @@ class KathanClient:
                 ) from None
             except ValueError as exc:  # a body JSON cannot carry (NaN): nothing was sent
                 raise ApiError(f"cannot send {tries.method} {tries.path}: {exc}") from None
-            self.budget.observe(response.headers)
+            self.budget.observe(response.headers, response.status_code)
             if response.status_code not in REDIRECTS:
                 return response
             url = self._redirect_target(response, tries)
@@ -351,6 +352,7 @@ class KathanClient:
             return self._next_wait(tries, hint)
         if tries.rate_waits >= self._max_rate_waits:
             tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
+            self.budget.exhausted(response.headers, hint, strict=False)  # the others still wait
             return None
         tries.rate_waits += 1
         try:  # every thread waits for the reset; past the limit of patience, an error
@@ -388,13 +390,8 @@ class KathanClient:
     def _unreachable(
         self, exc: httpx.TransportError, tries: Tries, sent: bool, idempotent: bool
     ) -> ApiUnreachable:
+        call = (tries.method, tries.path)
         message = wording.unreachable_text(
-            exc,
-            self._timeout,
-            self.origin,
-            tries.method,
-            tries.path,
-            sent=sent,
-            idempotent=idempotent,
+            exc, self._timeout, self.origin, *call, sent=sent, idempotent=idempotent
         )
         return ApiUnreachable(self.redact(message + tries.suffix()))
