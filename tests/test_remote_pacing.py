@@ -12,24 +12,53 @@ from kathansync.remote.pacing import RateBudget, RateHeaders
 
 
 class SharedTime:
-    """A fake clock shared by threads: a sleeper wakes at (what it last read) + seconds, as
-    in real time, so threads waiting for the same reset wake together, not one after another."""
+    """A fake clock shared by threads, faithful to real time: work takes no time, and time
+    moves only when every thread sharing the clock is asleep, to the earliest wake-up.
+
+    Moving it on each sleep instead (wake at what the sleeper last read + seconds) lets one
+    thread's 60 s wait pass while another, descheduled between taking a budget slot and
+    sending, still holds that slot: its request then reaches the fake server a window or two
+    late, which in real time (a gap of microseconds) cannot happen. Alone (no `share()`),
+    a sleep moves the clock at once.
+    """
 
     def __init__(self, start: float = 0.0) -> None:
         self.now = start
         self.sleeps: list[float] = []
-        self._lock = threading.Lock()
-        self._read = threading.local()
+        self._changed = threading.Condition()
+        self._wakes: list[float] = []  # when each sleeping thread wakes
+        self._threads, self._items_left = 1, 1
+
+    def share(self, threads: int, items: int) -> None:
+        """`items` pieces of work run on `threads` threads, each calling `item_done()`."""
+        with self._changed:
+            self._threads, self._items_left = threads, items
+
+    def item_done(self) -> None:
+        with self._changed:
+            self._items_left -= 1
+            self._advance()
 
     def clock(self) -> float:
-        with self._lock:
-            self._read.value = self.now
+        with self._changed:
             return self.now
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
+        with self._changed:
             self.sleeps.append(seconds)
-            self.now = max(self.now, getattr(self._read, "value", self.now) + seconds)
+            wake = self.now + seconds
+            self._wakes.append(wake)
+            self._advance()
+            woke = self._changed.wait_for(lambda: self.now >= wake, timeout=30.0)
+            self._wakes.remove(wake)
+            assert woke, "fake clock stuck: a thread sharing it neither sleeps nor ends"
+
+    def _advance(self) -> None:
+        """Called under the lock: when every running thread sleeps, the earliest wakes."""
+        running = min(self._threads, self._items_left)
+        if self._wakes and len(self._wakes) >= running and min(self._wakes) > self.now:
+            self.now = min(self._wakes)
+            self._changed.notify_all()
 
 
 def windows(times: list[float], length: float = 60.0) -> list[int]:
@@ -59,11 +88,15 @@ def test_parallel_threads_never_exceed_the_budget() -> None:
     lock = threading.Lock()
 
     def worker() -> None:
-        for _ in range(5):
-            budget.acquire()
-            with lock:
-                sent.append(fake.now)
+        try:
+            for _ in range(5):
+                budget.acquire()
+                with lock:
+                    sent.append(fake.now)
+        finally:
+            fake.item_done()
 
+    fake.share(threads=6, items=6)
     threads = [threading.Thread(target=worker) for _ in range(6)]
     for thread in threads:
         thread.start()
@@ -74,12 +107,42 @@ def test_parallel_threads_never_exceed_the_budget() -> None:
     assert len(notes) == 2  # one line per wait, not one per waiting thread
 
 
-def test_without_a_budget_nothing_waits() -> None:
+def test_without_a_budget_nothing_waits_once_an_answer_had_no_headers() -> None:
     fake = SharedTime()
     budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.acquire()
+    budget.observe({})
     for _ in range(1000):
         budget.acquire()
     assert fake.sleeps == []
+
+
+def test_before_any_answer_one_request_goes_alone() -> None:
+    """Four requests sent at once before the headers are known: the first answer's Remaining
+    would not count the three others in flight, and the window would be overdrawn."""
+    fake = SharedTime(1_000.0)
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.acquire()  # the probe
+    second = threading.Thread(target=budget.acquire)
+    second.start()
+    second.join(timeout=0.2)
+    assert second.is_alive()  # it waits for the probe's answer
+    budget.observe(
+        {"X-RateLimit-Limit": "10", "X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "1060"}
+    )
+    second.join(timeout=5)
+    assert not second.is_alive() and budget.remaining == 8 and fake.sleeps == []
+
+
+def test_a_probe_that_got_no_answer_lets_another_go() -> None:
+    fake = SharedTime(1_000.0)
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.acquire()
+    second = threading.Thread(target=budget.acquire)
+    second.start()
+    budget.unanswered()  # a transport error: no headers will come from the probe
+    second.join(timeout=5)
+    assert not second.is_alive()  # it went, as the next probe
 
 
 def test_headers_set_the_budget_and_pace_to_the_reset() -> None:
@@ -244,9 +307,15 @@ def test_threads_pace_under_a_servers_headers_without_bouncing_off_429s(
         clock=fake.clock,
         wall=fake.clock,
     )
-    results = client.run_concurrently(
-        lambda n: client.update_assistant(ID, {"name": f"n{n}"}), list(range(30))
-    )
+
+    def put(n: int) -> dict[str, object]:
+        try:
+            return client.update_assistant(ID, {"name": f"n{n}"})
+        finally:
+            fake.item_done()
+
+    fake.share(threads=client.parallelism, items=30)
+    results = client.run_concurrently(put, list(range(30)))
     assert len(results) == 30
     assert statuses[429] <= most_429s, statuses
     assert statuses[200] == 30 and max(used.values()) <= 10 + most_429s

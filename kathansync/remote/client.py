@@ -321,6 +321,7 @@ class KathanClient:
             try:
                 response = self._http.request(tries.method, url, json=body)
             except httpx.TransportError:
+                self.budget.unanswered()
                 raise  # the caller decides whether to retry
             except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding, ...)
                 raise ApiError(
@@ -328,7 +329,7 @@ class KathanClient:
                 ) from None
             except ValueError as exc:  # a body JSON cannot carry (NaN): nothing was sent
                 raise ApiError(f"cannot send {tries.method} {tries.path}: {exc}") from None
-            self.budget.observe(response.headers)
+            self.budget.observe(response.headers, response.status_code)
             if response.status_code not in REDIRECTS:
                 return response
             url = self._redirect_target(response, tries)
@@ -358,6 +359,7 @@ class KathanClient:
             return self._next_wait(tries, hint)
         if tries.rate_waits >= self._max_rate_waits:
             tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
+            self.budget.exhausted(response.headers, hint, strict=False)  # the others still wait
             return None
         tries.rate_waits += 1
         try:  # every thread waits for the reset; past the limit of patience, an error

@@ -3,7 +3,9 @@
 The API documents `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix
 seconds) on its answers and a 429 past the limit. Every answer updates the budget; a thread
 that would overdraw it waits for the reset before sending, instead of bouncing off a 429.
-Without headers, `--rate-limit N` per minute sets the budget; without either, nothing waits.
+Until the first answer one request goes alone, so the first Remaining counts every request
+sent. Without headers, `--rate-limit N` per minute sets the budget; without either, nothing
+waits once an answer came.
 Clock and sleep are injectable, so tests run the waits instantly.
 """
 
@@ -203,13 +205,19 @@ class RateBudget:
         self._notify = notify or (lambda _message: None)
         self._window, self._max_wait = window, max_wait
         self._lock = threading.Lock()
+        self._first_answer = threading.Condition(self._lock)
         self._announced: float | None = None  # the reset the last "waiting" line was about
         self._probe_at: float | None = None  # when the first request of a new window left
+        self._prober: int | None = None  # the thread whose request goes before any answer
+        self._answered = False  # some answer (with headers or not) came back
 
     def acquire(self) -> None:
         """Take one request from the budget, sleeping until the reset when it is spent."""
         while True:
             with self._lock:
+                while self._awaiting_first_answer():  # real time: the probe is a real request
+                    if not self._first_answer.wait(PROBE_PATIENCE):
+                        self._prober = None  # lost, it seems: another goes
                 wait = self._take(self._clock())
             if wait is None:
                 return
@@ -219,6 +227,9 @@ class RateBudget:
         """Seconds to wait, or None after taking one request (called under the lock)."""
         if now < self.blocked_until:  # a 429 said: nobody sends before then
             return self._announce(self.blocked_until - now, self.blocked_until)
+        if not self._answered and self.configured is None:
+            self._prober = threading.get_ident()  # the first request: the others wait for it
+            return None
         if self.remaining is None or (self.limit is None and not self.from_headers):
             return None  # no budget known: nothing to pace
         if self.reset is None or now >= self.reset:
@@ -228,6 +239,18 @@ class RateBudget:
             self.remaining -= 1
             return None
         return self._announce(self.reset - now, self.reset)
+
+    def _awaiting_first_answer(self) -> bool:
+        """Before any answer one request goes alone: the first Remaining must count every
+        request sent, or those in flight beside it overdraw the window (under the lock)."""
+        return not self._answered and self.configured is None and self._prober is not None
+
+    def unanswered(self) -> None:
+        """This thread's request got no answer: when it was the probe, another may go."""
+        with self._lock:
+            if self._prober == threading.get_ident():
+                self._probe_at = self._prober = None
+                self._first_answer.notify_all()
 
     def _announce(self, wait: float, until: float) -> float:
         """`wait`, after saying so once per reset (not once per waiting thread)."""
@@ -245,7 +268,8 @@ class RateBudget:
         if self.from_headers:
             probe_out = self._probe_at is not None and now - self._probe_at < PROBE_PATIENCE
             self.remaining, self.reset = (0 if probe_out else 1), now + PROBE_POLL
-            self._probe_at = self._probe_at if probe_out else now
+            if not probe_out:
+                self._probe_at, self._prober = now, threading.get_ident()
         else:
             self.remaining, self.reset = self.limit, now + self._window
 
@@ -256,32 +280,46 @@ class RateBudget:
                 f"({math.ceil(wait)} s from now): try again then"
             )
 
-    def observe(self, headers: Mapping[str, str]) -> None:
-        """Correct the budget from one answer's X-RateLimit-* headers (ignored when absent)."""
-        seen = RateHeaders.parse(headers)
-        if not seen.usable:
+    def observe(self, headers: Mapping[str, str], status: int = 200) -> None:
+        """Correct the budget from one answer's X-RateLimit-* headers (ignored when absent).
+        A 429's are left to exhausted(), which observes and blocks in one step."""
+        if status == 429:
             return
-        assert seen.remaining is not None and seen.reset is not None
         with self._lock:
-            now = self._clock()
-            reset = seen.reset + _skew(headers, now)
-            reset = max(reset, now)  # a reset in the past: the window is over already
-            self.from_headers, self._probe_at = True, None
-            if seen.limit is not None:
-                self.limit = seen.limit
-            if self.reset is None or reset > self.reset + 0.5:
-                self.remaining = seen.remaining  # a new window
-            else:  # the same window: answers arrive out of order, the lowest count is the truth
-                self.remaining = min(self.remaining or 0, seen.remaining)
-            self.reset = reset
+            self._observe(headers, self._clock())
 
-    def exhausted(self, headers: Mapping[str, str], retry_after: float | None) -> None:
+    def _observe(self, headers: Mapping[str, str], now: float) -> None:
+        """observe(), under the lock."""
+        if not self._answered:  # the first answer: the others need not wait any more
+            self._answered = True
+            self._first_answer.notify_all()
+        seen = RateHeaders.parse(headers)
+        if seen.remaining is None or seen.reset is None:
+            return
+        reset = seen.reset + _skew(headers, now)
+        reset = max(reset, now)  # a reset in the past: the window is over already
+        self.from_headers, self._probe_at = True, None
+        if seen.limit is not None:
+            self.limit = seen.limit
+        if self.reset is None or reset > self.reset + 0.5:
+            self.remaining = seen.remaining  # a new window
+        else:  # the same window: answers arrive out of order, the lowest count is the truth
+            self.remaining = min(self.remaining or 0, seen.remaining)
+        self.reset = reset
+
+    def exhausted(
+        self, headers: Mapping[str, str], retry_after: float | None, *, strict: bool = True
+    ) -> None:
         """After a 429: nobody sends until Retry-After (when present), else the reset the
         headers name, else one second. The wait itself happens in acquire(), shared by every
-        thread; one past `max_wait` is an ApiError saying when to try again."""
-        self.observe(headers)
+        thread; one past `max_wait` is an ApiError saying when to try again (when `strict`:
+        a caller giving up anyway only makes the others wait).
+
+        Observing and blocking under one lock: between the two, the 429's past reset would
+        read as a new window, and a thread waking then would send a second probe into it."""
         with self._lock:
             now = self._clock()
+            self._observe(headers, now)
             if retry_after is not None:
                 until = now + retry_after
             elif self.from_headers and self.reset is not None and self.reset > now:
@@ -291,7 +329,8 @@ class RateBudget:
             if self.remaining is not None:
                 self.remaining = 0
             self.blocked_until = max(self.blocked_until, until)
-            self._check_wait(until - now, until)
+            if strict:
+                self._check_wait(until - now, until)
 
     @property
     def per_minute(self) -> int | None:
