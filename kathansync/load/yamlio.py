@@ -52,7 +52,12 @@ class FileRef:
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
-    """The text of a regular file: at most `max_bytes`, strict UTF-8 (a BOM is dropped).
+    """The text of a regular file (see `read_bytes`): strict UTF-8, a BOM dropped."""
+    return decode_utf8(read_bytes(path, max_bytes=max_bytes))
+
+
+def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file: at most `max_bytes`.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
     would hang, the other never end. The size is checked on the open file, and the read itself
@@ -76,7 +81,7 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
         os.close(fd)
     if len(data) > max_bytes:
         raise SourceError(f"file is more than the {max_bytes} bytes allowed")
-    return decode_utf8(data)
+    return data
 
 
 def _reason(exc: Exception) -> str:
