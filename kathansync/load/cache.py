@@ -24,7 +24,8 @@ import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,13 +161,15 @@ class ManifestCache:
         self.entries, self.changed = kept, False
 
 
-def _without_gc(decode: Callable[[bytes], Any], body: bytes) -> Any:
-    """Decode with the cyclic GC paused: a million fresh containers (none in a cycle) would
-    otherwise trigger full collections that cost as much as the decoding itself."""
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic GC paused: the million containers a cache file decodes to (none in a cycle)
+    would otherwise trigger full collections costing as much as the decoding, and a warm load
+    a third of its time. Reference counting still frees everything."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return decode(body)
+        yield
     finally:
         if was_enabled:
             gc.enable()
@@ -203,7 +206,8 @@ def _read(path: Path, context: str, key: bytes) -> dict[str, dict[str, Any]]:
         signature, _, body = path.read_bytes().partition(b"\n")
         if not hmac.compare_digest(signature, _sign(key, body).encode()):
             return {}
-        data = _without_gc(json.loads, body)
+        with paused_gc():
+            data = json.loads(body)
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("context") != context:

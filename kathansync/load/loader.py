@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from kathansync.load.apischema import (
     describe_type,
     load_api_schema,
 )
+from kathansync.load.cache import paused_gc
 from kathansync.load.cached import WarmLoads, open_cache
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
@@ -82,26 +84,8 @@ def load_manifests(
     if cache_dir is not None:
         loader.open_cache(cache_dir, directory, env, environments, environ)
     loader.read_api_schema()
-    handles: dict[str, Path] = {}
-    for path in discover(directory):
-        if not is_utf8_name(path):
-            message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
-            loader.problems.add(Problem(shown_file(path), 0, 0, message))
-            continue
-        handle = handle_of(path, directory)
-        if handle in handles:
-            loader.problems.add(
-                Problem(
-                    display_path(path),
-                    0,
-                    0,
-                    f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
-                    " keep one of the two files",
-                )
-            )
-            continue
-        handles[handle] = path
-        loader.load(path, handle)
+    with paused_gc() if loader.warm is not None else nullcontext():
+        loader.load_all(directory)
     loader.problems.update(loader.ids.duplicates())
     if loader.warm is not None:
         loader.warm.cache.save()
@@ -122,6 +106,29 @@ class _Loader:
         self.noted: set[LeafPath] = set()
         self.warm: WarmLoads | None = None
         self.defaults_problems: dict[Path, list[Problem]] = {}  # what each added to the run
+
+    def load_all(self, directory: Path) -> None:
+        """Every manifest under `directory`, in order; one file per handle."""
+        handles: dict[str, Path] = {}
+        for path in discover(directory):
+            if not is_utf8_name(path):
+                message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
+                self.problems.add(Problem(shown_file(path), 0, 0, message))
+                continue
+            handle = handle_of(path, directory)
+            if handle in handles:
+                self.problems.add(
+                    Problem(
+                        display_path(path),
+                        0,
+                        0,
+                        f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
+                        " keep one of the two files",
+                    )
+                )
+                continue
+            handles[handle] = path
+            self.load(path, handle)
 
     def open_cache(
         self,

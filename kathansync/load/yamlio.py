@@ -73,8 +73,7 @@ def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
             raise SourceError("not a regular file (a FIFO, device or directory): refusing to read")
         if info.st_size > max_bytes:
             raise SourceError(f"file is {info.st_size} bytes, more than the {max_bytes} allowed")
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read(max_bytes + 1)
+        data = _read_fd(fd, max_bytes + 1, info.st_size + 1)  # cheaper than a file object
     except OSError as exc:
         raise SourceError(f"cannot read file: {_reason(exc)}") from None
     finally:
@@ -82,6 +81,15 @@ def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     if len(data) > max_bytes:
         raise SourceError(f"file is more than the {max_bytes} bytes allowed")
     return data
+
+
+def _read_fd(fd: int, limit: int, expected: int) -> bytes:
+    """Up to `limit` bytes; reads of `expected` bytes (the size, +1 to see EOF) come first."""
+    chunks, left = [], limit
+    while left > 0 and (chunk := os.read(fd, min(left, expected))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(exc: Exception) -> str:
