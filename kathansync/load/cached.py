@@ -76,8 +76,8 @@ class WarmLoads:
     def read(self, path: Path) -> bytes | None:
         """A file's bytes under the same rules as a cold read (confined to the root, never
         .git/, regular files only, size cap), or None: then the cold path says why."""
-        target = self.resolver.confine(path)
-        if isinstance(target, str):
+        target, refused = self.resolver.locate(path)
+        if refused:
             return None
         try:
             return yamlio.read_bytes(target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ from kathansync.load.apischema import (
     describe_type,
     load_api_schema,
 )
-from kathansync.load.cache import paused_gc
 from kathansync.load.cached import WarmLoads, open_cache
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
@@ -84,8 +82,7 @@ def load_manifests(
     if cache_dir is not None:
         loader.open_cache(cache_dir, directory, env, environments, environ)
     loader.read_api_schema()
-    with paused_gc() if loader.warm is not None else nullcontext():
-        loader.load_all(directory)
+    loader.load_all(directory)
     loader.problems.update(loader.ids.duplicates())
     if loader.warm is not None:
         loader.warm.cache.save()

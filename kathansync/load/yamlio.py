@@ -56,7 +56,7 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
     return decode_utf8(read_bytes(path, max_bytes=max_bytes))
 
 
-def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file: at most `max_bytes`.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
