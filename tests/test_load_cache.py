@@ -227,3 +227,16 @@ def test_entries_of_deleted_manifests_are_dropped(repo: Path) -> None:
     (repo / "assistants/sales.yaml").unlink()
     load(repo)
     assert "sales.yaml" not in cache_file(repo).read_text()
+
+
+def test_a_manifest_typed_by_the_saved_api_schema_keeps_its_note(
+    repo: Path, parsed: list[str]
+) -> None:
+    schema = {"format_version": "1", "schema": {"properties": {"max_turns": {"type": "integer"}}}}
+    write(repo / "kathan-api-schema.json", json.dumps(schema))
+    write(repo / "assistants/sales.yaml", SALES + "max_turns: 3\n")
+    cold = load(repo)
+    assert any("max_turns is not in this kathansync's models" in p.message for p in cold.warnings)
+    parsed.clear()
+    assert load(repo) == cold
+    assert [text for text in parsed if "max_turns" in text]  # noted once a run: never stored
