@@ -72,6 +72,7 @@ class WarmLoads:
         self.resolver = resolver
         self.defaults = defaults
         self.digests: dict[str, str] = {}
+        self.by_folder: dict[Path, dict[str, str]] = {}  # see chain_deps
 
     def read(self, path: Path) -> bytes | None:
         """A file's bytes under the same rules as a cold read (confined to the root, never
@@ -95,6 +96,8 @@ class WarmLoads:
         return self.digests[name]
 
     def replay(self, path: Path, handle: str) -> Replay | None:
+        if str(path) not in self.cache.entries:  # a new manifest, or a cold run: nothing to read
+            return None
         data = self.read(path)
         if data is None:
             return None
@@ -118,15 +121,7 @@ class WarmLoads:
         """Store a clean load, unless a ${VAR} shaped it (its value must never reach disk)."""
         if source.sensitive or any(layer.sensitive for layer in chain) or manifest.sensitive:
             return
-        by_path = {str(layer.path): layer for layer in chain}
-        deps: dict[str, str] = {}
-        for folder in self.defaults.folders_of(path):
-            for name in DEFAULTS_NAMES:
-                key = str(folder / name)
-                layer = by_path.get(key)
-                deps[key] = ABSENT if layer is None else digest(layer.text.encode())
-        for layer in (*chain, source):
-            deps.update(layer.included)
+        deps = {**self.chain_deps(path, chain), **source.included}
         problems = [*source.problems, *chain_problems]
         result = {
             "file": manifest.file,
@@ -137,6 +132,23 @@ class WarmLoads:
             "problems": [[p.file, p.line, p.column, p.message, p.severity] for p in problems],
         }
         self.cache.store(str(path), digest(source.text.encode()), deps, result)
+
+    def chain_deps(self, path: Path, chain: Sequence[Source]) -> dict[str, str]:
+        """The _defaults files of a manifest's folder and above (present or absent) and their
+        !file targets: the same for every manifest of a folder, so worked out once."""
+        deps = self.by_folder.get(path.parent)
+        if deps is None:
+            by_path = {str(layer.path): layer for layer in chain}
+            deps = {}
+            for folder in self.defaults.folders_of(path):
+                for name in DEFAULTS_NAMES:
+                    key = str(folder / name)
+                    layer = by_path.get(key)
+                    deps[key] = ABSENT if layer is None else digest(layer.text.encode())
+            for layer in chain:
+                deps.update(layer.included)
+            self.by_folder[path.parent] = deps
+        return deps
 
 
 def _decode(result: dict[str, Any], path: Path, handle: str, data: bytes) -> Replay:
