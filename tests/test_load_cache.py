@@ -240,3 +240,14 @@ def test_a_manifest_typed_by_the_saved_api_schema_keeps_its_note(
     parsed.clear()
     assert load(repo) == cold
     assert [text for text in parsed if "max_turns" in text]  # noted once a run: never stored
+
+
+def test_a_warning_in_a_defaults_file_is_replayed_when_every_manifest_hits(
+    repo: Path, parsed: list[str]
+) -> None:
+    write(repo / "assistants/_defaults.yaml", "speech_settings:\n  emotions: happy\n")
+    cold = load(repo)
+    assert [p.file for p in cold.warnings].count("assistants/_defaults.yaml") == 1
+    parsed.clear()
+    assert load(repo) == cold
+    assert parsed == []  # the defaults file was not read again, its warning still given
