@@ -121,6 +121,7 @@ class Run:
             strict=strict,
             root=settings.repository,
             environments=settings.config.environments or None,
+            cache_dir=settings.state_dir / "cache",
         )
 
     def load(self) -> list[Manifest]:

@@ -12,6 +12,15 @@ from kathansync.emulator import EmulatorServer
 # --- Emulator ---------------------------------------------------------------------------------
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_key(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The manifest cache's signing key (kathansync/load/cache.py) in a temporary folder, never
+    the real ~/.cache: tests must not leave files in the user's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def emulator() -> Iterator[EmulatorServer]:
     """A fresh local Kathan API on a free port, stopped after the test (see docs/emulator.md)."""

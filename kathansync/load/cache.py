@@ -2,12 +2,14 @@
 
 An entry is used only when everything that shaped it is byte-for-byte what it was: the manifest,
 each `_defaults.yaml` of its chain (and the absence of the ones that were absent), each `!file`
-target, and the run's context (kathansync's version, the environment, --strict, the known
-environments, the saved API schema). Manifests that interpolate a `${VAR}` are never stored, so
-no secret value is ever written here, and a changed variable can never be served stale.
+target, and the run's context (kathansync's version and code, the environment, --strict, the
+known environments, the saved API schema, the root, the manifests directory and the working
+directory the shown paths are relative to). Manifests that interpolate a `${VAR}` (their own or
+through a `_defaults.yaml`) are never stored, so no secret value is ever written here, and a
+changed variable can never be served stale.
 
 The file is a cache, not a source of truth: safe to delete, ignored whole when unreadable, too
-large, from another version or malformed; written atomically; never read in CI (`CI` set), where
+large, from another context or malformed; written atomically; never read in CI (`CI` set), where
 a fresh checkout has none of its own. A cache file committed to a branch must not smuggle
 unreviewed values into an apply: every file is signed with a key kept outside the repository
 (`$XDG_CACHE_HOME/kathansync/cache-key`, mode 0600), and one whose signature does not match is
@@ -16,28 +18,37 @@ ignored.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import hmac
 import json
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kathansync import __version__
+import kathansync
 
-FORMAT = 1
+FORMAT = 2
 CACHE_FILE = "manifests.json"
 MAX_BYTES = 256 * 1024 * 1024  # far above 10,000 manifests (~15 MB); a bound, not a budget
 ABSENT = "absent"  # the digest of a file that does not exist
 DISABLE_ENV = "KATHANSYNC_NO_CACHE"
+_BOM = b"\xef\xbb\xbf"
 
 
 def digest(data: bytes) -> str:
     """A content digest: BLAKE2b is the fastest collision-resistant hash in hashlib."""
     return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def text_digest(data: bytes) -> str:
+    """The digest of a YAML file's bytes as the loader reads them: one BOM is dropped, so the
+    digest of `text.encode()` after a read equals the digest of the file's bytes."""
+    return digest(data[3:] if data.startswith(_BOM) else data)
 
 
 def file_digest(path: Path, max_bytes: int) -> str:
@@ -52,30 +63,60 @@ def file_digest(path: Path, max_bytes: int) -> str:
     return digest(data) if len(data) <= max_bytes else ""
 
 
+def code_stamp() -> str:
+    """Size and mtime of kathansync's own modules: an editable install keeps its version while
+    its code changes, and a loader fixed since the last run must not be served old results."""
+    package = Path(kathansync.__file__).parent
+    stamps = []
+    for folder in (package, package / "load"):
+        try:
+            with os.scandir(folder) as found:
+                for item in found:
+                    if item.name.endswith(".py"):
+                        info = item.stat()
+                        stamps.append(
+                            f"{folder.name}/{item.name}:{info.st_size}:{info.st_mtime_ns}"
+                        )
+        except OSError:
+            return secrets.token_hex(8)  # unknowable: a context no cache file can match
+    return digest("\n".join(sorted(stamps)).encode())
+
+
 def context_key(**parts: Any) -> str:
     """One digest of everything run-wide that changes a loaded manifest."""
-    text = json.dumps({"version": __version__, "format": FORMAT, **parts}, sort_keys=True)
+    run_wide = {"version": kathansync.__version__, "code": code_stamp(), "format": FORMAT}
+    text = json.dumps({**run_wide, **parts}, sort_keys=True, default=str)
     return digest(text.encode())
+
+
+def disabled(environ: Mapping[str, str]) -> bool:
+    """CI (a fresh checkout every run, and a shared runner's home) or KATHANSYNC_NO_CACHE."""
+    return any(environ.get(name, "") not in ("", "0", "false") for name in ("CI", DISABLE_ENV))
 
 
 @dataclass
 class ManifestCache:
-    """Entries by manifest path (relative to the root, "/"-separated)."""
+    """Entries by manifest path; only the ones used or stored this run are saved again."""
 
     path: Path | None  # None: disabled
     context: str
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
     changed: bool = False
-
+    used: set[str] = field(default_factory=set)
     key: bytes = b""
 
     @classmethod
-    def open(cls, root: Path, context: str, environ: Mapping[str, str]) -> ManifestCache:
-        key = b"" if environ.get("CI") or environ.get(DISABLE_ENV) else _signing_key(environ)
+    def open(cls, folder: Path, context: str, environ: Mapping[str, str]) -> ManifestCache:
+        """The cache in `folder` (`.kathansync/cache`), or a disabled one."""
+        key = b"" if disabled(environ) else _signing_key(environ)
         if not key:
             return cls(None, context)
-        path = root / ".kathansync" / "cache" / CACHE_FILE
+        path = folder / CACHE_FILE
         return cls(path, context, _read(path, context, key), key=key)
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
 
     def lookup(self, name: str, digest_now: str, dep_digest: Callable[[str], str]) -> Any:
         """The stored result for `name` when it and every dependency are unchanged, else None."""
@@ -88,30 +129,50 @@ class ManifestCache:
         for dep, was in deps.items():
             if not was or dep_digest(dep) != was:
                 return None
+        self.used.add(name)
         return entry.get("result")
 
     def store(self, name: str, digest_now: str, deps: Mapping[str, str], result: Any) -> None:
         if self.path is None or not digest_now or not all(deps.values()):
             return
         self.entries[name] = {"digest": digest_now, "deps": dict(deps), "result": result}
+        self.used.add(name)
         self.changed = True
 
-    def forget(self, name: str) -> None:
-        self.changed |= self.entries.pop(name, None) is not None
-
     def save(self) -> None:
-        """Write the cache if anything changed; a cache that cannot be written is no error."""
-        if self.path is None or not self.changed:
+        """Write the cache if anything changed; a cache that cannot be written is no error.
+
+        Entries not used this run (a deleted manifest, one that now fails) are dropped."""
+        if self.path is None:
             return
-        body = json.dumps({"context": self.context, "entries": self.entries}, separators=(",", ":"))
-        data = body.encode()
+        kept = {name: entry for name, entry in self.entries.items() if name in self.used}
+        if not self.changed and len(kept) == len(self.entries):
+            return
+        from kathansync.atomic import write_atomic
+        from kathansync.state import state_folder
+
+        body = json.dumps({"context": self.context, "entries": kept}, separators=(",", ":"))
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            temporary.write_bytes(_sign(self.key, data).encode() + b"\n" + data)
-            os.replace(temporary, self.path)
+            state_folder(self.path.parent.parent)  # `.kathansync/` with its .gitignore
+            self.path.parent.mkdir(exist_ok=True)
+            write_atomic(self.path, _sign(self.key, body.encode()) + "\n" + body, mode=0o600)
         except OSError:
             return
+        self.entries, self.changed = kept, False
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic GC paused: the million containers a cache file decodes to (none in a cycle)
+    would otherwise trigger full collections costing as much as the decoding, and a warm load
+    a third of its time. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _sign(key: bytes, data: bytes) -> str:
@@ -145,7 +206,11 @@ def _read(path: Path, context: str, key: bytes) -> dict[str, dict[str, Any]]:
         signature, _, body = path.read_bytes().partition(b"\n")
         if not hmac.compare_digest(signature, _sign(key, body).encode()):
             return {}
-        data = json.loads(body)
+        with paused_gc():
+            data = json.loads(body)
+            # Long-lived, acyclic, freed by reference counting: out of the cyclic GC's sight,
+            # or every later collection walks them again (a quarter of a warm load).
+            gc.freeze()
     except (OSError, ValueError, RecursionError):
         return {}
     if not isinstance(data, dict) or data.get("context") != context:

@@ -18,21 +18,27 @@ class DefaultsChain:
         self.read_folder = read_folder
         self.cache: dict[Path, Source | None] = {}
         self.chains: dict[Path, list[Source]] = {}
+        self.folders: dict[Path, list[Path]] = {}
 
     def for_manifest(self, manifest_path: Path) -> list[Source]:
         """The _defaults files that apply to a manifest, outermost first."""
         parent = manifest_path.parent
-        if parent not in self.chains:  # resolved once a folder: resolve() is a syscall a part
-            self.chains[parent] = self._chain(parent.resolve())
+        if parent not in self.chains:
+            chain = [self.in_folder(f) for f in self.folders_of(manifest_path)]
+            self.chains[parent] = [source for source in chain if source is not None]
         return self.chains[parent]
 
-    def _chain(self, folder: Path) -> list[Source]:
-        folders = [folder]
-        while folder != self.top and self.top in folder.parents:
-            folder = folder.parent
-            folders.append(folder)
-        chain = [self.in_folder(f) for f in reversed(folders)]
-        return [source for source in chain if source is not None]
+    def folders_of(self, manifest_path: Path) -> list[Path]:
+        """The folders whose _defaults files apply to a manifest (resolved), outermost first."""
+        parent = manifest_path.parent
+        if parent not in self.folders:  # resolved once a folder: resolve() is a syscall a part
+            folder = parent.resolve()
+            folders = [folder]
+            while folder != self.top and self.top in folder.parents:
+                folder = folder.parent
+                folders.append(folder)
+            self.folders[parent] = folders[::-1]
+        return self.folders[parent]
 
     def in_folder(self, folder: Path) -> Source | None:
         if folder not in self.cache:

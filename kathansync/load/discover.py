@@ -21,11 +21,15 @@ def discover(directory: Path) -> list[Path]:
             for name in files
             if name.endswith(SUFFIXES) and not name.startswith(("_", "."))
         )
-    return sorted(found)
+    return sorted(found, key=lambda path: path.parts)  # Path's own order, one key per path
 
 
 def handle_of(path: Path, directory: Path) -> str:
     """`sales/outbound` for `<directory>/sales/outbound.yaml`."""
+    top, text = str(directory), str(path)
+    if text.startswith(top + os.sep):  # the common case, in strings: pathlib is slow at 10,000
+        stem, _ = os.path.splitext(text[len(top) + 1 :])
+        return stem.replace(os.sep, "/")
     try:
         relative = path.relative_to(directory)
     except ValueError:

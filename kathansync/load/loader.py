@@ -25,6 +25,7 @@ from kathansync.load.apischema import (
     describe_type,
     load_api_schema,
 )
+from kathansync.load.cached import WarmLoads, open_cache
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
 from kathansync.load.ids import IdChecker
@@ -63,6 +64,7 @@ def load_manifests(
     strict: bool = False,
     root: Path | None = None,
     environments: Collection[str] | None = None,
+    cache_dir: Path | None = None,
 ) -> LoadResult:
     """Load and validate every manifest under `directory`; never raises for user errors.
 
@@ -70,34 +72,20 @@ def load_manifests(
     `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
     errors instead of warnings. `environments` (kathansync.yaml's names) makes an unknown key in
     a per-environment `id` mapping an error: a misspelt one would otherwise plan a create.
+    `cache_dir` (`.kathansync/cache`) keeps clean loads for the next run (see cache.py).
     """
     if not directory.is_dir():
         problem = Problem(display_path(directory), 0, 0, "manifests directory not found")
         return LoadResult([], [problem])
     resolver = Resolver(variables or {}, environ, (root or find_root(directory)).resolve())
     loader = _Loader(directory, resolver, IdChecker(env, environments), strict)
+    if cache_dir is not None:
+        loader.open_cache(cache_dir, directory, env, environments, environ)
     loader.read_api_schema()
-    handles: dict[str, Path] = {}
-    for path in discover(directory):
-        if not is_utf8_name(path):
-            message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
-            loader.problems.add(Problem(shown_file(path), 0, 0, message))
-            continue
-        handle = handle_of(path, directory)
-        if handle in handles:
-            loader.problems.add(
-                Problem(
-                    display_path(path),
-                    0,
-                    0,
-                    f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
-                    " keep one of the two files",
-                )
-            )
-            continue
-        handles[handle] = path
-        loader.load(path, handle)
+    loader.load_all(directory)
     loader.problems.update(loader.ids.duplicates())
+    if loader.warm is not None:
+        loader.warm.cache.save()
     return LoadResult(sorted(loader.manifests, key=lambda m: m.handle), sorted(loader.problems))
 
 
@@ -113,6 +101,50 @@ class _Loader:
         self.manifests: list[Manifest] = []
         self.extra: dict[LeafPath, Any] = {}  # field -> JSON Schema, from the saved API schema
         self.noted: set[LeafPath] = set()
+        self.warm: WarmLoads | None = None
+        self.defaults_problems: dict[Path, list[Problem]] = {}  # what each added to the run
+
+    def load_all(self, directory: Path) -> None:
+        """Every manifest under `directory`, in order; one file per handle."""
+        handles: dict[str, Path] = {}
+        for path in discover(directory):
+            if not is_utf8_name(path):
+                message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
+                self.problems.add(Problem(shown_file(path), 0, 0, message))
+                continue
+            handle = handle_of(path, directory)
+            if handle in handles:
+                self.problems.add(
+                    Problem(
+                        display_path(path),
+                        0,
+                        0,
+                        f"handle {handle!r} is also the handle of {display_path(handles[handle])}:"
+                        " keep one of the two files",
+                    )
+                )
+                continue
+            handles[handle] = path
+            self.load(path, handle)
+
+    def open_cache(
+        self,
+        folder: Path,
+        directory: Path,
+        env: str | None,
+        environments: Collection[str] | None,
+        environ: Mapping[str, str] | None,
+    ) -> None:
+        cache = open_cache(
+            folder,
+            directory=directory,
+            root=self.resolver.root,
+            env=env,
+            strict=self.strict,
+            environments=environments,
+            environ=environ,
+        )
+        self.warm = WarmLoads(cache, self.resolver, self.defaults) if cache.enabled else None
 
     def read_api_schema(self) -> None:
         """Fields the saved API schema documents beyond the built-in models (see apischema)."""
@@ -126,13 +158,33 @@ class _Loader:
             self.extra = schema.extra_fields(AssistantSpec)
 
     def load(self, path: Path, handle: str) -> None:
+        if self.warm is not None and self.replay(path, handle):
+            return
         # Defaults are read even when the manifest is broken: their problems count too.
         chain = self.defaults.for_manifest(path)
         source = self.resolver.read(path, is_defaults=False)
+        first_id = len(self.ids.ids)
         manifest = self.build(source, handle, chain) if source.data is not None else None
         self.problems.update(source.problems)
         if manifest is not None and source.ok:
             self.manifests.append(manifest)
+            # A field typed by the saved API schema is noted once a run, by whichever manifest
+            # comes first: such manifests are loaded cold every time, so the note stays put.
+            if self.warm is not None and not any(has(manifest.desired, p) for p in self.extra):
+                chain_problems = [p for c in chain for p in self.defaults_problems[c.path]]
+                ids = self.ids.ids[first_id:]
+                self.warm.remember(path, source, chain, manifest, ids, chain_problems)
+
+    def replay(self, path: Path, handle: str) -> bool:
+        """A cache hit: the manifest, its problems and its ids (for the duplicate check)."""
+        assert self.warm is not None
+        replay = self.warm.replay(path, handle)
+        if replay is None:
+            return False
+        self.manifests.append(replay.manifest)
+        self.problems.update(replay.problems)
+        self.ids.ids.extend(replay.ids)
+        return True
 
     def read_defaults(self, folder: Path) -> Source | None:
         present = [folder / name for name in DEFAULTS_NAMES if (folder / name).is_file()]
@@ -153,6 +205,7 @@ class _Loader:
                 del source.data["id"]
             self.validate(source.data, [source])
         self.problems.update(source.problems)
+        self.defaults_problems[source.path] = list(source.problems)
         return source
 
     def build(self, source: Source, handle: str, chain: list[Source]) -> Manifest | None:

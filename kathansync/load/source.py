@@ -44,6 +44,7 @@ class Source:
     data: dict[str, Any] | None = None
     sensitive: set[Loc] = field(default_factory=set)  # where a ${VAR} value was put
     problems: list[Problem] = field(default_factory=list)
+    included: dict[str, str] = field(default_factory=dict)  # !file path -> digest (see cache)
     _tree: Any = None
 
     @property

@@ -52,7 +52,12 @@ class FileRef:
 
 
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
-    """The text of a regular file: at most `max_bytes`, strict UTF-8 (a BOM is dropped).
+    """The text of a regular file (see `read_bytes`): strict UTF-8, a BOM dropped."""
+    return decode_utf8(read_bytes(path, max_bytes=max_bytes))
+
+
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file: at most `max_bytes`.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
     would hang, the other never end. The size is checked on the open file, and the read itself
@@ -68,15 +73,23 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
             raise SourceError("not a regular file (a FIFO, device or directory): refusing to read")
         if info.st_size > max_bytes:
             raise SourceError(f"file is {info.st_size} bytes, more than the {max_bytes} allowed")
-        with os.fdopen(fd, "rb", closefd=False) as stream:
-            data = stream.read(max_bytes + 1)
+        data = _read_fd(fd, max_bytes + 1, info.st_size + 1)  # cheaper than a file object
     except OSError as exc:
         raise SourceError(f"cannot read file: {_reason(exc)}") from None
     finally:
         os.close(fd)
     if len(data) > max_bytes:
         raise SourceError(f"file is more than the {max_bytes} bytes allowed")
-    return decode_utf8(data)
+    return data
+
+
+def _read_fd(fd: int, limit: int, expected: int) -> bytes:
+    """Up to `limit` bytes; reads of `expected` bytes (the size, +1 to see EOF) come first."""
+    chunks, left = [], limit
+    while left > 0 and (chunk := os.read(fd, min(left, expected))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
 
 
 def _reason(exc: Exception) -> str:

@@ -1,0 +1,253 @@
+"""The manifest cache (kathansync/load/cache.py, cached.py) on real files: a warm load is the
+cold load, each key invalidates, a bad cache file is ignored, no ${VAR} value reaches disk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import kathansync
+from kathansync.load import LoadResult, load_manifests, yamlio
+from kathansync.load.cache import CACHE_FILE
+
+UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+UUID_B = "7d0f7e0e-5f6a-4d8e-9a53-1f7b9b2c4e11"
+SECRET = "s3cret-value-0451"
+
+SUPPORT = f"""\
+id: {UUID_A}
+name: Support
+system_instruction: !file ../../prompts/support.md
+speech_settings:
+  style: profesional
+"""
+SALES = f"""\
+id: {UUID_B}
+name: Sales
+first_message: Hello
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "kathansync.yaml", "")
+    write(tmp_path / "prompts/support.md", "Be kind.\n")
+    write(tmp_path / "assistants/_defaults.yaml", "voice:\n  language: en\n")
+    write(tmp_path / "assistants/team/support.yaml", SUPPORT)
+    write(tmp_path / "assistants/sales.yaml", SALES)
+    return tmp_path
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every text the fast parser is handed: empty on a warm load."""
+    texts: list[str] = []
+    real = yamlio.parse_fast
+
+    def counting(text: str) -> Any:
+        texts.append(text)
+        return real(text)
+
+    monkeypatch.setattr(yamlio, "parse_fast", counting)
+    yield texts
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def environ(repo: Path, **extra: str) -> dict[str, str]:
+    return {"XDG_CACHE_HOME": str(repo.parent / "xdg"), **extra}
+
+
+def load(repo: Path, *, cached: bool = True, **env: str) -> LoadResult:
+    return load_manifests(
+        repo / "assistants",
+        environ=environ(repo, **env),
+        cache_dir=repo / ".kathansync" / "cache" if cached else None,
+    )
+
+
+def cache_file(repo: Path) -> Path:
+    return repo / ".kathansync" / "cache" / CACHE_FILE
+
+
+def test_a_warm_load_is_the_cold_load_without_parsing(repo: Path, parsed: list[str]) -> None:
+    cold = load(repo)
+    assert cold.warnings and len(cold.manifests) == 2  # a warning to replay, not only data
+    assert cache_file(repo).is_file()
+    parsed.clear()
+    warm = load(repo)
+    assert parsed == []
+    assert warm == cold
+    assert warm.manifests[1].origins == {"voice.language": "assistants/_defaults.yaml"}
+    assert "cache/" in (repo / ".kathansync" / ".gitignore").read_text().splitlines()
+
+
+def test_a_duplicate_id_across_cached_files_is_found_at_its_line(repo: Path) -> None:
+    write(repo / "assistants/sales.yaml", "description: Sales\n" + SALES.replace(UUID_B, UUID_A))
+    cold = load(repo)
+    warm = load(repo)
+    assert warm == cold
+    errors = [str(p) for p in warm.errors]
+    assert f"assistants/sales.yaml:2:5: error: id {UUID_A} is also used by" in errors[0]
+    assert f"assistants/team/support.yaml:1:5: error: id {UUID_A}" in errors[1]
+
+
+CHANGES: dict[str, Callable[[Path], None]] = {
+    "manifest byte": lambda repo: write(repo / "assistants/sales.yaml", SALES + "# \n"),
+    "defaults byte": lambda repo: write(
+        repo / "assistants/_defaults.yaml", "voice:\n  language: fr\n"
+    ),
+    "new defaults in the chain": lambda repo: write(
+        repo / "assistants/team/_defaults.yml", "first_message: Hi from the team\n"
+    ),
+    "!file target": lambda repo: write(repo / "prompts/support.md", "Be brief.\n"),
+    "API schema": lambda repo: write(
+        repo / "kathan-api-schema.json",
+        json.dumps({"format_version": "1", "schema": {"properties": {"x": {"type": "string"}}}}),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES.values(), ids=CHANGES.keys())
+def test_each_key_invalidates(
+    repo: Path, parsed: list[str], change: Callable[[Path], None]
+) -> None:
+    load(repo)
+    change(repo)
+    parsed.clear()
+    warm = load(repo)
+    assert parsed  # read again, not served from the cache
+    assert warm == load(repo, cached=False)
+
+
+def test_a_new_version_invalidates(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(repo)
+    monkeypatch.setattr(kathansync, "__version__", "99.0.0")
+    parsed.clear()
+    assert load(repo) == load(repo, cached=False)
+    assert len(parsed) >= 3  # both manifests and the defaults, before the uncached load
+
+
+def test_a_manifest_using_a_variable_is_never_stored(repo: Path, parsed: list[str]) -> None:
+    write(repo / "assistants/greeter.yaml", "name: Greeter\nfirst_message: ${GREETING}\n")
+    first = load(repo, GREETING=SECRET)
+    assert SECRET.encode() not in cache_file(repo).read_bytes()
+    assert "greeter" not in cache_file(repo).read_text()
+    parsed.clear()
+    second = load(repo, GREETING="Welcome back")
+    assert not [text for text in parsed if "Sales" in text or "Support" in text]  # warm
+    greeter = {m.handle: m for m in second.manifests}["greeter"]
+    assert greeter.desired["first_message"] == "Welcome back"
+    assert greeter.sensitive == {"first_message"}
+    assert first.manifests[0].desired["first_message"] == SECRET
+
+
+def test_a_variable_in_a_defaults_file_keeps_its_manifests_out(repo: Path) -> None:
+    write(repo / "assistants/_defaults.yaml", "description: ${TEAM}\n")
+    load(repo, TEAM=SECRET)
+    assert not cache_file(repo).exists()  # nothing to store: every manifest is under it
+    second = load(repo, TEAM="Other team")
+    assert {m.desired["description"] for m in second.manifests} == {"Other team"}
+
+
+def resign_with_another_key(repo: Path) -> None:
+    body = cache_file(repo).read_bytes().partition(b"\n")[2]
+    cache_file(repo).write_bytes(b"0" * 128 + b"\n" + body)
+
+
+def tamper(repo: Path) -> None:
+    data = cache_file(repo).read_bytes()
+    cache_file(repo).write_bytes(data.replace(b"Support", b"Hacked!"))
+
+
+BREAKAGES: dict[str, Callable[[Path], None]] = {
+    "truncated": lambda repo: cache_file(repo).write_bytes(cache_file(repo).read_bytes()[:500]),
+    "garbage": lambda repo: cache_file(repo).write_bytes(b"\xff\x00not json"),
+    "empty": lambda repo: cache_file(repo).write_bytes(b""),
+    "a directory": lambda repo: (cache_file(repo).unlink(), cache_file(repo).mkdir()),
+    "foreign signature": resign_with_another_key,
+    "tampered body": tamper,
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES.values(), ids=BREAKAGES.keys())
+def test_a_broken_cache_file_is_ignored(
+    repo: Path, parsed: list[str], breakage: Callable[[Path], None]
+) -> None:
+    cold = load(repo)
+    breakage(repo)
+    parsed.clear()
+    assert load(repo) == cold
+    assert parsed
+
+
+def test_a_cache_signed_by_another_user_is_ignored(repo: Path, parsed: list[str]) -> None:
+    cold = load(repo)
+    parsed.clear()
+    other = load_manifests(
+        repo / "assistants",
+        environ={"XDG_CACHE_HOME": str(repo.parent / "other-user")},
+        cache_dir=repo / ".kathansync" / "cache",
+    )
+    assert other == cold
+    assert parsed
+
+
+@pytest.mark.parametrize("variable", ["CI", "KATHANSYNC_NO_CACHE"])
+def test_ci_or_the_switch_disables_the_cache(repo: Path, variable: str) -> None:
+    load(repo, **{variable: "true"})
+    assert not (repo / ".kathansync").exists()
+
+
+def test_a_hit_is_still_confined_to_the_root(repo: Path, tmp_path_factory: Any) -> None:
+    load(repo)
+    outside = tmp_path_factory.mktemp("outside") / "sales.yaml"
+    outside.write_text(SALES, encoding="utf-8")  # the very bytes the cache holds
+    (repo / "assistants/sales.yaml").unlink()
+    (repo / "assistants/sales.yaml").symlink_to(outside)
+    result = load(repo)
+    assert [m.handle for m in result.manifests] == ["team/support"]
+    assert "refusing to read this file: its path leaves the repository root" in str(
+        result.errors[0]
+    )
+
+
+def test_entries_of_deleted_manifests_are_dropped(repo: Path) -> None:
+    load(repo)
+    (repo / "assistants/sales.yaml").unlink()
+    load(repo)
+    assert "sales.yaml" not in cache_file(repo).read_text()
+
+
+def test_a_manifest_typed_by_the_saved_api_schema_keeps_its_note(
+    repo: Path, parsed: list[str]
+) -> None:
+    schema = {"format_version": "1", "schema": {"properties": {"max_turns": {"type": "integer"}}}}
+    write(repo / "kathan-api-schema.json", json.dumps(schema))
+    write(repo / "assistants/sales.yaml", SALES + "max_turns: 3\n")
+    cold = load(repo)
+    assert any("max_turns is not in this kathansync's models" in p.message for p in cold.warnings)
+    parsed.clear()
+    assert load(repo) == cold
+    assert [text for text in parsed if "max_turns" in text]  # noted once a run: never stored
+
+
+def test_a_warning_in_a_defaults_file_is_replayed_when_every_manifest_hits(
+    repo: Path, parsed: list[str]
+) -> None:
+    write(repo / "assistants/_defaults.yaml", "speech_settings:\n  emotions: happy\n")
+    cold = load(repo)
+    assert [p.file for p in cold.warnings].count("assistants/_defaults.yaml") == 1
+    parsed.clear()
+    assert load(repo) == cold
+    assert parsed == []  # the defaults file was not read again, its warning still given
