@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from kathansync.errors import ConfigError, Problem, display_path
 from kathansync.load import yamlio
 from kathansync.load.discover import CONFIG_NAME
+from kathansync.load.positions import position
 from kathansync.load.problems import describe_errors, did_you_mean
 
 DEFAULT_MANIFESTS = "assistants"
@@ -242,7 +243,7 @@ def load_config(folder: Path) -> Config:
     except ValidationError as exc:
         tree = yamlio.parse_positions(text)
         located = sorted(
-            (*yamlio.position(tree, loc, at_key=at_key), message)
+            (*position(tree, loc, at_key=at_key), message)
             for loc, message, at_key in describe_errors(exc, _ConfigSpec)
         )
         raise ConfigError("\n".join(_at(shown, *where) for where in located)) from None
@@ -284,10 +285,10 @@ def _check_promote(
     tree = yamlio.parse_positions(text)
     problems: list[tuple[int, int, str]] = []
     if len(promote) < 2:
-        where = yamlio.position(tree, ("promote",))
+        where = position(tree, ("promote",))
         problems.append((*where, "promote: expected two or more environments, in order"))
     for index, name in enumerate(promote):
-        where = yamlio.position(tree, ("promote", index))
+        where = position(tree, ("promote", index))
         if name not in environments:
             known = ", ".join(environments) or "none defined"
             hint = did_you_mean(name, environments)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from kathansync.load import yamlio
+from kathansync.load.positions import position
 
 
 def test_both_parsers_read_the_same_values() -> None:
@@ -27,11 +28,11 @@ def test_registering_file_tag_does_not_leak_into_ruamel() -> None:
 
 def test_position_of_values_keys_and_list_items() -> None:
     tree = yamlio.parse_positions("a: 1\nvoice:\n  speed: fast\nl:\n  - x\n  - y\n")
-    assert yamlio.position(tree, ("voice", "speed")) == (3, 10)
-    assert yamlio.position(tree, ("voice", "speed"), at_key=True) == (3, 3)
-    assert yamlio.position(tree, ("l", 1)) == (6, 5)
+    assert position(tree, ("voice", "speed")) == (3, 10)
+    assert position(tree, ("voice", "speed"), at_key=True) == (3, 3)
+    assert position(tree, ("l", 1)) == (6, 5)
     # A key that is not there points at the deepest part that is.
-    assert yamlio.position(tree, ("voice", "missing")) == (3, 3)
+    assert position(tree, ("voice", "missing")) == (3, 3)
 
 
 def test_check_expansion_counts_shared_aliases() -> None:
@@ -57,15 +58,15 @@ def test_bom_is_dropped() -> None:
 def test_position_of_a_merged_key_is_the_mapping_that_merges_it() -> None:
     # ruamel has no position for a key that came in through `<<:` (lc returns None).
     tree = yamlio.parse_positions("voice: &v {speed: 1.0}\nllm:\n  <<: *v\n")
-    assert yamlio.position(tree, ("llm", "speed")) == (3, 3)
-    assert yamlio.position(tree, ("llm", "speed"), at_key=True) == (3, 3)
+    assert position(tree, ("llm", "speed")) == (3, 3)
+    assert position(tree, ("llm", "speed"), at_key=True) == (3, 3)
 
 
 def test_position_of_an_empty_value_is_its_key_line() -> None:
     # ruamel marks an empty value where the next token starts: here line 5, not line 2.
     tree = yamlio.parse_positions("name: x\nvoice:\n\n# c\ndescription: y\n")
-    assert yamlio.position(tree, ("voice",)) == (2, 1)
-    assert yamlio.position(yamlio.parse_positions("a: null\n"), ("a",)) == (1, 4)
+    assert position(tree, ("voice",)) == (2, 1)
+    assert position(yamlio.parse_positions("a: null\n"), ("a",)) == (1, 4)
 
 
 @pytest.mark.parametrize("parse", [yamlio.parse_fast, yamlio.parse_positions])

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kathansync.errors import KathansyncError, Problem, display_path
 from kathansync.load import yamlio
 from kathansync.load.discover import discover
+from kathansync.load.positions import position
 from kathansync.load.problems import describe_errors, describe_value, did_you_mean, shown_path
 from kathansync.tree import Loc
 
@@ -187,13 +188,13 @@ class _File:
                 self._tree = yamlio.parse_positions(self.text)
             except yamlio.SourceError:
                 self._tree = {}
-        line, column = yamlio.position(self._tree, loc, at_key=at_key)
+        line, column = position(self._tree, loc, at_key=at_key)
         self.problems.append(Problem(self.display, line, column, message))
 
     def line_of(self, loc: Loc) -> int:
         if self._tree is None:
             self._tree = yamlio.parse_positions(self.text)
-        return yamlio.position(self._tree, loc)[0]
+        return position(self._tree, loc)[0]
 
 
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")  # the manifests' ${VAR} syntax

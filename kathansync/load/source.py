@@ -9,6 +9,7 @@ from typing import Any
 
 from kathansync.errors import Problem, Severity, display_path
 from kathansync.load import yamlio
+from kathansync.load.positions import position
 from kathansync.tree import Loc
 
 
@@ -76,7 +77,7 @@ class Source:
                 self._tree = yamlio.parse_positions(self.text)
             except yamlio.SourceError:
                 self._tree = {}
-        return yamlio.position(self._tree, loc, at_key=at_key)
+        return position(self._tree, loc, at_key=at_key)
 
     def is_sensitive(self, loc: Loc) -> bool:
         """A path is sensitive when an interpolated value sits at it or inside it (list items)."""

@@ -339,17 +339,10 @@ class KathanClient:
     def _redirect_target(self, response: httpx.Response, tries: Tries) -> httpx.URL:
         """Where a 307/308 points, when it is the same scheme, host and port; else an error
         (the API key would go with the request)."""
-        location = response.headers.get("Location", "")
-        target = response.request.url.join(location)
+        target = response.request.url.join(response.headers.get("Location", ""))
         if wording.origin_of(target) != wording.origin_of(response.request.url):
-            shown = f"{wording.origin_of(target)}{target.path}"
-            raise ApiError(
-                self.redact(
-                    f"HTTP {response.status_code} from {tries.method} {tries.path}: redirected to "
-                    f"{shown}, another host; not followed (the credentials would go with it)"
-                ),
-                status=response.status_code,
-            )
+            text = wording.redirect_refused(response.status_code, tries.method, tries.path, target)
+            raise ApiError(self.redact(text), status=response.status_code)
         return target
 
     def _answer_wait(self, response: httpx.Response, tries: Tries) -> float | None:

@@ -118,6 +118,14 @@ def origin_of(url: httpx.URL) -> str:
     return f"{url.scheme}://{url.host}" + (f":{url.port}" if url.port else "")
 
 
+def redirect_refused(status: int, method: str, path: str, target: httpx.URL) -> str:
+    """A redirect to another scheme, host or port: not followed, and why."""
+    return (
+        f"HTTP {status} from {method} {path}: redirected to {origin_of(target)}{target.path},"
+        " another host; not followed (the credentials would go with it)"
+    )
+
+
 def assistant_of(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
     """The response body as a raw dict, after checking it is an assistant."""
     data = json_of(response, method, path)
