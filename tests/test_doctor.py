@@ -13,34 +13,28 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from conftest import MakeRepo, full_assistant, invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 IDS = [f"3f2b8c1e-0000-4000-8000-{index:012d}" for index in range(3)]
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "kathansync.yaml").write_text(
-        f"environments:\n  local:\n    api_url: {kathan_env.url}\n"
-    )
-    (tmp_path / "assistants").mkdir()
+def repo(make_repo: MakeRepo, kathan_env: EmulatorServer) -> Path:
+    manifests = {}
     for index, assistant_id in enumerate(IDS[:2]):
         kathan_env.seed(assistant_id, name=f"A{index}")
-        (tmp_path / "assistants" / f"a{index}.yaml").write_text(
-            f"id: {assistant_id}\nname: A{index}\n"
-        )
+        manifests[f"assistants/a{index}.yaml"] = f"id: {assistant_id}\nname: A{index}\n"
     kathan_env.seed(IDS[2], name="Unmanaged")
-    return tmp_path
+    return make_repo(
+        config=f"environments:\n  local:\n    api_url: {kathan_env.url}\n", files=manifests
+    )
 
 
 def doctor(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["doctor", *args])
+    return invoke("doctor", *args)
 
 
 def lines(result: Result) -> dict[str, str]:
@@ -174,9 +168,7 @@ def documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type
 
 
 def fleet_of(count: int) -> list[dict[str, Any]]:
-    from test_client import assistant
-
-    return [assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
+    return [full_assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
 
 
 def test_a_documented_api_passes_every_remote_check(documented: type[DocumentedApi]) -> None:

@@ -8,11 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 from test_client import ID, FakeTime, assistant, error, make_client, ok, sequence
 
 from kathansync.apply import _scrub
-from kathansync.cli import cli
 from kathansync.errors import ApiError, ConfigError
 from kathansync.plan import Action, Change
 from kathansync.remote.client import KathanClient
@@ -90,7 +89,7 @@ def test_the_cli_refuses_credentials_in_kathan_api_url(
     monkeypatch.setenv("KATHAN_API_URL", "http://bob:hunter2-PASS@127.0.0.1:9")
     monkeypatch.setenv("KATHAN_API_KEY", "sk-1234567890")
     monkeypatch.setenv("KATHAN_USER_ID", "u")
-    result = CliRunner().invoke(cli, ["plan"])
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "must not contain credentials" in result.output
     assert "hunter2" not in result.output
