@@ -1,23 +1,12 @@
-"""CLI end to end (issue 7): markdown plans, GitHub annotations, CLI manners, schema, init."""
+"""CLI end to end in CI: markdown plans, the step summary, GitHub annotations and their stream."""
 
 from __future__ import annotations
 
-import json
-import os
-import pty
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
-import click
 import pytest
-from click.testing import CliRunner, Result
-from jsonschema import Draft202012Validator
-from ruamel.yaml import YAML
+from conftest import MakeRepo, invoke
 
-from kathansync import __version__
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,14 +24,9 @@ voice:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(make_repo: MakeRepo) -> Path:
     """One manifest, the working directory; no CI variables inherited from the real runner."""
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "support.yaml").write_text(SUPPORT_YAML)
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return make_repo(files={"assistants/support.yaml": SUPPORT_YAML})
 
 
 @pytest.fixture
@@ -50,10 +34,6 @@ def remote(kathan_env: EmulatorServer) -> EmulatorServer:
     """Support on the emulator with an older prompt and speed: the plan has changes."""
     kathan_env.seed(SUPPORT, name="Support", system_instruction="Be brief.\n", voice={"speed": 1})
     return kathan_env
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def break_manifest(repo: Path) -> None:
@@ -65,7 +45,7 @@ def break_manifest(repo: Path) -> None:
 
 
 def test_markdown_plan_has_summary_line_and_details(repo: Path, remote: EmulatorServer) -> None:
-    result = run("plan", "--format", "markdown")
+    result = invoke("plan", "--format", "markdown")
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]
     assert "1 to update" in first
@@ -80,7 +60,7 @@ def test_in_actions_plan_appends_markdown_to_step_summary(
     summary = repo / "summary.md"
     summary.write_text("## Earlier step\n")  # the runner's file is shared by a job's steps
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    result = run("plan", env=env)
+    result = invoke("plan", env=env)
     assert result.exit_code == 0, result.output
     assert "Plan: 0 to create, 1 to update" in result.stdout  # stdout keeps the asked format
     text = summary.read_text()
@@ -93,7 +73,7 @@ def test_in_actions_apply_adds_plan_and_outcomes_to_step_summary(
 ) -> None:
     summary = repo / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    result = run("apply", "--auto-approve", env=env)
+    result = invoke("apply", "--auto-approve", env=env)
     assert result.exit_code == 0, result.output
     text = summary.read_text()
     assert "<details>" in text and "1 to update" in text  # what was planned
@@ -105,7 +85,7 @@ def test_in_actions_invalid_manifest_prints_error_annotations(
 ) -> None:
     break_manifest(repo)
     env = {"GITHUB_ACTIONS": "true"}
-    result = run("plan", env=env)
+    result = invoke("plan", env=env)
     assert result.exit_code == 1
     annotations = [line for line in result.output.splitlines() if line.startswith("::error ")]
     assert annotations, result.output
@@ -121,124 +101,28 @@ def test_outside_actions_invalid_manifest_prints_no_workflow_commands(
     (Once broken: the CLI's manifest loading annotated unconditionally.)
     """
     break_manifest(repo)
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "support.yaml:8:1" in result.output
     assert "::error" not in result.output, result.output
 
-    result = run("plan", "--format", "github")  # asked for: annotations even outside Actions
+    result = invoke("plan", "--format", "github")  # asked for: annotations even outside Actions
     assert result.exit_code == 1
     assert "::error file=assistants/support.yaml,line=8,col=1::" in result.output
 
 
 def test_validate_format_github_prints_annotations_on_stdout(repo: Path) -> None:
     break_manifest(repo)
-    result = run("validate", "--format", "github")
+    result = invoke("validate", "--format", "github")
     assert result.exit_code == 1
     assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout
     assert "did you mean" in result.stdout
 
     # Outside Actions and without --format github: no workflow commands.
-    assert "::error" not in run("validate").output
+    assert "::error" not in invoke("validate").output
 
 
-# --- everyday CLI manners --------------------------------------------------------------------
-
-
-def test_version() -> None:
-    result = run("--version")
-    assert result.exit_code == 0
-    assert __version__ in result.stdout and "kathansync" in result.stdout
-
-
-def test_every_command_has_help_with_an_example() -> None:
-    assert run("--help").exit_code == 0
-    for name in cli.commands:
-        result = run(name, "--help")
-        assert result.exit_code == 0, name
-        assert "Example" in result.stdout, name
-
-
-def _plan_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
-    """Run `kathansync plan` in a subprocess whose stdout is a pseudo-terminal; its output."""
-    leader, follower = pty.openpty()
-    try:
-        subprocess.run(
-            [sys.executable, "-m", "kathansync", "plan", *args],
-            stdout=follower,
-            stderr=subprocess.PIPE,
-            env=env,
-            timeout=30,
-            check=False,
-        )
-        os.close(follower)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # EIO: the terminal closed, everything is read
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        return b"".join(chunks).decode()
-    finally:
-        os.close(leader)
-
-
-def test_no_color_flag_and_variable_on_a_terminal(repo: Path, remote: EmulatorServer) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
-    assert "\x1b[" in _plan_on_a_terminal([], env)  # the control: a terminal gets colour
-    assert "\x1b[" not in _plan_on_a_terminal(["--no-color"], env)
-    assert "\x1b[" not in _plan_on_a_terminal([], {**env, "NO_COLOR": "1"})
-
-
-# --- schema and init -------------------------------------------------------------------------
-
-
-def test_schema_validates_the_repository_examples() -> None:
-    result = run("schema")
-    assert result.exit_code == 0
-    schema = json.loads(result.stdout)
-    Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema)
-    examples = sorted((ROOT / "assistants").glob("*.yaml"))
-    assert examples
-    for example in examples:
-        document = YAML(typ="safe").load(example.read_text(encoding="utf-8"))
-        errors = [error.message for error in validator.iter_errors(document)]
-        assert errors == [], example.name
-    assert not validator.is_valid({"name": "x", "voice": {"sped": 1}})
-    assert not validator.is_valid({"name": 3})
-
-
-def test_init_then_validate_and_refuse_a_second_init(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(tmp_path)
-    target = tmp_path / "fresh"
-    result = run("init", str(target))
-    assert result.exit_code == 0, result.output
-    assert (target / "kathansync.yaml").is_file()
-    workflow = YAML(typ="safe").load((target / ".github/workflows/kathansync.yml").read_text())
-    steps = json.dumps(workflow)
-    assert '"command": "validate"' in steps and '"command": "plan"' in steps
-    assert "YOUR-ORG/kathansync@v1" in result.stdout  # the placeholder to edit is named
-    assert f"created {target / '.gitignore'}" in result.stdout
-
-    result = run("validate", "--dir", str(target / "assistants"))
-    assert result.exit_code == 0, result.output
-    assert "0 manifest(s) valid" in result.stdout  # the example is not an assistant
-
-    example = target / "assistants" / "_example.yaml"
-    before = example.read_text()
-    result = run("init", str(target))
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
-    assert example.read_text() == before
-
-
-# --- Issue 13: the rough edges a new user hits ----------------------------------------------
+# --- which stream the annotations go to ------------------------------------------------------
 
 
 def test_format_github_annotations_go_to_stdout_for_plan_and_validate(
@@ -246,7 +130,7 @@ def test_format_github_annotations_go_to_stdout_for_plan_and_validate(
 ) -> None:
     break_manifest(repo)
     for command in ("plan", "validate"):
-        result = run(command, "--format", "github")
+        result = invoke(command, "--format", "github")
         assert result.exit_code == 1
         assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout, command
         assert "::error" not in result.stderr, command
@@ -259,104 +143,7 @@ def test_in_actions_other_formats_keep_annotations_off_stdout(
     (repo / "assistants" / "support.yaml").write_text(
         SUPPORT_YAML + "speech_settings:\n  style: posh\n"
     )
-    result = run("plan", "--format", "markdown", env={"GITHUB_ACTIONS": "true"})
+    result = invoke("plan", "--format", "markdown", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("<!-- kathansync-plan -->")
     assert "::warning file=assistants/support.yaml" in result.stderr
-
-
-def test_validate_help_offers_no_network_options() -> None:
-    text = run("validate", "--help").stdout
-    assert "--api-url" not in text and "--verbose" not in text
-    assert "--dir" in text and "--env" in text and "--quiet" in text and "--no-color" in text
-    assert "--api-url" in run("plan", "--help").stdout
-
-
-def test_the_api_line_comes_before_any_request(repo: Path, remote: EmulatorServer) -> None:
-    # Nothing listens there: the fetch fails, and the user still saw which API was meant.
-    result = run("plan", "--max-retries", "0", env={"KATHAN_API_URL": "http://127.0.0.1:9"})
-    assert result.exit_code == 1
-    assert result.stdout == "Kathan API: http://127.0.0.1:9\n"
-    ok = run("plan")
-    assert ok.stdout.startswith(f"Kathan API: {remote.url}\n\n~ support")
-    assert ok.stdout.count("Kathan API:") == 1
-
-
-def _complete(args: list[str], incomplete: str) -> list[str]:
-    from click.shell_completion import ShellComplete
-
-    completer = ShellComplete(cli, {}, "kathansync", "_KATHANSYNC_COMPLETE")
-    return [item.value for item in completer.get_completions(args, incomplete)]
-
-
-def test_shell_completion_offers_handles_and_environments(repo: Path) -> None:
-    (repo / "assistants" / "sales").mkdir()
-    (repo / "assistants" / "sales" / "outbound.yaml").write_text("name: Out\n")
-    (repo / "assistants" / "_defaults.yaml").write_text("voice:\n  speed: 1\n")
-    (repo / "kathansync.yaml").write_text(
-        "environments:\n  staging: {}\n  production: {}\n  prod-eu: {}\n"
-    )
-    assert _complete(["plan", "--target"], "") == ["sales/outbound", "support"]
-    assert _complete(["apply", "--target"], "su") == ["support"]
-    assert _complete(["plan", "--env"], "pro") == ["prod-eu", "production"]
-    assert _complete(["validate", "--env"], "") == ["prod-eu", "production", "staging"]
-
-
-def test_shell_completion_stays_silent_on_a_broken_config(repo: Path) -> None:
-    (repo / "kathansync.yaml").write_text("environments: [oops\n")
-    assert _complete(["plan", "--env"], "") == []
-    assert _complete(["plan", "--dir", "nowhere", "--target"], "") == []
-
-
-def test_ctrl_c_at_the_prompt_ends_the_line_first(
-    repo: Path, remote: EmulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from kathansync.commands import pipeline
-
-    def interrupted(*args: object, **kwargs: object) -> str:
-        raise click.Abort()  # what click.prompt raises on Ctrl-C
-
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
-    monkeypatch.setattr(pipeline.click, "prompt", interrupted)
-    result = run("apply")
-    assert result.exit_code == 1
-    assert result.stderr.endswith("\nAborted.\n")
-    assert remote.stats()["methods"].get("PUT", 0) == 0
-
-
-def test_ctrl_c_during_apply_says_what_was_sent_and_what_was_not(
-    repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from kathansync import apply as apply_module
-
-    ids = {
-        "a": "11111111-1111-4111-8111-111111111111",
-        "b": "22222222-2222-4222-8222-222222222222",
-        "c": "33333333-3333-4333-8333-333333333333",
-    }
-    (repo / "assistants" / "support.yaml").unlink()
-    for handle, assistant_id in ids.items():
-        kathan_env.seed(assistant_id, name=handle)
-        (repo / "assistants" / f"{handle}.yaml").write_text(
-            f"id: {assistant_id}\nname: {handle} renamed\n"
-        )
-    send = apply_module._apply_one
-
-    def ctrl_c_on_b(change: Any, client: Any) -> Any:
-        if change.handle == "b":
-            raise KeyboardInterrupt  # the user's Ctrl-C while b's request is on the wire
-        return send(change, client)
-
-    monkeypatch.setattr(apply_module, "_apply_one", ctrl_c_on_b)
-    result = run("apply", "--auto-approve", "--parallelism", "1")
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
-    assert (
-        "Apply interrupted.\n"
-        "  done: a (applied)\n"
-        "  in flight, may have landed: b\n"
-        "  not sent: c\n"
-        "Run `kathansync plan` to see where each assistant stands now.\n"
-    ) in result.stderr
-    assert kathan_env.assistants[ids["a"]]["name"] == "a renamed"
-    assert kathan_env.assistants[ids["c"]]["name"] == "c"
