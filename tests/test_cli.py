@@ -140,7 +140,11 @@ def test_unreachable_api_is_one_clean_line(repo: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("KATHAN_USER_ID", "user")
     result = invoke("plan", "--max-retries", "0")
     assert result.exit_code == 1
-    assert "cannot reach" in result.output or "connect" in result.output.lower()
+    # One line for the shared failure, naming the URL and why: not one per assistant.
+    assert result.stderr == (
+        "Error: could not read the remote state:\n"
+        "  all 2 assistants: cannot reach http://127.0.0.1:9: connection refused\n"
+    )
     assert "sk-test-secret-key" not in result.output
     assert "Traceback" not in result.output
 
