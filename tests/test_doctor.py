@@ -148,17 +148,17 @@ class DocumentedApi(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[DocumentedApi]]:
+def documented(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[type[DocumentedApi]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), DocumentedApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     DocumentedApi.requests = []
-    monkeypatch.chdir(tmp_path)
+    make_repo(files={"assistants/a.yaml": f"id: {IDS[0]}\nname: A\n"})
     monkeypatch.setenv("KATHAN_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("KATHAN_API_KEY", "sk-doctor-0123456789")
     monkeypatch.setenv("KATHAN_USER_ID", "u-1")
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "a.yaml").write_text(f"id: {IDS[0]}\nname: A\n")
     try:
         yield DocumentedApi
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import invoke
+from conftest import MakeRepo, invoke
 
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ConfigError
@@ -234,13 +234,12 @@ def test_import_and_pull_commands(
     ["line 1\r\nline 2\r\n", "a\rb", "a\x85b", "a\u2028b\n", "para\u2029graph", "bell\x07\nx"],
 )
 def test_manifest_text_reads_back_strings_no_block_style_can_hold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+    make_repo: MakeRepo, text: str
 ) -> None:
     # YAML folds \r, \x85, \u2028, \u2029 into line breaks in a `|` block: the plan after an
     # import would never be clean. Such strings are written double-quoted (escaped).
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "assistants").mkdir()
+    root = make_repo()
     remote = {"id": SUPPORT, "name": "N", "system_instruction": text}
-    (tmp_path / "assistants" / "n.yaml").write_text(manifest_text(remote), encoding="utf-8")
+    (root / "assistants" / "n.yaml").write_text(manifest_text(remote), encoding="utf-8")
     (manifest,) = load_manifests(Path("assistants"), environ={}).manifests
     assert manifest.desired["system_instruction"] == text

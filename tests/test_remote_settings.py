@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import invoke
+from conftest import MakeRepo, invoke
 
 from kathansync.emulator import EmulatorServer
 from kathansync.run import Run
@@ -25,11 +25,8 @@ environments:
 
 
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer) -> Path:
-    (tmp_path / "kathansync.yaml").write_text(CONFIG.format(url=kathan_env.url))
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def root(make_repo: MakeRepo, kathan_env: EmulatorServer) -> Path:
+    return make_repo(config=CONFIG.format(url=kathan_env.url))
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,6 @@ def make_fleet(
     root: Path, emulator: EmulatorServer, *, count: int = 12, changed: frozenset[int] | None = None
 ) -> Fleet:
     changed = frozenset(range(0, count, 2)) if changed is None else changed
-    (root / "assistants").mkdir()
     for index in range(count):
         (root / "assistants" / f"a{index:02d}.yaml").write_text(manifest_yaml(index))
         seed_remote(emulator, index, changed=index in changed)
@@ -133,17 +132,9 @@ def make_fleet(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def fleet(workdir: Path, kathan_env: EmulatorServer) -> Fleet:
+def fleet(repo: Path, kathan_env: EmulatorServer) -> Fleet:
     """12 assistants, 6 of them (a00, a02, ...) drifted from their manifests."""
-    return make_fleet(workdir, kathan_env)
+    return make_fleet(repo, kathan_env)
 
 
 def apply_json(*extra: str) -> tuple[Result, dict[str, Any]]:
@@ -435,13 +426,13 @@ def test_output_is_sorted_by_handle_whatever_the_completion_order(fleet: Fleet) 
 
 
 @pytest.fixture
-def slow_fleet(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+def slow_fleet(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """16 assistants, all drifted, behind 150 ms of latency per request."""
     with EmulatorServer(latency_ms=150) as emulator:
         monkeypatch.setenv("KATHAN_API_URL", emulator.url)
         monkeypatch.setenv("KATHAN_API_KEY", emulator.api_key)
         monkeypatch.setenv("KATHAN_USER_ID", emulator.user_id)
-        yield make_fleet(workdir, emulator, count=16, changed=frozenset(range(16)))
+        yield make_fleet(repo, emulator, count=16, changed=frozenset(range(16)))
 
 
 class InFlight(httpx.BaseTransport):
