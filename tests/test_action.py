@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeRepo
 from ruamel.yaml import YAML
 
 from kathansync.emulator import EmulatorServer
@@ -93,13 +94,11 @@ def test_action_comments_only_on_a_pull_request_plan_when_asked() -> None:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, kathan_env: EmulatorServer) -> Path:
+def repo(make_repo: MakeRepo, kathan_env: EmulatorServer) -> Path:
     kathan_env.seed(SUPPORT, name="Support", voice={"speed": 1})
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "support.yaml").write_text(
-        f"id: {SUPPORT}\nname: Support\nvoice:\n  speed: 1.1\n"
+    return make_repo(
+        files={"assistants/support.yaml": f"id: {SUPPORT}\nname: Support\nvoice:\n  speed: 1.1\n"}
     )
-    return tmp_path
 
 
 def _run_action(repo: Path, command: str, args: str = "") -> tuple[int, dict[str, str], str]:

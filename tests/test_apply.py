@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import full_assistant
 
 from kathansync.apply import Outcome, Status, apply_changes, result_dict, succeeded
 from kathansync.models import Manifest
@@ -25,22 +26,14 @@ SECRET = "https://hooks.example/T0KEN"
 
 
 def assistant(assistant_id: str, **fields: Any) -> dict[str, Any]:
-    """A full assistant as the API returns it (the seed's required fields)."""
+    """A full assistant as the API returns it, named A, with a short voice and an old webhook."""
     base: dict[str, Any] = {
-        "id": assistant_id,
         "name": "A",
         "system_instruction": "",
         "voice": {"voice_id": "v", "speed": 1},
-        "llm": {},
-        "transcriber": {},
-        "speech_settings": {},
-        "long_term_memory": {},
-        "short_term_memory": {},
-        "call_summary": {},
-        "recording": {},
         "call_actions": {"webhook_url": "https://old"},
     }
-    return {**base, **fields}
+    return full_assistant(assistant_id, **{**base, **fields})
 
 
 class Server:

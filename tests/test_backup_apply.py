@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
 from kathansync.backup.files import list_backups
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -23,17 +22,8 @@ WRITES = ("PUT", "POST", "DELETE")
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "kathansync.yaml").write_text("manifests: assistants\n")
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="manifests: assistants\n")
 
 
 def backups(repo: Path) -> Path:
@@ -78,7 +68,7 @@ def test_the_backup_exists_before_the_first_write_request(
     server, seen = recorded
     server.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     (backup,) = list_backups(backups(repo))
     sent = [(method, found) for method, found in seen if method in WRITES]
     assert sent == [("PUT", [backup.path.name])]
@@ -92,7 +82,7 @@ def test_no_request_is_sent_when_the_backup_cannot_be_written(
     (repo / "blocked").write_text("a file where the backups folder should be\n")
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 1
     assert "cannot write the backup in" in result.stderr and "nothing was sent" in result.stderr
     assert "Traceback" not in result.output
@@ -105,7 +95,7 @@ def test_no_backup_skips_it(repo: Path, kathan_env: EmulatorServer) -> None:
     (repo / "blocked").write_text("")
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    assert run("apply", "--auto-approve", "--no-backup").exit_code == 0
+    assert invoke("apply", "--auto-approve", "--no-backup").exit_code == 0
     assert kathan_env.assistants[A]["name"] == "Renamed"
 
 
@@ -117,7 +107,7 @@ def test_the_backup_holds_unmanaged_fields_and_deleted_assistants_whole(
     kathan_env.assistants[A]["voicemail_detection"] = True  # a field the tool does not know
     before = copy.deepcopy(kathan_env.assistants)
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nvoice:\n  speed: 1.0\n")
-    result = run("apply", "--prune", "--force", "--auto-approve")
+    result = invoke("apply", "--prune", "--force", "--auto-approve")
     assert result.exit_code == 0, result.output
     (backup,) = list_backups(backups(repo))
     entries = {e["id"]: e for e in backup.entries}
@@ -131,7 +121,7 @@ def test_the_backup_records_created_ids_and_where_it_came_from(
     repo: Path, kathan_env: EmulatorServer
 ) -> None:
     (repo / "assistants" / "new.yaml").write_text("name: Brand new\n")
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     (backup,) = list_backups(backups(repo))
     (created_id,) = kathan_env.assistants
@@ -148,7 +138,7 @@ def test_backup_file_mode_is_0600_and_its_folder_0700(
 ) -> None:
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     (backup,) = list_backups(backups(repo))
     assert stat.S_IMODE(backup.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(backups(repo).stat().st_mode) == 0o700
@@ -158,7 +148,7 @@ def test_backup_file_mode_is_0600_and_its_folder_0700(
 def test_nothing_to_apply_takes_no_backup(repo: Path, kathan_env: EmulatorServer) -> None:
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Support\n")
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     assert not backups(repo).exists()
 
 
@@ -167,9 +157,9 @@ def test_a_stale_assistant_is_not_backed_up(repo: Path, kathan_env: EmulatorServ
     kathan_env.seed(B, name="Sales")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Support 2\n")
     (repo / "assistants" / "sales.yaml").write_text(f"id: {B}\nname: Sales 2\n")
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     kathan_env.assistants[B]["name"] = "Moved"
-    assert run("apply", "plan.json").exit_code == 1  # sales is stale
+    assert invoke("apply", "plan.json").exit_code == 1  # sales is stale
     (backup,) = list_backups(backups(repo))
     assert [e["handle"] for e in backup.entries] == ["support"]
 
@@ -179,13 +169,13 @@ def test_the_backup_folder_is_configurable(repo: Path, kathan_env: EmulatorServe
     kathan_env.seed(A, name="Support")
     for name in ("One", "Two", "Three"):
         (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: {name}\n")
-        assert run("apply", "--auto-approve").exit_code == 0
+        assert invoke("apply", "--auto-approve").exit_code == 0
     kept = list_backups(repo / "var" / "undo")
     assert [b.entries[0]["remote"]["name"] for b in kept] == ["One", "Two"]
 
 
 def test_the_ci_workflow_keeps_the_backup_as_an_artifact(repo: Path) -> None:
-    assert run("init", "project").exit_code == 0
+    assert invoke("init", "project").exit_code == 0
     workflow = (repo / "project" / ".github" / "workflows" / "kathansync.yml").read_text()
     assert "path: .kathansync/backups/" in workflow
     assert "include-hidden-files: true" in workflow
@@ -194,8 +184,8 @@ def test_the_ci_workflow_keeps_the_backup_as_an_artifact(repo: Path) -> None:
 def test_history_json_has_no_remote_values(repo: Path, kathan_env: EmulatorServer) -> None:
     kathan_env.seed(A, name="Support", call_actions={"webhook_url": "https://x/t0ken"})
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    assert run("apply", "--auto-approve").exit_code == 0
-    result = run("history", "--format", "json")
+    assert invoke("apply", "--auto-approve").exit_code == 0
+    result = invoke("history", "--format", "json")
     assert "t0ken" not in result.stdout
     assert json.loads(result.stdout)["backups"][0]["counts"]["updated"] == 1
 
@@ -207,7 +197,7 @@ def test_in_actions_the_apply_summary_names_the_backup(
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
     summary = repo / "summary.md"
     env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_RUN_ID": "77"}
-    result = CliRunner().invoke(cli, ["apply", "--auto-approve"], env=env)
+    result = invoke("apply", "--auto-approve", env=env)
     assert result.exit_code == 0, result.output
     (backup,) = list_backups(backups(repo))
     text = summary.read_text()
@@ -222,7 +212,7 @@ def test_an_adoption_alone_sends_nothing_and_takes_no_backup(
 ) -> None:
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text("name: Support\n")  # adopted by name
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert A in (repo / "assistants" / "support.yaml").read_text()
     assert writes(kathan_env) == 0
@@ -250,13 +240,13 @@ def test_backups_never_reach_git_wherever_they_are_kept(
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     assert list_backups(backups(repo))  # taken, under .kathansync/ (its .gitignore: backups/)
     assert "backups/" in (repo / ".kathansync" / ".gitignore").read_text().splitlines()
     assert untracked(repo) == COMMITTABLE
     (repo / "kathansync.yaml").write_text("backups:\n  dir: undo\n")  # outside .kathansync/
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Again\n")
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     assert list_backups(repo / "undo")
     assert untracked(repo) == COMMITTABLE
 
@@ -268,7 +258,7 @@ def test_backups_live_at_the_repository_root_from_a_subfolder(
     kathan_env.seed(A, name="Support")
     (repo / "assistants" / "support.yaml").write_text(f"id: {A}\nname: Renamed\n")
     monkeypatch.chdir(repo / "assistants")  # kathansync.yaml is found upward
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     (taken,) = list_backups(repo / "var" / "undo")
     assert not (repo / "assistants" / "var").exists()
-    assert taken.id in run("history").stdout
+    assert taken.id in invoke("history").stdout

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
-from kathansync.cli import cli
 from kathansync.commands import pipeline
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -33,16 +32,11 @@ name: Sales
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(make_repo: MakeRepo) -> Path:
     """A repository with two manifests, the working directory of every command."""
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "support.yaml").write_text(SUPPORT_YAML)
-    (tmp_path / "assistants" / "sales.yaml").write_text(SALES_YAML)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("NO_COLOR", raising=False)
-    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
-    monkeypatch.delenv("KATHANSYNC_ENV", raising=False)
-    return tmp_path
+    return make_repo(
+        files={"assistants/support.yaml": SUPPORT_YAML, "assistants/sales.yaml": SALES_YAML}
+    )
 
 
 @pytest.fixture
@@ -59,10 +53,6 @@ def remote(emulator: Any, kathan_env: None) -> Any:
     return emulator
 
 
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-
 def puts(emulator: Any) -> int:
     return int(emulator.stats()["methods"].get("PUT", 0))
 
@@ -75,25 +65,25 @@ def requests(emulator: Any) -> int:
 
 
 def test_usage_errors_exit_1_not_2(repo: Path) -> None:
-    result = run("plan", "--no-such-flag")
+    result = invoke("plan", "--no-such-flag")
     assert result.exit_code == 1
     assert "No such option" in result.output
 
 
 def test_version_and_help_exit_0() -> None:
-    assert run("--version").exit_code == 0
+    assert invoke("--version").exit_code == 0
     for command in ("validate", "plan", "apply"):
-        result = run(command, "--help")
+        result = invoke(command, "--help")
         assert result.exit_code == 0
         assert "Example" in result.output
 
 
 def test_validate_ok_and_error(repo: Path) -> None:
-    result = run("validate")
+    result = invoke("validate")
     assert result.exit_code == 0, result.output
     assert "2 manifest(s) valid" in result.stdout
     (repo / "assistants" / "support.yaml").write_text(SUPPORT_YAML + "voice_sped: 1\n")
-    result = run("validate")
+    result = invoke("validate")
     assert result.exit_code == 1
     assert "support.yaml:9:1" in result.output
     assert "voice" in result.output and "did you mean" in result.output
@@ -105,7 +95,7 @@ def test_missing_credentials_named_before_any_request(
     monkeypatch.setenv("KATHAN_API_URL", emulator.url)
     monkeypatch.delenv("KATHAN_API_KEY", raising=False)
     monkeypatch.setenv("KATHAN_USER_ID", "someone")
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "KATHAN_API_KEY" in result.output
     assert requests(emulator) == 0
@@ -115,30 +105,30 @@ def test_invalid_manifest_sends_nothing(repo: Path, remote: Any) -> None:
     (repo / "assistants" / "sales.yaml").write_text(SALES_YAML + "voice: {speed: fast}\n")
     before = requests(remote)
     for command in (["plan"], ["apply", "--auto-approve"]):
-        result = run(*command)
+        result = invoke(*command)
         assert result.exit_code == 1
         assert "sales.yaml:3" in result.output
     assert requests(remote) == before
 
 
 def test_plan_detailed_exitcode(repo: Path, remote: Any) -> None:
-    assert run("plan").exit_code == 0
-    assert run("plan", "--detailed-exitcode").exit_code == 2
-    assert run("apply", "--auto-approve").exit_code == 0
-    result = run("plan", "--detailed-exitcode")
+    assert invoke("plan").exit_code == 0
+    assert invoke("plan", "--detailed-exitcode").exit_code == 2
+    assert invoke("apply", "--auto-approve").exit_code == 0
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0
     assert "No changes." in result.stdout
 
 
 def test_unknown_target_is_an_error(repo: Path, remote: Any) -> None:
-    result = run("plan", "--target", "suport")
+    result = invoke("plan", "--target", "suport")
     assert result.exit_code == 1
     assert "support" in result.output  # did you mean
 
 
 def test_unknown_id_names_handle_and_status(repo: Path, remote: Any) -> None:
     del remote.assistants[SALES]
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "sales" in result.output and "404" in result.output
     assert "Traceback" not in result.output
@@ -148,9 +138,13 @@ def test_unreachable_api_is_one_clean_line(repo: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")  # discard port: nothing listens
     monkeypatch.setenv("KATHAN_API_KEY", "sk-test-secret-key")
     monkeypatch.setenv("KATHAN_USER_ID", "user")
-    result = run("plan", "--max-retries", "0")
+    result = invoke("plan", "--max-retries", "0")
     assert result.exit_code == 1
-    assert "cannot reach" in result.output or "connect" in result.output.lower()
+    # One line for the shared failure, naming the URL and why: not one per assistant.
+    assert result.stderr == (
+        "Error: could not read the remote state:\n"
+        "  all 2 assistants: cannot reach http://127.0.0.1:9: connection refused\n"
+    )
     assert "sk-test-secret-key" not in result.output
     assert "Traceback" not in result.output
 
@@ -159,7 +153,7 @@ def test_unreachable_api_is_one_clean_line(repo: Path, monkeypatch: pytest.Monke
 
 
 def test_plan_json_is_the_documented_format(repo: Path, remote: Any) -> None:
-    result = run("plan", "--format", "json")
+    result = invoke("plan", "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["format_version"] == "1"
@@ -177,7 +171,7 @@ def test_plan_json_is_the_documented_format(repo: Path, remote: Any) -> None:
 
 
 def test_plan_text(repo: Path, remote: Any) -> None:
-    result = run("plan", "--no-color")
+    result = invoke("plan", "--no-color")
     assert result.exit_code == 0
     assert "support" in result.stdout
     assert "voice.speed" in result.stdout
@@ -189,7 +183,7 @@ def test_plan_text(repo: Path, remote: Any) -> None:
 
 
 def test_apply_sends_minimal_whole_objects_and_converges(repo: Path, remote: Any) -> None:
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     stored = remote.assistants[SUPPORT]
     assert stored["voice"]["speed"] == pytest.approx(1.05)
@@ -200,11 +194,11 @@ def test_apply_sends_minimal_whole_objects_and_converges(repo: Path, remote: Any
     assert stored["call_actions"]["transfer_mode"] == "warm"
     assert stored["description"] is None, "explicit null clears"
     assert puts(remote) == 1, "sales has no change and gets no request"
-    assert "No changes." in run("plan").stdout
+    assert "No changes." in invoke("plan").stdout
 
 
 def test_apply_without_terminal_refuses(repo: Path, remote: Any) -> None:
-    result = run("apply")
+    result = invoke("apply")
     assert result.exit_code == 1
     assert "--auto-approve" in result.output
     assert puts(remote) == 0
@@ -212,10 +206,10 @@ def test_apply_without_terminal_refuses(repo: Path, remote: Any) -> None:
 
 def test_apply_asks_for_yes(repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "_interactive", lambda: True)
-    result = run("apply", input="no\n")
+    result = invoke("apply", input="no\n")
     assert result.exit_code == 1
     assert puts(remote) == 0
-    result = run("apply", input="yes\n")
+    result = invoke("apply", input="yes\n")
     assert result.exit_code == 0, result.output
     assert puts(remote) == 1
 
@@ -223,7 +217,7 @@ def test_apply_asks_for_yes(repo: Path, remote: Any, monkeypatch: pytest.MonkeyP
 def test_apply_failure_of_one_does_not_stop_others(repo: Path, remote: Any) -> None:
     (repo / "assistants" / "sales.yaml").write_text(SALES_YAML.replace("Sales", "Sales 2"))
     remote.inject({"status": 422, "method": "PUT", "path": f"/assistants/{SALES}"})
-    result = run("apply", "--auto-approve", "--format", "json")
+    result = invoke("apply", "--auto-approve", "--format", "json")
     assert result.exit_code == 1
     outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
     assert outcomes["sales"]["status"] == "failed"
@@ -235,20 +229,20 @@ def test_apply_failure_of_one_does_not_stop_others(repo: Path, remote: Any) -> N
 
 
 def test_saved_plan_applies_without_prompt(repo: Path, remote: Any) -> None:
-    assert run("plan", "--out", "plan.json").exit_code == 0
-    result = run("apply", "plan.json")
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 0, result.output
     assert remote.assistants[SUPPORT]["voice"]["speed"] == pytest.approx(1.05)
-    result = run("plan", "--out", "clean.json")
-    assert run("apply", "clean.json").exit_code == 0
+    result = invoke("plan", "--out", "clean.json")
+    assert invoke("apply", "clean.json").exit_code == 0
     assert puts(remote) == 1
 
 
 def test_saved_plan_stale_remote_sends_nothing_for_it(repo: Path, remote: Any) -> None:
     (repo / "assistants" / "sales.yaml").write_text(SALES_YAML.replace("Sales", "Sales 2"))
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     remote.assistants[SUPPORT]["voice"]["speed"] = 1.2  # edited in the dashboard
-    result = run("apply", "plan.json")
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 1
     assert "stale" in result.output and "support" in result.output
     assert "remote" in result.output and "voice.speed" in result.output
@@ -258,10 +252,10 @@ def test_saved_plan_stale_remote_sends_nothing_for_it(repo: Path, remote: Any) -
 
 
 def test_saved_plan_stale_manifest(repo: Path, remote: Any) -> None:
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     path = repo / "assistants" / "support.yaml"
     path.write_text(path.read_text().replace("1.05", "1.5"))
-    result = run("apply", "plan.json")
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 1
     assert "stale" in result.output and "manifest" in result.output
     assert puts(remote) == 0
@@ -270,9 +264,9 @@ def test_saved_plan_stale_manifest(repo: Path, remote: Any) -> None:
 def test_saved_plan_from_other_api_refused(
     repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")
-    result = run("apply", "plan.json")
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 1
     assert "made against" in result.output
 
@@ -292,17 +286,17 @@ def test_validate_checks_every_environment_without_env(repo: Path) -> None:
         "call_actions:\n"
         "  webhook_url: ${HOOK}\n"
     )
-    result = run("validate")
+    result = invoke("validate")
     assert result.exit_code == 1
     assert "HOOK" in result.output and "sales.yaml:4" in result.output
     assert "environments: production, staging" in result.output
     assert "https://hooks.example" not in result.output
-    result = run("validate", "--env", "staging")
+    result = invoke("validate", "--env", "staging")
     assert result.exit_code == 0, result.output
 
 
 def test_unwritable_plan_file_is_a_clean_error(repo: Path, remote: Any) -> None:
-    result = run("plan", "--out", "no/such/dir/plan.json")
+    result = invoke("plan", "--out", "no/such/dir/plan.json")
     assert result.exit_code == 1
     assert "Error:" in result.output and "Traceback" not in result.output
 
@@ -311,21 +305,21 @@ def test_annotations_only_in_github_actions(repo: Path, monkeypatch: pytest.Monk
     (repo / "assistants" / "sales.yaml").write_text(SALES_YAML + "voice: {speed: fast}\n")
     monkeypatch.setenv("KATHAN_API_KEY", "k")
     monkeypatch.setenv("KATHAN_USER_ID", "u")
-    assert "::error" not in run("plan").output
+    assert "::error" not in invoke("plan").output
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    assert "::error file=" in run("plan").output
+    assert "::error file=" in invoke("plan").output
 
 
 def test_timeout_and_retries_are_options(repo: Path, remote: Any) -> None:
     remote.inject({"delay_ms": 1500, "method": "GET", "path": f"/assistants/{SALES}"})
-    result = run("plan", "--timeout", "0.2", "--max-retries", "0")
+    result = invoke("plan", "--timeout", "0.2", "--max-retries", "0")
     assert result.exit_code == 1
     assert "sales" in result.output and "timed out after 0.2 s" in result.output
     assert remote.stats()["methods"]["GET"] == 2, "one GET each: --max-retries 0 is one try"
 
 
 def test_prune_reuses_the_list_instead_of_fetching_again(repo: Path, remote: Any) -> None:
-    result = run("plan", "--prune")
+    result = invoke("plan", "--prune")
     assert result.exit_code == 0, result.output
     assert remote.stats()["methods"] == {"GET": 1}, "one GET /assistants serves prune and diff"
 
@@ -337,12 +331,12 @@ def test_a_chosen_environment_url_beats_an_exported_one(
         f"api_url: http://127.0.0.1:9\nenvironments:\n  local:\n    api_url: {remote.url}\n"
     )
     monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")  # left over from another shell
-    result = run("plan", "--env", "local")
+    result = invoke("plan", "--env", "local")
     assert result.exit_code == 0, result.output
     assert remote.url in result.stdout and "(environment: local)" in result.stdout
     monkeypatch.delenv("KATHAN_API_URL")
     monkeypatch.setenv("KATHAN_API_URL", remote.url)
-    assert run("plan").exit_code == 0, "without --env the variable beats the file's default"
+    assert invoke("plan").exit_code == 0, "without --env the variable beats the file's default"
 
 
 def test_an_id_that_cannot_be_written_back_is_reported_after_the_outcomes(
@@ -355,7 +349,7 @@ def test_an_id_that_cannot_be_written_back_is_reported_after_the_outcomes(
 
     monkeypatch.setattr(kathansync.writeback, "write_id", disk_full)
     (repo / "assistants" / "new.yaml").write_text("name: Brand new\n")
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 1
     assert "created  new" in result.stdout, "what happened remotely is shown first"
     assert "could not write id" in result.stderr and "No space left" in result.stderr
@@ -370,7 +364,7 @@ def test_a_change_made_while_the_prompt_waits_is_refused_as_stale(
 
     monkeypatch.setattr(pipeline, "_interactive", lambda: True)
     monkeypatch.setattr(pipeline.click, "prompt", answer_later)
-    result = run("apply")
+    result = invoke("apply")
     assert result.exit_code == 1
     assert "stale" in result.output and "voice.speed" in result.output
     assert puts(remote) == 0
@@ -381,12 +375,12 @@ def test_failures_alike_are_reported_once_with_a_hint(
     repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KATHAN_API_URL", "http://127.0.0.1:9")
-    result = run("plan", "--max-retries", "0")
+    result = invoke("plan", "--max-retries", "0")
     assert result.exit_code == 1
     assert "all 2 assistants: cannot reach http://127.0.0.1:9" in result.output
     remote.assistants.clear()
     monkeypatch.setenv("KATHAN_API_URL", remote.url)
-    result = run("plan")
+    result = invoke("plan")
     assert "is the API URL right?" in result.output
 
 
@@ -394,7 +388,7 @@ def test_github_format_annotates_warnings_too(repo: Path, remote: Any) -> None:
     (repo / "assistants" / "sales.yaml").write_text(
         SALES_YAML + "speech_settings:\n  style: profesional\n"
     )
-    result = run("plan", "--format", "github")
+    result = invoke("plan", "--format", "github")
     assert result.exit_code == 0
     assert "::warning file=assistants/sales.yaml,line=4" in result.output
 
@@ -405,6 +399,6 @@ def test_a_misspelt_environment_in_an_id_mapping_is_an_error(repo: Path) -> None
         f"id:\n  stagng: {SALES}\n  production: {SUPPORT}\nname: Sales\n"
     )
     (repo / "assistants" / "support.yaml").unlink()
-    result = run("validate", "--env", "production")
+    result = invoke("validate", "--env", "production")
     assert result.exit_code == 1
     assert "sales.yaml:2:3" in result.output and "staging" in result.output

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import full_assistant
 
 from kathansync import __version__
 from kathansync.errors import ApiError, ApiUnreachable, ConfigError
@@ -32,44 +33,8 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def assistant(assistant_id: str = ID, **overrides: Any) -> dict[str, Any]:
-    """A complete response object shaped like the seed's PUT response."""
-    data: dict[str, Any] = {
-        "id": assistant_id,
-        "name": "Support",
-        "system_instruction": "Be helpful.",
-        "voice": {
-            "voice_id": "v1",
-            "tts_provider": "cartesia",
-            "tts_model": "sonic-3",
-            "language": "en",
-            "speed": 1,
-        },
-        "llm": {"llm_provider": "google", "model": "gemini-1.5-flash"},
-        "transcriber": {"stt_provider": "deepgram", "stt_model": "nova-3", "language": "en"},
-        "speech_settings": {
-            "style": "neutral",
-            "responsiveness": "balanced",
-            "interruptions": "on",
-            "emotions": "natural",
-        },
-        "long_term_memory": {
-            "enabled": False,
-            "search_limit": 5,
-            "search_threshold": 0.1,
-            "system_prompt": "ctx",
-        },
-        "short_term_memory": {"enabled": False, "search_limit": 3},
-        "call_summary": {"prompt": "Summarise."},
-        "recording": {"enabled": False, "stereo": True, "mp3_enabled": True},
-        "call_actions": {"enabled": True, "transfer_mode": "cold", "webhook_timeout_ms": 3500},
-        "description": None,
-        "first_message": "Hello!",
-        "knowledge_base_ids": [],
-        "phone_number_id": None,
-        "assistant_speaks_first": True,
-    }
-    data.update(overrides)
-    return data
+    """conftest's full assistant with this file's id by default (other test files import it)."""
+    return full_assistant(assistant_id, **overrides)
 
 
 class FakeTime:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -46,19 +45,10 @@ cases:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "support.yaml").write_text(MANIFEST)
-    (tmp_path / "conversations").mkdir()
-    (tmp_path / "conversations" / "support.yaml").write_text(SUITE)
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_ENV", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def invoke(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(
+        files={"assistants/support.yaml": MANIFEST, "conversations/support.yaml": SUITE}
+    )
 
 
 def seed(emulator: EmulatorServer, prompt: str = PROMPT) -> None:

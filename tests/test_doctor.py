@@ -13,34 +13,28 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from conftest import MakeRepo, full_assistant, invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 IDS = [f"3f2b8c1e-0000-4000-8000-{index:012d}" for index in range(3)]
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "kathansync.yaml").write_text(
-        f"environments:\n  local:\n    api_url: {kathan_env.url}\n"
-    )
-    (tmp_path / "assistants").mkdir()
+def repo(make_repo: MakeRepo, kathan_env: EmulatorServer) -> Path:
+    manifests = {}
     for index, assistant_id in enumerate(IDS[:2]):
         kathan_env.seed(assistant_id, name=f"A{index}")
-        (tmp_path / "assistants" / f"a{index}.yaml").write_text(
-            f"id: {assistant_id}\nname: A{index}\n"
-        )
+        manifests[f"assistants/a{index}.yaml"] = f"id: {assistant_id}\nname: A{index}\n"
     kathan_env.seed(IDS[2], name="Unmanaged")
-    return tmp_path
+    return make_repo(
+        config=f"environments:\n  local:\n    api_url: {kathan_env.url}\n", files=manifests
+    )
 
 
 def doctor(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["doctor", *args])
+    return invoke("doctor", *args)
 
 
 def lines(result: Result) -> dict[str, str]:
@@ -154,17 +148,17 @@ class DocumentedApi(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type[DocumentedApi]]:
+def documented(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[type[DocumentedApi]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), DocumentedApi)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     DocumentedApi.requests = []
-    monkeypatch.chdir(tmp_path)
+    make_repo(files={"assistants/a.yaml": f"id: {IDS[0]}\nname: A\n"})
     monkeypatch.setenv("KATHAN_API_URL", f"http://127.0.0.1:{server.server_address[1]}")
     monkeypatch.setenv("KATHAN_API_KEY", "sk-doctor-0123456789")
     monkeypatch.setenv("KATHAN_USER_ID", "u-1")
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "a.yaml").write_text(f"id: {IDS[0]}\nname: A\n")
     try:
         yield DocumentedApi
     finally:
@@ -174,9 +168,7 @@ def documented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[type
 
 
 def fleet_of(count: int) -> list[dict[str, Any]]:
-    from test_client import assistant
-
-    return [assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
+    return [full_assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
 
 
 def test_a_documented_api_passes_every_remote_check(documented: type[DocumentedApi]) -> None:

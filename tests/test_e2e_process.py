@@ -20,6 +20,7 @@ LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 def _wait_for_url(process: subprocess.Popen[bytes], log: Path, timeout: float = 20.0) -> str:
     """The URL the emulator prints once bound, then polled until its control route answers."""
+    # Real time on purpose: a separate process starts at its own pace, no clock to inject.
     deadline = time.monotonic() + timeout
     url = None
     while url is None:

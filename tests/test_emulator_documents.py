@@ -33,7 +33,7 @@ def test_every_answer_carries_rate_limit_headers_counting_down() -> None:
         EmulatorServer(rate_limit=5) as emulator,
         httpx.Client(base_url=emulator.url, headers=emulator.headers) as client,
     ):
-        before = time.time()
+        before = time.time()  # the real clock on purpose: the default Reset is Unix time
         answers = [
             client.get("/assistants"),
             client.get(f"/assistants/{SUPPORT_ID}"),  # 404
@@ -50,12 +50,16 @@ def test_every_answer_carries_rate_limit_headers_counting_down() -> None:
 
 
 def test_past_the_limit_the_documented_429_without_retry_after() -> None:
+    now = [1000.0]
     with (
-        EmulatorServer(rate_limit=3, rate_window=0.5) as emulator,
+        EmulatorServer(rate_limit=3, rate_window=60) as emulator,
         httpx.Client(base_url=emulator.url, headers=emulator.headers) as client,
     ):
+        assert emulator.controls.limiter is not None
+        # The limiter's injectable clock: a slow machine cannot end the window mid-burst.
+        emulator.controls.limiter.clock = lambda: now[0]
         answers = [client.get("/assistants") for _ in range(5)]
-        time.sleep(0.6)  # the window ends: a new budget
+        now[0] += 60  # the window ends: a new budget
         later = client.get("/assistants")
 
     assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]

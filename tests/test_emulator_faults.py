@@ -18,6 +18,7 @@ SUPPORT_ID = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 
 
 def test_latency_is_asynchronous_so_concurrent_requests_overlap() -> None:
+    # Real time on purpose: the latency is the server's own asyncio sleep, no clock to inject.
     # A latency long enough that overlap is unmistakable on a loaded machine: one request at a
     # time takes 10 s, overlapping ones about 1 s plus the machine's own delays.
     with EmulatorServer(latency_ms=1000) as emulator:
@@ -107,6 +108,7 @@ def test_injected_delay_makes_a_client_time_out(
 ) -> None:
     emulator.inject({"delay_ms": 3000})
 
+    # Real time on purpose: the socket read timeout is httpx's, measured by the OS.
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
         emulator_api.get("/assistants", timeout=0.3)
@@ -123,6 +125,7 @@ def test_a_write_delayed_past_the_client_timeout_is_still_processed(
 
     with pytest.raises(httpx.ReadTimeout):
         emulator_api.post("/assistants", json={"name": "Late"}, timeout=0.1)
+    # Real time on purpose: the server thread is still sleeping the injected delay.
     deadline = time.monotonic() + 3
     while not any(a["name"] == "Late" for a in emulator.assistants.values()):
         assert time.monotonic() < deadline, "the delayed POST was never processed"

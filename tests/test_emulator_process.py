@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorUnavailable, create_app
 from kathansync.emulator.server import parse_args
 
@@ -125,7 +124,7 @@ def test_process_reports_a_corrupt_state_file_in_one_line(tmp_path: Path) -> Non
     ],
 )
 def test_cli_reports_a_bad_extra_field_in_one_line(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(cli, ["emulator", "--port", "0", *args])
+    result = invoke("emulator", "--port", "0", *args)
 
     assert result.exit_code == 1
     assert message in result.stderr

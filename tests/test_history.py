@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
 from kathansync.backup.files import write_backup
-from kathansync.cli import cli
 from kathansync.plan import Action, Change, Plan
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -24,19 +23,12 @@ environments:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "kathansync.yaml").write_text(CONFIG)
-    git = tmp_path / ".git"
-    (git / "refs" / "heads").mkdir(parents=True)
-    (git / "HEAD").write_text("ref: refs/heads/main\n")
-    (git / "refs" / "heads" / "main").write_text(SHA + "\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("KATHANSYNC_ENV", raising=False)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def repo(make_repo: MakeRepo) -> Path:
+    """A git checkout of main at SHA (the files git itself reads for HEAD), no git needed."""
+    return make_repo(
+        config=CONFIG,
+        files={".git/HEAD": "ref: refs/heads/main\n", ".git/refs/heads/main": SHA + "\n"},
+    )
 
 
 def backup(repo: Path, minute: int, env: str, changes: tuple[Change, ...]) -> str:
@@ -60,7 +52,7 @@ def test_history_lists_newest_first_with_counts_commit_and_id(repo: Path) -> Non
     first = backup(repo, 0, "staging", (UPDATE, DELETE))  # 29 Nov 09:00
     second = backup(repo, 1, "production", (UPDATE,))  # 30 Nov 09:01
     third = backup(repo, 2, "staging", ())  # 29 Nov 09:02
-    result = run("history")
+    result = invoke("history")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"2026-11-30 09:01:05Z  {second}  production  3d72684 (main)"
@@ -73,7 +65,7 @@ def test_history_lists_newest_first_with_counts_commit_and_id(repo: Path) -> Non
 def test_history_filters_by_environment_and_speaks_json(repo: Path) -> None:
     first = backup(repo, 0, "staging", (UPDATE, DELETE))
     backup(repo, 1, "production", (UPDATE,))
-    result = run("history", "--env", "staging", "--format", "json")
+    result = invoke("history", "--env", "staging", "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["format_version"] == "1"
@@ -87,14 +79,14 @@ def test_history_filters_by_environment_and_speaks_json(repo: Path) -> None:
 
 
 def test_history_without_backups_says_so(repo: Path) -> None:
-    result = run("history")
+    result = invoke("history")
     assert result.exit_code == 0
     assert "No backups in" in result.stdout
-    assert json.loads(run("history", "--format", "json").stdout)["backups"] == []
+    assert json.loads(invoke("history", "--format", "json").stdout)["backups"] == []
 
 
 def test_history_of_an_unknown_environment_is_an_error(repo: Path) -> None:
-    result = run("history", "--env", "prod")
+    result = invoke("history", "--env", "prod")
     assert result.exit_code == 1
     assert "unknown environment 'prod'" in result.stderr and "production" in result.stderr
 
@@ -110,7 +102,7 @@ def test_history_marks_restores(repo: Path) -> None:
         restore_of="abc123",
     )
     assert (
-        run("history")
+        invoke("history")
         .stdout.rstrip()
         .endswith(
             f"{taken.id}  staging  3d72684 (main)"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeRepo, invoke
 
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ConfigError
@@ -31,6 +32,7 @@ def client(emulator: EmulatorServer) -> Iterator[KathanClient]:
         yield kathan
 
 
+# Not conftest's `repo`: no assistants/ folder here, import must create the one it writes to.
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "kathansync.yaml").write_text("{}\n")
@@ -203,36 +205,28 @@ def test_manifest_text_for_an_environment_keys_the_id_by_it() -> None:
 # --- the commands ------------------------------------------------------------------------------
 
 
-def _run(*args: str) -> Any:
-    from click.testing import CliRunner
-
-    from kathansync.cli import cli
-
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 def test_import_and_pull_commands(
     remote: EmulatorServer, kathan_env: EmulatorServer, repo: Path
 ) -> None:
-    assert _run("import").exit_code == 1  # neither ids nor --all
+    assert invoke("import").exit_code == 1  # neither ids nor --all
 
-    result = _run("import", "--all")
+    result = invoke("import", "--all")
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"assistants/acme-support.yaml: imported {SUPPORT}\n")
     assert "3 imported, 0 already managed, 0 failed." in result.stdout
 
-    again = _run("import", SUPPORT)
+    again = invoke("import", SUPPORT)
     assert again.exit_code == 0
     assert f"Skipped {SUPPORT}: already managed in assistants/acme-support.yaml" in again.stderr
 
-    assert "No changes." in _run("plan").stdout
+    assert "No changes." in invoke("plan").stdout
     remote.seed(SUPPORT, **{**remote.assistants[SUPPORT], "name": "Acme Help"})
-    pulled = _run("pull", "--target", "acme-support")
+    pulled = invoke("pull", "--target", "acme-support")
     assert pulled.exit_code == 0, pulled.stderr
     assert pulled.stdout.startswith("assistants/acme-support.yaml: updated name\n")
     assert "name: Acme Help\n" in (repo / "assistants" / "acme-support.yaml").read_text()
-    assert "No changes." in _run("plan").stdout
-    assert "Nothing to pull" in _run("pull").stdout
+    assert "No changes." in invoke("plan").stdout
+    assert "Nothing to pull" in invoke("pull").stdout
 
 
 @pytest.mark.parametrize(
@@ -240,13 +234,12 @@ def test_import_and_pull_commands(
     ["line 1\r\nline 2\r\n", "a\rb", "a\x85b", "a\u2028b\n", "para\u2029graph", "bell\x07\nx"],
 )
 def test_manifest_text_reads_back_strings_no_block_style_can_hold(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str
+    make_repo: MakeRepo, text: str
 ) -> None:
     # YAML folds \r, \x85, \u2028, \u2029 into line breaks in a `|` block: the plan after an
     # import would never be clean. Such strings are written double-quoted (escaped).
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "assistants").mkdir()
+    root = make_repo()
     remote = {"id": SUPPORT, "name": "N", "system_instruction": text}
-    (tmp_path / "assistants" / "n.yaml").write_text(manifest_text(remote), encoding="utf-8")
+    (root / "assistants" / "n.yaml").write_text(manifest_text(remote), encoding="utf-8")
     (manifest,) = load_manifests(Path("assistants"), environ={}).manifests
     assert manifest.desired["system_instruction"] == text

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeRepo
 
 from kathansync.load import LoadResult, load_manifests
 from kathansync.plan.diff import build_payload, diff_leaves
@@ -44,11 +45,8 @@ API_SCHEMA: dict[str, Any] = {
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "kathansync.yaml").write_text("", encoding="utf-8")
-    (tmp_path / "assistants").mkdir()
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="")
 
 
 def save_schema(repo: Path, data: Any = API_SCHEMA) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+from conftest import MakeRepo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -57,12 +58,8 @@ def time_limit(seconds: int) -> Iterator[None]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "kathansync.yaml").write_text("", encoding="utf-8")
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "x.md").write_text("included\n", encoding="utf-8")
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="", files={"assistants/x.md": "included\n"})
 
 
 @settings(

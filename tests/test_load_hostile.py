@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MakeRepo
 
 from kathansync.load import LoadResult, load_manifests
 
@@ -59,11 +60,8 @@ def write(root: Path, name: str, text: str | bytes) -> Path:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    write(tmp_path, "kathansync.yaml", "")
-    (tmp_path / "assistants").mkdir()
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="")
 
 
 def load(repo: Path) -> LoadResult:

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MakeRepo
 
 from kathansync.errors import Problem
 from kathansync.load import LoadResult, discover, load_manifests
@@ -26,12 +27,9 @@ def write(root: Path, name: str, text: str | bytes) -> Path:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(make_repo: MakeRepo) -> Path:
     """A repository root (the cwd, so files display as assistants/x.yaml)."""
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "kathansync.yaml").write_text("", encoding="utf-8")
-    (tmp_path / "assistants").mkdir()
-    return tmp_path
+    return make_repo(config="")
 
 
 def load(repo: Path, **kwargs: object) -> LoadResult:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
+from conftest import MakeRepo, invoke
 from test_client import ID, FakeTime, assistant, error, make_client, ok, sequence
 
 from kathansync.apply import _scrub
-from kathansync.cli import cli
 from kathansync.errors import ApiError, ConfigError
 from kathansync.plan import Action, Change
 from kathansync.remote.client import KathanClient
@@ -83,14 +83,12 @@ def test_credentials_in_the_api_url_are_refused_without_showing_them(url: str) -
 
 
 def test_the_cli_refuses_credentials_in_kathan_api_url(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "assistants").mkdir()
     monkeypatch.setenv("KATHAN_API_URL", "http://bob:hunter2-PASS@127.0.0.1:9")
     monkeypatch.setenv("KATHAN_API_KEY", "sk-1234567890")
     monkeypatch.setenv("KATHAN_USER_ID", "u")
-    result = CliRunner().invoke(cli, ["plan"])
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "must not contain credentials" in result.output
     assert "hunter2" not in result.output
@@ -256,17 +254,15 @@ def test_sensitive_values_are_found_at_their_paths_and_inside_lists() -> None:
 
 
 def test_a_plan_hands_the_interpolated_values_to_the_client(
-    tmp_path: Any, monkeypatch: pytest.MonkeyPatch, kathan_env: Any
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, kathan_env: Any
 ) -> None:
     from kathansync.run import Run
     from kathansync.settings import resolve_settings
 
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOOK_TOKEN", "hook-Secret-0123456789")
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "a.yaml").write_text("name: A\nfirst_message: ${HOOK_TOKEN}\n")
+    root = make_repo(files={"assistants/a.yaml": "name: A\nfirst_message: ${HOOK_TOKEN}\n"})
     settings = resolve_settings(
-        directory=None, env=None, api_url=None, environ=dict(os.environ), cwd=tmp_path
+        directory=None, env=None, api_url=None, environ=dict(os.environ), cwd=root
     )
     session = Run(settings)
     with session.connect() as conn:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from conftest import invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import ApiError
 from kathansync.remote.openapi import request_schema, resolve_refs, saved_schema
@@ -96,7 +95,7 @@ def test_schema_update_saves_the_emulators_schema_at_the_repository_root(
     (tmp_path / "kathansync.yaml").write_text("manifests: assistants\n")
     (tmp_path / "sub").mkdir()
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["schema", "--update"])
+    result = invoke("schema", "--update")
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "kathan-api-schema.json").read_text())
     assert saved["format_version"] == "1"
@@ -111,7 +110,7 @@ def test_schema_update_against_an_unreachable_api_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["schema", "--update", "--api-url", "http://127.0.0.1:9"])
+    result = invoke("schema", "--update", "--api-url", "http://127.0.0.1:9")
     assert result.exit_code == 1
     assert "cannot reach http://127.0.0.1:9" in result.output
     assert not (tmp_path / "kathan-api-schema.json").exists()

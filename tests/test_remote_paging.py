@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_client import assistant
+from conftest import full_assistant
 
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
@@ -17,7 +17,7 @@ CREDS = Credentials(api_key="sk-test-paging-0123456789", user_id="user-1")
 
 
 def fleet(count: int) -> list[dict[str, Any]]:
-    return [assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
+    return [full_assistant(f"3f2b8c1e-0000-4000-8000-{index:012d}") for index in range(count)]
 
 
 def paged_server(

@@ -7,9 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import MakeRepo, invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.run import Run
 from kathansync.settings import Network, resolve_settings
@@ -26,11 +25,8 @@ environments:
 
 
 @pytest.fixture
-def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer) -> Path:
-    (tmp_path / "kathansync.yaml").write_text(CONFIG.format(url=kathan_env.url))
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def root(make_repo: MakeRepo, kathan_env: EmulatorServer) -> Path:
+    return make_repo(config=CONFIG.format(url=kathan_env.url))
 
 
 @pytest.mark.parametrize(
@@ -49,13 +45,13 @@ def test_the_rate_limit_comes_from_the_option_then_the_environment_then_the_top(
 
 def test_a_rate_limit_below_one_in_kathansync_yaml_is_an_error_with_its_line(root: Path) -> None:
     (root / "kathansync.yaml").write_text("rate_limit: 0\n")
-    result = CliRunner().invoke(cli, ["plan"])
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "kathansync.yaml:1:" in result.output and "rate_limit" in result.output
 
 
 def test_a_rate_limit_option_below_one_is_a_usage_error(root: Path) -> None:
-    result = CliRunner().invoke(cli, ["plan", "--rate-limit", "0"])
+    result = invoke("plan", "--rate-limit", "0")
     assert result.exit_code == 1
     assert "--rate-limit" in result.output
 

@@ -1,7 +1,8 @@
 """RENDER: text, json and markdown plans and apply results, checked against golden files.
 
 Regenerate the golden files after an intended change with
-`KATHANSYNC_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py`, then review the diff.
+`KATHANSYNC_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py`: every test whose golden
+file was rewritten fails saying so, so review the diff, then run again without the variable.
 """
 
 from __future__ import annotations
@@ -56,12 +57,26 @@ def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def assert_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE_GOLDEN:
+def assert_golden(
+    name: str, text: str, *, update: bool = UPDATE_GOLDEN, folder: Path = GOLDEN
+) -> None:
+    path = folder / name
+    if update and (not path.exists() or path.read_text(encoding="utf-8") != text):
         path.parent.mkdir(exist_ok=True)
         path.write_text(text, encoding="utf-8", newline="")
+        # A rewritten golden file proves nothing until someone has read its diff.
+        pytest.fail(f"rewrote {path}: review the diff, then run without KATHANSYNC_UPDATE_GOLDEN")
     assert path.read_text(encoding="utf-8") == text, f"differs from {path}; see the docstring"
+
+
+def test_updating_a_golden_file_fails_the_test_that_rewrote_it(tmp_path: Path) -> None:
+    (tmp_path / "plan.txt").write_text("old\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"rewrote .*plan\.txt: review the diff"):
+        assert_golden("plan.txt", "new\n", update=True, folder=tmp_path)
+    assert (tmp_path / "plan.txt").read_text(encoding="utf-8") == "new\n"
+    assert_golden("plan.txt", "new\n", update=True, folder=tmp_path)  # unchanged: nothing to review
+    with pytest.raises(AssertionError, match="differs from"):
+        assert_golden("plan.txt", "newer\n", update=False, folder=tmp_path)
 
 
 def sample_plan() -> dict[str, Any]:

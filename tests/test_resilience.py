@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
+from conftest import invoke
 
 from kathansync.apply import Status
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
@@ -115,7 +115,7 @@ class Fleet:
                 expected = overlay(self.before[key], desired_leaves(index))
                 assert remote[key] == expected, f"{self.handle(index)} did not converge"
         if not except_:
-            result = run("plan", "--detailed-exitcode", "--no-color")
+            result = invoke("plan", "--detailed-exitcode", "--no-color")
             assert result.exit_code == 0, result.output
             assert "No changes." in result.stdout
 
@@ -124,7 +124,6 @@ def make_fleet(
     root: Path, emulator: EmulatorServer, *, count: int = 12, changed: frozenset[int] | None = None
 ) -> Fleet:
     changed = frozenset(range(0, count, 2)) if changed is None else changed
-    (root / "assistants").mkdir()
     for index in range(count):
         (root / "assistants" / f"a{index:02d}.yaml").write_text(manifest_yaml(index))
         seed_remote(emulator, index, changed=index in changed)
@@ -133,25 +132,13 @@ def make_fleet(
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def fleet(workdir: Path, kathan_env: EmulatorServer) -> Fleet:
+def fleet(repo: Path, kathan_env: EmulatorServer) -> Fleet:
     """12 assistants, 6 of them (a00, a02, ...) drifted from their manifests."""
-    return make_fleet(workdir, kathan_env)
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return make_fleet(repo, kathan_env)
 
 
 def apply_json(*extra: str) -> tuple[Result, dict[str, Any]]:
-    result = run("apply", "--auto-approve", "--format", "json", *extra)
+    result = invoke("apply", "--auto-approve", "--format", "json", *extra)
     return result, json.loads(result.stdout)
 
 
@@ -263,7 +250,7 @@ def test_a_failure_outlasting_the_retries_fails_that_assistant_only(fleet: Fleet
     assert count(stats, "PUT") == len(fleet.changed) - 1 + 2
     fleet.assert_converged(except_=frozenset({victim}))
     # The failed change is still pending, and only it.
-    plan = json.loads(run("plan", "--format", "json").stdout)
+    plan = json.loads(invoke("plan", "--format", "json").stdout)
     pending = [c["handle"] for c in plan["changes"] if c["action"] != "no-op"]
     assert pending == [fleet.handle(victim)]
 
@@ -368,7 +355,7 @@ def test_a_dropped_post_is_not_retried_and_adoption_finds_the_assistant(
     # there as such a server would have, with the body that was sent.
     created = "00000000-0000-4000-8000-00000000abcd"
     fleet.emulator.seed(created, **desired_leaves(NEW))
-    plan = json.loads(run("plan", "--format", "json").stdout)
+    plan = json.loads(invoke("plan", "--format", "json").stdout)
     entry = {c["handle"]: c for c in plan["changes"]}[handle]
     assert entry["id"] == created and entry.get("adopted") is True
     assert entry["action"] != "create" and plan["summary"]["create"] == 0
@@ -396,14 +383,15 @@ def test_a_post_that_times_out_is_not_retried_and_never_creates_twice(
     assert not any(line.startswith("retrying POST") for line in lines), lines
     assert count(fleet.emulator.stats(), "POST") == 1
     # The server did process the late POST: the next plan adopts it by name, never a second.
+    # Real time on purpose: the emulator's thread is still sleeping the injected delay.
     deadline = time.monotonic() + 3
     while not named(fleet.emulator, name):
         assert time.monotonic() < deadline, "the late POST was never processed"
         time.sleep(0.05)
-    plan = json.loads(run("plan", "--format", "json").stdout)
+    plan = json.loads(invoke("plan", "--format", "json").stdout)
     entry = {c["handle"]: c for c in plan["changes"]}[handle]
     assert entry.get("adopted") is True and entry["action"] != "create"
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert len(named(fleet.emulator, name)) == 1
     assert count(fleet.emulator.stats(), "POST") == 1
@@ -418,7 +406,7 @@ def test_output_is_sorted_by_handle_whatever_the_completion_order(fleet: Fleet) 
         path = f"/assistants/{assistant_id(index)}"
         delay = (fleet.count - index) * 40
         fleet.emulator.inject({"delay_ms": delay, "method": "GET", "path": path})
-    plan = json.loads(run("plan", "--format", "json", "--parallelism", "8").stdout)
+    plan = json.loads(invoke("plan", "--format", "json", "--parallelism", "8").stdout)
     handles = [c["handle"] for c in plan["changes"]]
     assert handles == sorted(handles) and len(handles) == fleet.count
     assert fleet.emulator.stats()["faults_pending"] == 0  # the delays were really served
@@ -438,13 +426,13 @@ def test_output_is_sorted_by_handle_whatever_the_completion_order(fleet: Fleet) 
 
 
 @pytest.fixture
-def slow_fleet(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
+def slow_fleet(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fleet]:
     """16 assistants, all drifted, behind 150 ms of latency per request."""
     with EmulatorServer(latency_ms=150) as emulator:
         monkeypatch.setenv("KATHAN_API_URL", emulator.url)
         monkeypatch.setenv("KATHAN_API_KEY", emulator.api_key)
         monkeypatch.setenv("KATHAN_USER_ID", emulator.user_id)
-        yield make_fleet(workdir, emulator, count=16, changed=frozenset(range(16)))
+        yield make_fleet(repo, emulator, count=16, changed=frozenset(range(16)))
 
 
 class InFlight(httpx.BaseTransport):

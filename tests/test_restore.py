@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
 from kathansync.backup.files import list_backups
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -19,17 +18,8 @@ B = "3115faf9-c94c-4b85-83de-fee57eb0657f"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "kathansync.yaml").write_text("manifests: assistants\n")
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="manifests: assistants\n")
 
 
 def write(repo: Path, handle: str, text: str) -> Path:
@@ -62,7 +52,7 @@ def applied(repo: Path, kathan_env: EmulatorServer) -> dict[str, dict[str, Any]]
     before = copy.deepcopy(kathan_env.assistants)
     write(repo, "support", f"id: {A}\nname: Support\nvoice:\n  speed: 0.9\nfirst_message: Hi\n")
     write(repo, "new", "name: Brand new\nsystem_instruction: New one.\n")
-    result = run("apply", "--prune", "--force", "--auto-approve")
+    result = invoke("apply", "--prune", "--force", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert B not in kathan_env.assistants and len(kathan_env.assistants) == 2
     return before
@@ -71,7 +61,7 @@ def applied(repo: Path, kathan_env: EmulatorServer) -> dict[str, dict[str, Any]]
 def test_apply_then_restore_gives_back_every_field(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    result = run("restore", latest_id(repo), "--delete-created", "--auto-approve")
+    result = invoke("restore", latest_id(repo), "--delete-created", "--auto-approve")
     assert result.exit_code == 0, result.output
     remote = kathan_env.assistants
     assert remote[A] == applied[A]  # updates undone, unmanaged fields as they were
@@ -85,7 +75,7 @@ def test_apply_then_restore_gives_back_every_field(
 def test_the_restore_plan_shows_each_kind_of_change(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    result = run("restore", latest_id(repo), "--delete-created", "--out", "undo.json")
+    result = invoke("restore", latest_id(repo), "--delete-created", "--out", "undo.json")
     assert result.exit_code == 0, result.output
     plan = json.loads(Path("undo.json").read_text())
     by_action = {c["action"]: c for c in plan["changes"]}
@@ -100,9 +90,11 @@ def test_the_restore_plan_shows_each_kind_of_change(
 def test_a_saved_restore_plan_is_refused_per_assistant_when_it_moved(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    assert run("restore", latest_id(repo), "--out", "undo.json", "--format", "json").exit_code == 0
+    assert (
+        invoke("restore", latest_id(repo), "--out", "undo.json", "--format", "json").exit_code == 0
+    )
     kathan_env.assistants[A]["voice"]["speed"] = 1.5  # someone changed it since the review
-    result = run("apply", "undo.json", "--format", "json")
+    result = invoke("apply", "undo.json", "--format", "json")
     assert result.exit_code == 1
     outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
     assert outcomes["support"]["status"] == "stale"
@@ -115,8 +107,10 @@ def test_a_saved_restore_plan_is_refused_per_assistant_when_it_moved(
 def test_a_saved_restore_plan_applies_when_nothing_moved(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    assert run("restore", latest_id(repo), "--target", "support", "--out", "u.json").exit_code == 0
-    result = run("apply", "u.json")
+    assert (
+        invoke("restore", latest_id(repo), "--target", "support", "--out", "u.json").exit_code == 0
+    )
+    result = invoke("apply", "u.json")
     assert result.exit_code == 0, result.output
     assert kathan_env.assistants[A] == applied[A]
     assert B not in kathan_env.assistants  # not targeted
@@ -126,12 +120,12 @@ def test_a_restore_writes_its_own_backup_first(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
     first = latest_id(repo)
-    assert run("restore", first, "--target", "support", "--auto-approve").exit_code == 0
+    assert invoke("restore", first, "--target", "support", "--auto-approve").exit_code == 0
     undo = list_backups(repo / ".kathansync" / "backups")[-1]
     assert undo.data["restore_of"] == first
     (entry,) = undo.entries
     assert entry["remote"]["voice"]["speed"] == 0.9  # the state the restore overwrote
-    assert run("restore", undo.id, "--auto-approve").exit_code == 0  # the undo of the undo
+    assert invoke("restore", undo.id, "--auto-approve").exit_code == 0  # the undo of the undo
     assert kathan_env.assistants[A]["voice"]["speed"] == 0.9
 
 
@@ -139,7 +133,7 @@ def test_restore_masks_backed_up_webhook_urls(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
     kathan_env.assistants[A]["call_actions"]["webhook_url"] = "https://hooks.example/m0ved-xyz"
-    result = run("restore", latest_id(repo), "--target", "support", "--auto-approve")
+    result = invoke("restore", latest_id(repo), "--target", "support", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert "call_actions.webhook_url" in result.output
     assert "t0ken" not in result.output and "m0ved" not in result.output
@@ -150,9 +144,9 @@ def test_restore_with_nothing_to_do_sends_nothing(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
     first = latest_id(repo)
-    assert run("restore", first, "--target", "support", "--auto-approve").exit_code == 0
+    assert invoke("restore", first, "--target", "support", "--auto-approve").exit_code == 0
     puts = kathan_env.stats()["methods"].get("PUT", 0)
-    result = run("restore", first, "--target", "support", "--auto-approve")
+    result = invoke("restore", first, "--target", "support", "--auto-approve")
     assert result.exit_code == 0
     assert "No changes" in result.stdout
     assert kathan_env.stats()["methods"].get("PUT", 0) == puts
@@ -162,7 +156,7 @@ def test_a_recreated_assistant_id_is_written_into_a_manifest_pointing_at_the_old
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
     path = write(repo, "old-line", f"# kept\nid: {B}\nname: Old line\n")
-    result = run("restore", latest_id(repo), "--target", B, "--auto-approve")
+    result = invoke("restore", latest_id(repo), "--target", B, "--auto-approve")
     assert result.exit_code == 0, result.output
     (new_id,) = [i for i in kathan_env.assistants if i not in (A, B)][-1:]
     assert path.read_text().startswith(f"# kept\nid: {new_id}\n")
@@ -184,7 +178,7 @@ def test_restore_mistakes_are_one_clear_line(
     message: str,
 ) -> None:
     ref = [] if args[0] == "nope12" else [latest_id(repo)]
-    result = run("restore", *ref, *args, "--auto-approve")
+    result = invoke("restore", *ref, *args, "--auto-approve")
     assert result.exit_code == 1
     assert message in result.stderr
     assert "Traceback" not in result.output
@@ -200,13 +194,11 @@ def test_restore_asks_first_and_a_no_sends_nothing(
 
     monkeypatch.setattr(pipeline, "_interactive", lambda: True)
     puts = kathan_env.stats()["methods"].get("PUT", 0)
-    answer = CliRunner().invoke(cli, ["restore", latest_id(repo)], input="no\n")
+    answer = invoke("restore", latest_id(repo), input="no\n")
     assert answer.exit_code == 1
     assert "voice.speed: 0.9 -> 1.1" in answer.stdout
     assert kathan_env.stats()["methods"].get("PUT", 0) == puts
-    answer = CliRunner().invoke(
-        cli, ["restore", latest_id(repo), "--target", "support"], input="yes\n"
-    )
+    answer = invoke("restore", latest_id(repo), "--target", "support", input="yes\n")
     assert answer.exit_code == 0, answer.output
     assert kathan_env.assistants[A] == applied[A]
 
@@ -214,7 +206,7 @@ def test_restore_asks_first_and_a_no_sends_nothing(
 def test_restore_without_a_terminal_needs_auto_approve(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    result = run("restore", latest_id(repo))
+    result = invoke("restore", latest_id(repo))
     assert result.exit_code == 1
     assert "--auto-approve" in result.stderr
     assert kathan_env.assistants[A] != applied[A]
@@ -223,7 +215,7 @@ def test_restore_without_a_terminal_needs_auto_approve(
 def test_restore_json_output_is_the_apply_result(
     repo: Path, kathan_env: EmulatorServer, applied: dict[str, dict[str, Any]]
 ) -> None:
-    result = run("restore", latest_id(repo), "--auto-approve", "--format", "json")
+    result = invoke("restore", latest_id(repo), "--auto-approve", "--format", "json")
     assert result.exit_code == 0, result.output
     statuses = {o["handle"]: o["status"] for o in json.loads(result.stdout)["outcomes"]}
     assert statuses == {"support": "applied", B: "created"}
@@ -236,7 +228,7 @@ def test_restore_needs_the_environment_the_backup_was_taken_in(
     (repo / "kathansync.yaml").write_text(
         f"environments:\n  staging: {{api_url: '{kathan_env.url}'}}\n"
     )
-    result = run("restore", latest_id(repo), "--env", "staging", "--auto-approve")
+    result = invoke("restore", latest_id(repo), "--env", "staging", "--auto-approve")
     assert result.exit_code == 1
     assert "taken in environment None, not 'staging'" in result.stderr
 
@@ -247,7 +239,7 @@ def test_restore_reads_one_by_one_when_the_api_cannot_list(
     from kathansync.emulator import Fault
 
     kathan_env.inject(Fault(status=405, method="GET", path="/assistants"))
-    result = run("restore", latest_id(repo), "--auto-approve")
+    result = invoke("restore", latest_id(repo), "--auto-approve")
     assert result.exit_code == 0, result.output
     assert kathan_env.assistants[A] == applied[A]
     assert len(kathan_env.assistants) == 3  # B re-created (a 404 meant "gone"), `new` kept
@@ -261,16 +253,16 @@ def test_restore_applies_under_the_apply_lock(
 
     writes_before = kathan_env.stats()["methods"].get("PUT", 0)
     with apply_lock(repo / ".kathansync", "kathansync apply held-by-test"):
-        result = run("restore", latest_id(repo), "--auto-approve")
+        result = invoke("restore", latest_id(repo), "--auto-approve")
         assert result.exit_code == 1
         assert "another apply is running on this repository" in result.stderr
         assert "held-by-test" in result.stderr
         # Planning only takes no lock; applying the saved plan waits like any apply.
-        assert run("restore", latest_id(repo), "--out", "undo.json").exit_code == 0
-        result = run("apply", "undo.json")
+        assert invoke("restore", latest_id(repo), "--out", "undo.json").exit_code == 0
+        result = invoke("apply", "undo.json")
         assert result.exit_code == 1
         assert "another apply is running on this repository" in result.stderr
     assert kathan_env.stats()["methods"].get("PUT", 0) == writes_before
     assert kathan_env.assistants[A] != applied[A]
-    assert run("apply", "undo.json").exit_code == 0  # once the other apply is done
+    assert invoke("apply", "undo.json").exit_code == 0  # once the other apply is done
     assert kathan_env.assistants[A] == applied[A]

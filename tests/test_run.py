@@ -11,10 +11,9 @@ from pathlib import Path
 from subprocess import PIPE
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import invoke
 
 from kathansync.apply import Outcome, Status
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.models import Manifest
 from kathansync.plan import Action
@@ -24,19 +23,6 @@ A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 B = "3115faf9-c94c-4b85-83de-fee57eb0657f"
 C = "0a4b0b1e-5b7a-4d55-9c53-3f4c1f7e8a90"
 UNKNOWN = "9d1f3c55-0000-4000-8000-000000000404"
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def write(repo: Path, handle: str, text: str) -> Path:
@@ -72,7 +58,7 @@ def test_a_second_apply_fails_naming_the_holder_and_a_crash_releases_the_lock(
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == b"held\n"
-        result = run("apply", "--auto-approve")
+        result = invoke("apply", "--auto-approve")
         assert result.exit_code == 1
         assert "another apply is running on this repository" in result.output
         assert f"pid {holder.pid} on " in result.output
@@ -84,7 +70,7 @@ def test_a_second_apply_fails_naming_the_holder_and_a_crash_releases_the_lock(
         holder.wait()
         if holder.stdout is not None:
             holder.stdout.close()
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert kathan_env.assistants[A]["name"] == "Support"
     assert (repo / ".kathansync" / ".gitignore").read_text().splitlines()[1:3] == [
@@ -108,20 +94,20 @@ def test_an_unanswered_create_is_refused_until_a_list_shows_it_then_adopted(
 ) -> None:
     manifest = write(repo, "fresh", "name: Fresh\n")
     kathan_env.inject({"drop": True, "method": "POST"})
-    first = run("apply", "--auto-approve")
+    first = invoke("apply", "--auto-approve")
     assert first.exit_code == 1 and "may have been created" in first.output
     assert pending(repo) == ["fresh"]
 
-    again = run("apply", "--auto-approve")  # the server may still be processing the first
+    again = invoke("apply", "--auto-approve")  # the server may still be processing the first
     assert again.exit_code == 1
     assert "fresh: an earlier create" in again.output and "--force-create" in again.output
     assert requests(kathan_env, "POST") == 1
-    planned = run("plan")
+    planned = invoke("plan")
     assert planned.exit_code == 1 and "fresh: an earlier create" in planned.stderr
 
     created = "00000000-0000-4000-8000-00000000abcd"
     kathan_env.seed(created, name="Fresh")  # it landed after all
-    adopted = run("apply", "--auto-approve")
+    adopted = invoke("apply", "--auto-approve")
     assert adopted.exit_code == 0, adopted.output
     assert requests(kathan_env, "POST") == 1
     assert created in manifest.read_text()
@@ -131,8 +117,8 @@ def test_an_unanswered_create_is_refused_until_a_list_shows_it_then_adopted(
 def test_force_create_sends_the_create_again(repo: Path, kathan_env: EmulatorServer) -> None:
     manifest = write(repo, "fresh", "name: Fresh\n")
     kathan_env.inject({"drop": True, "method": "POST"})
-    assert run("apply", "--auto-approve").exit_code == 1
-    result = run("apply", "--auto-approve", "--force-create")
+    assert invoke("apply", "--auto-approve").exit_code == 1
+    result = invoke("apply", "--auto-approve", "--force-create")
     assert result.exit_code == 0, result.output
     assert requests(kathan_env, "POST") == 2
     assert "id:" in manifest.read_text() and pending(repo) == []
@@ -173,14 +159,14 @@ def test_an_unknown_id_is_named_and_the_others_are_planned(
     kathan_env.seed(A, name="Old")
     write(repo, "support", f"id: {A}\nname: Support\n")
     write(repo, "gone", f"id: {UNKNOWN}\nname: Gone\n")
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "support" in result.stdout and "1 to update" in result.stdout
     assert f"gone: assistant {UNKNOWN} not found" in result.stderr
     assert "remove `id:` from assistants/gone.yaml" in result.stderr
     assert "kathansync import" in result.stderr
 
-    applied = run("apply", "--auto-approve", "--format", "json")
+    applied = invoke("apply", "--auto-approve", "--format", "json")
     assert applied.exit_code == 1
     outcomes = {o["handle"]: o for o in json.loads(applied.stdout)["outcomes"]}
     assert outcomes["support"]["status"] == "applied"
@@ -193,7 +179,7 @@ def test_every_id_unknown_still_reads_as_a_wrong_url(
 ) -> None:
     write(repo, "one", f"id: {A}\nname: One\n")
     write(repo, "two", f"id: {B}\nname: Two\n")
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "is the API URL right?" in result.output
 
@@ -205,7 +191,7 @@ def test_a_failure_every_assistant_shares_is_said_once(
         kathan_env.seed(assistant_id, name=handle)
         write(repo, handle, f"id: {assistant_id}\nname: {handle}\n")
     monkeypatch.setenv("KATHAN_API_KEY", "not-the-key")
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert result.output.count("HTTP 401") == 1, result.output
     assert "all 3 assistants: HTTP 401 from GET /assistants/<id>" in result.output
@@ -219,8 +205,8 @@ def test_apply_planfile_shows_the_api_and_the_plan_before_applying(
 ) -> None:
     kathan_env.seed(A, name="Old")
     write(repo, "support", f"id: {A}\nname: Support\n")
-    assert run("plan", "--out", "plan.json").exit_code == 0
-    result = run("apply", "plan.json")
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 0, result.output
     shown = result.stdout
     assert f"Kathan API: {kathan_env.url}" in shown
@@ -231,7 +217,7 @@ def test_apply_lists_outcomes_in_the_plan_order(repo: Path, kathan_env: Emulator
     kathan_env.seed(A, name="Old")
     kathan_env.seed("00000000-0000-4000-8000-000000000001", name="Orphan")
     write(repo, "zz-support", f"id: {A}\nname: Support\n")
-    result = run("apply", "--auto-approve", "--prune", "--format", "json")
+    result = invoke("apply", "--auto-approve", "--prune", "--format", "json")
     assert result.exit_code == 0, result.output
     statuses = [o["status"] for o in json.loads(result.stdout)["outcomes"]]
     assert statuses == ["applied", "deleted"]  # by handle, deletes last, as the plan lists them
@@ -252,7 +238,7 @@ def test_plan_from_a_subfolder_uses_the_repository_settings(
     emulator.seed(A, name="Old")
     write(repo, "support", f"id: {A}\nname: Support\n")
     monkeypatch.chdir(repo / "assistants")
-    result = run("plan", "--env", "local", "--detailed-exitcode")
+    result = invoke("plan", "--env", "local", "--detailed-exitcode")
     assert result.exit_code == 2, result.output
     assert f"Kathan API: {emulator.url}" in result.stdout
 
@@ -292,9 +278,9 @@ def test_a_saved_plan_whose_assistant_was_deleted_since_names_the_unknown_id(
     kathan_env.seed(B, name="Old too")
     write(repo, "support", f"id: {A}\nname: Support\n")
     write(repo, "sales", f"id: {B}\nname: Sales\n")
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     del kathan_env.assistants[A]  # deleted in the dashboard while the plan waited for review
-    result = run("apply", "plan.json", "--format", "json")
+    result = invoke("apply", "plan.json", "--format", "json")
     assert result.exit_code == 1
     outcomes = {o["handle"]: o for o in json.loads(result.stdout)["outcomes"]}
     assert outcomes["sales"]["status"] == "applied"
@@ -312,7 +298,7 @@ def test_the_confirm_question_comes_after_the_unknown_id_and_keeps_it_failed(
     kathan_env.seed(A, name="Old")
     write(repo, "support", f"id: {A}\nname: Support\n")
     write(repo, "gone", f"id: {UNKNOWN}\nname: Gone\n")
-    result = CliRunner().invoke(cli, ["apply"], input="yes\n", catch_exceptions=False)
+    result = invoke("apply", input="yes\n")
     assert result.exit_code == 1
     said = result.stderr
     assert said.index(f"gone: assistant {UNKNOWN} not found") < said.index("Apply these changes?")

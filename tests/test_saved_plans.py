@@ -6,26 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 B = "3115faf9-c94c-4b85-83de-fee57eb0657f"
-
-
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def write(repo: Path, handle: str, text: str) -> Path:
@@ -40,9 +26,9 @@ def test_a_delete_is_refused_when_the_assistant_was_edited_since_the_plan(
     kathan_env.seed(A, name="Support")
     kathan_env.seed(B, name="Old line")
     write(repo, "support", f"id: {A}\nname: Support\n")
-    assert run("plan", "--prune", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--prune", "--out", "plan.json").exit_code == 0
     kathan_env.seed(B, name="New VIP line")  # someone revived it in the dashboard
-    result = run("apply", "plan.json")
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 1
     assert "stale" in result.output and "name" in result.output
     assert B in kathan_env.assistants
@@ -53,8 +39,8 @@ def test_a_reviewed_delete_is_applied(repo: Path, kathan_env: EmulatorServer) ->
     kathan_env.seed(A, name="Support")
     kathan_env.seed(B, name="Old line")
     write(repo, "support", f"id: {A}\nname: Support\n")
-    assert run("plan", "--prune", "--out", "plan.json").exit_code == 0
-    result = run("apply", "plan.json")
+    assert invoke("plan", "--prune", "--out", "plan.json").exit_code == 0
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 0, result.output
     assert B not in kathan_env.assistants
 
@@ -64,8 +50,8 @@ def test_prune_cannot_be_narrowed_by_target(repo: Path, kathan_env: EmulatorServ
     kathan_env.seed(B, name="Sales")
     write(repo, "support", f"id: {A}\nname: Support\n")
     write(repo, "sales", "name: Sales\n")  # manages B by name (adoption)
-    assert "0 to delete" in run("plan", "--prune").stdout
-    result = run("apply", "--prune", "--target", "support", "--auto-approve")
+    assert "0 to delete" in invoke("plan", "--prune").stdout
+    result = invoke("apply", "--prune", "--target", "support", "--auto-approve")
     assert result.exit_code == 1
     assert "--target" in result.output
     assert B in kathan_env.assistants
@@ -77,11 +63,11 @@ def test_an_adoption_in_a_saved_plan_is_refused_when_the_name_moved(
     kathan_env.seed(A, name="Support")
     kathan_env.seed(B, name="Other")
     path = write(repo, "support", "# our support line\nname: Support\n")
-    plan = run("plan", "--format", "json", "--out", "plan.json")
+    plan = invoke("plan", "--format", "json", "--out", "plan.json")
     assert json.loads(plan.stdout)["changes"][0]["adopted"] is True
     kathan_env.seed(A, name="Renamed")
     kathan_env.seed(B, name="Support")  # now B would be adopted: not what was reviewed
-    result = run("apply", "plan.json")
+    result = invoke("apply", "plan.json")
     assert result.exit_code == 1
     assert "stale" in result.output
     assert B not in path.read_text() and A not in path.read_text()
@@ -92,9 +78,9 @@ def test_stale_message_names_only_the_fields_that_moved(
 ) -> None:
     kathan_env.seed(A, name="Support", first_message="Hi", voice={"speed": 1})
     write(repo, "support", f"id: {A}\nname: Support\nfirst_message: Hello\nvoice:\n  speed: 1\n")
-    assert run("plan", "--out", "plan.json").exit_code == 0
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
     kathan_env.assistants[A]["voice"]["speed"] = 1.2
-    result = run("apply", "plan.json", "--format", "json")
+    result = invoke("apply", "plan.json", "--format", "json")
     assert result.exit_code == 1
     (outcome,) = json.loads(result.stdout)["outcomes"]
     assert outcome["status"] == "stale"
@@ -108,7 +94,7 @@ def test_an_interpolated_name_never_shows_in_an_adoption_error(
     kathan_env.seed(A, name="s3cr3t-VALUE-xyz")
     kathan_env.seed(B, name="s3cr3t-VALUE-xyz")
     write(repo, "support", "name: ${SECRET_NAME}\n")
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 1
     assert "2 remote assistants are named (sensitive)" in result.output
     assert "s3cr3t" not in result.output

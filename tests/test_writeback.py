@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeRepo
 
 from kathansync import atomic
 from kathansync.errors import ConfigError
@@ -63,11 +64,8 @@ def _remote(manifest: Manifest, **changes: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "kathansync.yaml").write_text("{}\n")
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="{}\n")
 
 
 # --- write_id ----------------------------------------------------------------------------------

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
+from conftest import MakeRepo, invoke
 
-from kathansync.cli import cli
 from kathansync.errors import ConfigError
 from kathansync.load import load_manifests
 from kathansync.models import Manifest
@@ -20,11 +19,8 @@ BOM = b"\xef\xbb\xbf"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "kathansync.yaml").write_text("{}\n")
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="{}\n")
 
 
 def _write(repo: Path, data: bytes) -> Path:
@@ -117,11 +113,11 @@ def test_apply_writes_the_id_of_a_create_into_a_file_with_a_trailing_tab(
     repo: Path, kathan_env: Any
 ) -> None:
     path = _write(repo, b"# new one\r\nname: Brand new\t\r\n")
-    result = CliRunner().invoke(cli, ["apply", "--auto-approve"], catch_exceptions=False)
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     (created,) = kathan_env.assistants
     assert path.read_bytes() == b"# new one\r\nid: %s\r\nname: Brand new\t\r\n" % created.encode()
-    plan = CliRunner().invoke(cli, ["plan"], catch_exceptions=False)
+    plan = invoke("plan")
     assert "No changes." in plan.stdout
 
 

@@ -7,9 +7,8 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 from kathansync.scaffold import EXAMPLE, SCHEMA, scaffold_files
 from kathansync.writeback.credentials import hide_credentials, looks_like_credential
@@ -24,11 +23,8 @@ SCHEMA_LINE = f"# yaml-language-server: $schema=../{SCHEMA.as_posix()}"  # one c
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "kathansync.yaml").write_text("{}\n")
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+def repo(make_repo: MakeRepo) -> Path:
+    return make_repo(config="{}\n")
 
 
 @pytest.fixture
@@ -44,10 +40,6 @@ def remote(kathan_env: EmulatorServer) -> EmulatorServer:
     return kathan_env
 
 
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
-
-
 # --- duplicates: every manifest in the repository counts ----------------------------------------
 
 
@@ -57,7 +49,7 @@ def test_import_into_another_folder_skips_assistants_managed_anywhere_in_the_rep
     (repo / "assistants" / "sales.yaml").write_text(f"id:\n  production: {SALES}\nname: Sales\n")
     (repo / "teams" / "support").mkdir(parents=True)
     (repo / "teams" / "support" / "bot.yml").write_text(f"id: {SUPPORT.upper()}\nname: S\n")
-    result = run("import", "--all", "--dir", "other")
+    result = invoke("import", "--all", "--dir", "other")
     assert result.exit_code == 0, result.output
     assert "0 imported, 2 already managed, 0 failed." in result.stdout
     assert f"{SALES}: already managed in assistants/sales.yaml" in result.stderr
@@ -68,7 +60,7 @@ def test_import_into_another_folder_skips_assistants_managed_anywhere_in_the_rep
 def test_yaml_under_hidden_folders_is_not_read_for_ids(repo: Path, remote: EmulatorServer) -> None:
     (repo / ".git").mkdir()
     (repo / ".git" / "x.yaml").write_text(f"id: {SALES}\n")
-    result = run("import", SALES, "--dir", "other")
+    result = invoke("import", SALES, "--dir", "other")
     assert result.exit_code == 0, result.output
     assert (repo / "other" / "sales.yaml").is_file()
 
@@ -79,7 +71,7 @@ def test_yaml_under_hidden_folders_is_not_read_for_ids(repo: Path, remote: Emula
 def test_a_credential_in_a_url_is_written_as_a_variable_and_never_in_plain_text(
     repo: Path, remote: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = run("import", SUPPORT)
+    result = invoke("import", SUPPORT)
     assert result.exit_code == 0, result.output
     path = repo / "assistants" / "acme-support.yaml"
     text = path.read_text()
@@ -93,7 +85,7 @@ def test_a_credential_in_a_url_is_written_as_a_variable_and_never_in_plain_text(
     # No secret in the file: the ordinary mode for a file meant for git (0644 under umask 022).
     assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044
     monkeypatch.setenv(VARIABLE, HOOK)
-    plan = run("plan")
+    plan = invoke("plan")
     assert "No changes." in plan.stdout, plan.output
 
 
@@ -135,9 +127,9 @@ def test_hide_credentials_names_each_variable_by_handle_and_path() -> None:
 
 
 def test_imported_files_start_with_the_schema_line(repo: Path, remote: EmulatorServer) -> None:
-    assert run("import", SALES).exit_code == 0
+    assert invoke("import", SALES).exit_code == 0
     assert (repo / "assistants" / "sales.yaml").read_text().splitlines()[0] == SCHEMA_LINE
-    assert run("import", SUPPORT, "--dir", "assistants/deep/er").exit_code == 0
+    assert invoke("import", SUPPORT, "--dir", "assistants/deep/er").exit_code == 0
     first = (repo / "assistants" / "deep" / "er" / "acme-support.yaml").read_text().split("\n")[0]
     assert first == f"# yaml-language-server: $schema=../../../{SCHEMA.as_posix()}"
 
@@ -155,24 +147,24 @@ def test_values_the_folder_defaults_give_are_left_out_and_still_managed(
     (repo / "assistants" / "_defaults.yaml").write_text(
         "voice:\n  speed: 1.2\n  language: de\nspeech_settings:\n  style: professional\n"
     )
-    assert run("import", SUPPORT).exit_code == 0
+    assert invoke("import", SUPPORT).exit_code == 0
     text = (repo / "assistants" / "acme-support.yaml").read_text()
     assert "speed:" not in text and "style:" not in text
     assert "  voice_id: alloy\n" in text
     assert "  language: en\n" in text, "differs from the defaults: written"
-    assert "No changes." in run("plan").stdout
+    assert "No changes." in invoke("plan").stdout
     # Managed through _defaults.yaml: changing it there plans a change for the assistant.
     (repo / "assistants" / "_defaults.yaml").write_text("voice:\n  speed: 1.3\n")
-    assert "voice.speed" in run("plan").stdout
+    assert "voice.speed" in invoke("plan").stdout
 
 
 def test_omit_defaults_also_leaves_out_the_api_defaults(repo: Path, remote: EmulatorServer) -> None:
-    assert run("import", SALES, "--omit-defaults").exit_code == 0
+    assert invoke("import", SALES, "--omit-defaults").exit_code == 0
     text = (repo / "assistants" / "sales.yaml").read_text()
     assert "tts_provider" not in text and "llm:" not in text and "recording:" not in text
     assert "name: Sales\n" in text
-    assert "No changes." in run("plan").stdout
-    assert run("import", SUPPORT).exit_code == 0
+    assert "No changes." in invoke("plan").stdout
+    assert invoke("import", SUPPORT).exit_code == 0
     assert "tts_provider: cartesia" in (repo / "assistants" / "acme-support.yaml").read_text()
 
 
@@ -194,7 +186,7 @@ def test_pull_of_a_prompt_file_only_shows_its_path_and_counts_it_apart(
     manifest = repo / "assistants" / "support.yaml"
     manifest.write_text(f"id: {SUPPORT}\nsystem_instruction: !file ../prompts/support.md\n")
     remote.seed(SUPPORT, system_instruction="Be very nice.\n")
-    result = run("pull", "--write-files")
+    result = invoke("pull", "--write-files")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "prompts/support.md: updated (support)\n"
@@ -210,7 +202,7 @@ def test_pull_leaves_a_credential_looking_remote_value_out_of_the_file(
     manifest = repo / "assistants" / "support.yaml"
     text = f"id: {SUPPORT}\ncall_actions:\n  webhook_url: https://hooks.example.com/old\n"
     manifest.write_text(text)
-    result = run("pull")
+    result = invoke("pull")
     assert result.exit_code == 0, result.output
     assert SECRET not in result.output and manifest.read_text() == text
     assert "call_actions.webhook_url: the remote value looks like a credential" in result.stdout

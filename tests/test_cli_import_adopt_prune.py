@@ -1,4 +1,4 @@
-"""CLI end to end (issue 6): import, pull, create, adoption by name, and careful pruning."""
+"""CLI end to end: import, pull, create with id write-back, adoption by name, careful pruning."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from conftest import invoke
 
-from kathansync.cli import cli
 from kathansync.emulator import EmulatorServer
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -18,26 +17,12 @@ EXTRA = "9a8b7c6d-0000-4000-8000-00000000000e"
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty repository (assistants/ exists, no manifests), the working directory."""
-    (tmp_path / "assistants").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
 def three(kathan_env: EmulatorServer) -> EmulatorServer:
     """The emulator with three assistants built in the dashboard."""
     kathan_env.seed(SUPPORT, name="Acme Support", voice={"speed": 1.05})
     kathan_env.seed(SALES, name="Sales Line", system_instruction="Sell.\nPolitely.\n")
     kathan_env.seed(HOURS, name="After Hours", description=None)
     return kathan_env
-
-
-def run(*args: str) -> Result:
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def count(emulator: EmulatorServer, method: str) -> int:
@@ -55,7 +40,7 @@ def manifest_with_id(repo: Path, assistant_id: str) -> Path:
 
 
 def test_import_all_then_plan_is_clean(repo: Path, three: EmulatorServer) -> None:
-    result = run("import", "--all")
+    result = invoke("import", "--all")
     assert result.exit_code == 0, result.output
     files = sorted((repo / "assistants").glob("*.yaml"))
     assert len(files) == 3
@@ -64,14 +49,14 @@ def test_import_all_then_plan_is_clean(repo: Path, three: EmulatorServer) -> Non
         assert text.startswith("# yaml-language-server: $schema=")
         assert text.splitlines()[1] == f"id: {assistant_id}"
 
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.stdout
     assert count(three, "PUT") == 0
 
     # A second import writes nothing new and overwrites nothing.
     before = {p: p.read_text() for p in files}
-    result = run("import", "--all")
+    result = invoke("import", "--all")
     assert result.exit_code == 0, result.output
     assert {p: p.read_text() for p in (repo / "assistants").glob("*.yaml")} == before
 
@@ -79,17 +64,17 @@ def test_import_all_then_plan_is_clean(repo: Path, three: EmulatorServer) -> Non
 def test_pull_takes_remote_change_keeps_comments_and_plan_is_clean(
     repo: Path, three: EmulatorServer
 ) -> None:
-    assert run("import", "--all").exit_code == 0
+    assert invoke("import", "--all").exit_code == 0
     support = manifest_with_id(repo, SUPPORT)
     commented = "# Owned by the support team\n" + support.read_text()
     commented = commented.replace("name: Acme Support", "name: Acme Support  # shown to callers")
     support.write_text(commented)
 
     three.assistants[SUPPORT]["voice"]["speed"] = 1.2  # a deliberate dashboard edit
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 2, result.output
 
-    result = run("pull")
+    result = invoke("pull")
     assert result.exit_code == 0, result.output
     assert "voice.speed" in result.stdout
     pulled = support.read_text()
@@ -103,7 +88,7 @@ def test_pull_takes_remote_change_keeps_comments_and_plan_is_clean(
     ]
     assert len(changed) == 1 and "1.2" in changed[0][1], changed
 
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.stdout
 
@@ -125,7 +110,7 @@ def test_create_posts_writes_id_with_comments_and_next_plan_is_clean(
     manifest = repo / "assistants" / "billing.yaml"
     manifest.write_text(NEW_YAML)
 
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 0, result.output
     assert "+ billing" in result.stdout
     assert "name" in result.stdout and "Billing" in result.stdout
@@ -133,7 +118,7 @@ def test_create_posts_writes_id_with_comments_and_next_plan_is_clean(
     assert "1 to create" in result.stdout
     assert count(kathan_env, "POST") == 0
 
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert count(kathan_env, "POST") == 1
     (created_id,) = kathan_env.assistants
@@ -145,7 +130,7 @@ def test_create_posts_writes_id_with_comments_and_next_plan_is_clean(
     for line in NEW_YAML.splitlines():
         assert line + "\n" in text  # every line of the user's file kept as written
 
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.stdout
     assert count(kathan_env, "POST") == 1
@@ -160,13 +145,13 @@ def test_same_name_adopts_instead_of_creating(repo: Path, three: EmulatorServer)
         "# Sales, already in the dashboard\nname: Sales Line\nvoice:\n  speed: 1.3\n"
     )
 
-    result = run("plan")
+    result = invoke("plan")
     assert result.exit_code == 0, result.output
     assert SALES in result.output
     assert "adopt" in result.output
     assert "0 to create" in result.stdout
 
-    result = run("apply", "--auto-approve")
+    result = invoke("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert count(three, "POST") == 0
     assert len(three.assistants) == 3
@@ -174,7 +159,7 @@ def test_same_name_adopts_instead_of_creating(repo: Path, three: EmulatorServer)
     text = manifest.read_text()
     assert SALES in text and text.startswith("# Sales, already in the dashboard\n")
 
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.stdout
 
@@ -185,7 +170,7 @@ def test_two_remotes_with_the_name_ask_for_an_explicit_id(
     three.seed(EXTRA, name="Sales Line")
     (repo / "assistants" / "sales.yaml").write_text("name: Sales Line\n")
     for command in (["plan"], ["apply", "--auto-approve"]):
-        result = run(*command)
+        result = invoke(*command)
         assert result.exit_code == 1
         assert "id" in result.output
         assert SALES in result.output and EXTRA in result.output
@@ -207,22 +192,22 @@ def test_prune_lists_deletes_with_name_and_id_then_deletes(
     (repo / "assistants" / "sales.yaml").write_text(f"id: {SALES}\nname: Sales Line\n")
 
     # Never deletes without --prune.
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
-    assert run("apply", "--auto-approve").exit_code == 0
+    assert invoke("apply", "--auto-approve").exit_code == 0
     assert count(three, "DELETE") == 0
 
-    result = run("plan", "--prune")
+    result = invoke("plan", "--prune")
     assert result.exit_code == 0, result.output
     assert "After Hours" in result.stdout and HOURS in result.stdout
     assert "1 to delete" in result.stdout
 
-    plan = json.loads(run("plan", "--prune", "--format", "json").stdout)
+    plan = json.loads(invoke("plan", "--prune", "--format", "json").stdout)
     deletes = [c for c in plan["changes"] if c["action"] == "delete"]
     assert [(c["id"], c.get("name")) for c in deletes] == [(HOURS, "After Hours")]
     assert plan["summary"]["delete"] == 1
 
-    result = run("apply", "--prune", "--auto-approve")
+    result = invoke("apply", "--prune", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert count(three, "DELETE") == 1
     assert set(three.assistants) == {SUPPORT, SALES}
@@ -233,16 +218,16 @@ def test_prune_past_threshold_refused_without_force(repo: Path, three: EmulatorS
     keep_support(repo)  # 3 of 4 remotes (75 %) would go
 
     for command in (["plan", "--prune"], ["apply", "--prune", "--auto-approve"]):
-        result = run(*command)
+        result = invoke(*command)
         assert result.exit_code == 1
         assert "--force" in result.output
         assert "Traceback" not in result.output
     assert count(three, "DELETE") == 0
 
-    result = run("plan", "--prune", "--force")
+    result = invoke("plan", "--prune", "--force")
     assert result.exit_code == 0, result.output
     assert "3 to delete" in result.stdout
-    result = run("apply", "--prune", "--force", "--auto-approve")
+    result = invoke("apply", "--prune", "--force", "--auto-approve")
     assert result.exit_code == 0, result.output
     assert set(three.assistants) == {SUPPORT}
     assert count(three, "DELETE") == 3
@@ -256,10 +241,10 @@ def test_adoption_is_visible_in_text_and_markdown_plans(repo: Path, three: Emula
     mentioned the adoption.
     """
     (repo / "assistants" / "sales.yaml").write_text("name: Sales Line\n")
-    result = run("plan", "--detailed-exitcode")
+    result = invoke("plan", "--detailed-exitcode")
     assert result.exit_code == 2, result.output
     for fmt in ("text", "markdown"):
-        out = run("plan", "--quiet", "--format", fmt).stdout
+        out = invoke("plan", "--quiet", "--format", fmt).stdout
         assert "adopt" in out.lower(), out
         assert SALES in out
         assert "No changes." not in out, out
@@ -269,7 +254,7 @@ def test_import_dedupes_handles_and_never_overwrites(repo: Path, three: Emulator
     three.seed(EXTRA, name="Sales Line")
     mine = repo / "assistants" / "sales-line.yaml"
     mine.write_text("# mine\nname: Other\n")
-    result = run("import", SALES, EXTRA)
+    result = invoke("import", SALES, EXTRA)
     assert result.exit_code == 0, result.output
     assert mine.read_text() == "# mine\nname: Other\n"
     names = {manifest_with_id(repo, i).name for i in (SALES, EXTRA)}
@@ -277,7 +262,7 @@ def test_import_dedupes_handles_and_never_overwrites(repo: Path, three: Emulator
 
 
 def test_import_checks_ids_before_any_request(repo: Path, three: EmulatorServer) -> None:
-    result = run("import", "not-a-uuid")
+    result = invoke("import", "not-a-uuid")
     assert result.exit_code == 1
     assert "not an assistant id" in result.output
     assert three.stats()["total"] == 0

@@ -1,4 +1,4 @@
-"""CLI end to end (issue 7): markdown plans, GitHub annotations, CLI manners, schema, init."""
+"""CLI manners: --version, help, colour, completion, Ctrl-C, the API line, schema and init."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 import pytest
-from click.testing import CliRunner, Result
+from conftest import MakeRepo, invoke
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
@@ -35,14 +35,9 @@ voice:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def repo(make_repo: MakeRepo) -> Path:
     """One manifest, the working directory; no CI variables inherited from the real runner."""
-    (tmp_path / "assistants").mkdir()
-    (tmp_path / "assistants" / "support.yaml").write_text(SUPPORT_YAML)
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return make_repo(files={"assistants/support.yaml": SUPPORT_YAML})
 
 
 @pytest.fixture
@@ -52,109 +47,19 @@ def remote(kathan_env: EmulatorServer) -> EmulatorServer:
     return kathan_env
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> Result:
-    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-
-def break_manifest(repo: Path) -> None:
-    """An unknown key on line 8: an error with a known location."""
-    (repo / "assistants" / "support.yaml").write_text(SUPPORT_YAML + "voice_sped: 1\n")
-
-
-# --- markdown and GitHub Actions -------------------------------------------------------------
-
-
-def test_markdown_plan_has_summary_line_and_details(repo: Path, remote: EmulatorServer) -> None:
-    result = run("plan", "--format", "markdown")
-    assert result.exit_code == 0, result.output
-    first = result.stdout.splitlines()[0]
-    assert "1 to update" in first
-    assert "<details>" in result.stdout and "</details>" in result.stdout
-    assert "```diff" in result.stdout and "+Be kind." in result.stdout
-    assert "voice.speed" in result.stdout
-
-
-def test_in_actions_plan_appends_markdown_to_step_summary(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    summary = repo / "summary.md"
-    summary.write_text("## Earlier step\n")  # the runner's file is shared by a job's steps
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    result = run("plan", env=env)
-    assert result.exit_code == 0, result.output
-    assert "Plan: 0 to create, 1 to update" in result.stdout  # stdout keeps the asked format
-    text = summary.read_text()
-    assert text.startswith("## Earlier step\n")
-    assert "<details>" in text and "1 to update" in text
-
-
-def test_in_actions_apply_adds_plan_and_outcomes_to_step_summary(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    summary = repo / "summary.md"
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
-    result = run("apply", "--auto-approve", env=env)
-    assert result.exit_code == 0, result.output
-    text = summary.read_text()
-    assert "<details>" in text and "1 to update" in text  # what was planned
-    assert "1 applied" in text  # and what became of it
-
-
-def test_in_actions_invalid_manifest_prints_error_annotations(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    break_manifest(repo)
-    env = {"GITHUB_ACTIONS": "true"}
-    result = run("plan", env=env)
-    assert result.exit_code == 1
-    annotations = [line for line in result.output.splitlines() if line.startswith("::error ")]
-    assert annotations, result.output
-    assert annotations[0].startswith("::error file=assistants/support.yaml,line=8,col=1::")
-    assert remote.stats()["total"] == 0
-
-
-def test_outside_actions_invalid_manifest_prints_no_workflow_commands(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    """Workflow commands are for GitHub's runner: a terminal or another CI gets plain errors.
-
-    (Once broken: the CLI's manifest loading annotated unconditionally.)
-    """
-    break_manifest(repo)
-    result = run("plan")
-    assert result.exit_code == 1
-    assert "support.yaml:8:1" in result.output
-    assert "::error" not in result.output, result.output
-
-    result = run("plan", "--format", "github")  # asked for: annotations even outside Actions
-    assert result.exit_code == 1
-    assert "::error file=assistants/support.yaml,line=8,col=1::" in result.output
-
-
-def test_validate_format_github_prints_annotations_on_stdout(repo: Path) -> None:
-    break_manifest(repo)
-    result = run("validate", "--format", "github")
-    assert result.exit_code == 1
-    assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout
-    assert "did you mean" in result.stdout
-
-    # Outside Actions and without --format github: no workflow commands.
-    assert "::error" not in run("validate").output
-
-
 # --- everyday CLI manners --------------------------------------------------------------------
 
 
 def test_version() -> None:
-    result = run("--version")
+    result = invoke("--version")
     assert result.exit_code == 0
     assert __version__ in result.stdout and "kathansync" in result.stdout
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    assert run("--help").exit_code == 0
+    assert invoke("--help").exit_code == 0
     for name in cli.commands:
-        result = run(name, "--help")
+        result = invoke(name, "--help")
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, name
 
@@ -197,7 +102,7 @@ def test_no_color_flag_and_variable_on_a_terminal(repo: Path, remote: EmulatorSe
 
 
 def test_schema_validates_the_repository_examples() -> None:
-    result = run("schema")
+    result = invoke("schema")
     assert result.exit_code == 0
     schema = json.loads(result.stdout)
     Draft202012Validator.check_schema(schema)
@@ -217,7 +122,7 @@ def test_init_then_validate_and_refuse_a_second_init(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "fresh"
-    result = run("init", str(target))
+    result = invoke("init", str(target))
     assert result.exit_code == 0, result.output
     assert (target / "kathansync.yaml").is_file()
     workflow = YAML(typ="safe").load((target / ".github/workflows/kathansync.yml").read_text())
@@ -226,58 +131,31 @@ def test_init_then_validate_and_refuse_a_second_init(
     assert "YOUR-ORG/kathansync@v1" in result.stdout  # the placeholder to edit is named
     assert f"created {target / '.gitignore'}" in result.stdout
 
-    result = run("validate", "--dir", str(target / "assistants"))
+    result = invoke("validate", "--dir", str(target / "assistants"))
     assert result.exit_code == 0, result.output
     assert "0 manifest(s) valid" in result.stdout  # the example is not an assistant
 
     example = target / "assistants" / "_example.yaml"
     before = example.read_text()
-    result = run("init", str(target))
+    result = invoke("init", str(target))
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert example.read_text() == before
 
 
-# --- Issue 13: the rough edges a new user hits ----------------------------------------------
-
-
-def test_format_github_annotations_go_to_stdout_for_plan_and_validate(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    break_manifest(repo)
-    for command in ("plan", "validate"):
-        result = run(command, "--format", "github")
-        assert result.exit_code == 1
-        assert "::error file=assistants/support.yaml,line=8,col=1::" in result.stdout, command
-        assert "::error" not in result.stderr, command
-
-
-def test_in_actions_other_formats_keep_annotations_off_stdout(
-    repo: Path, remote: EmulatorServer
-) -> None:
-    # stdout may be redirected into the pull-request comment: only the plan goes there.
-    (repo / "assistants" / "support.yaml").write_text(
-        SUPPORT_YAML + "speech_settings:\n  style: posh\n"
-    )
-    result = run("plan", "--format", "markdown", env={"GITHUB_ACTIONS": "true"})
-    assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("<!-- kathansync-plan -->")
-    assert "::warning file=assistants/support.yaml" in result.stderr
-
-
 def test_validate_help_offers_no_network_options() -> None:
-    text = run("validate", "--help").stdout
+    text = invoke("validate", "--help").stdout
     assert "--api-url" not in text and "--verbose" not in text
     assert "--dir" in text and "--env" in text and "--quiet" in text and "--no-color" in text
-    assert "--api-url" in run("plan", "--help").stdout
+    assert "--api-url" in invoke("plan", "--help").stdout
 
 
 def test_the_api_line_comes_before_any_request(repo: Path, remote: EmulatorServer) -> None:
     # Nothing listens there: the fetch fails, and the user still saw which API was meant.
-    result = run("plan", "--max-retries", "0", env={"KATHAN_API_URL": "http://127.0.0.1:9"})
+    result = invoke("plan", "--max-retries", "0", env={"KATHAN_API_URL": "http://127.0.0.1:9"})
     assert result.exit_code == 1
     assert result.stdout == "Kathan API: http://127.0.0.1:9\n"
-    ok = run("plan")
+    ok = invoke("plan")
     assert ok.stdout.startswith(f"Kathan API: {remote.url}\n\n~ support")
     assert ok.stdout.count("Kathan API:") == 1
 
@@ -318,7 +196,7 @@ def test_ctrl_c_at_the_prompt_ends_the_line_first(
 
     monkeypatch.setattr(pipeline, "_interactive", lambda: True)
     monkeypatch.setattr(pipeline.click, "prompt", interrupted)
-    result = run("apply")
+    result = invoke("apply")
     assert result.exit_code == 1
     assert result.stderr.endswith("\nAborted.\n")
     assert remote.stats()["methods"].get("PUT", 0) == 0
@@ -348,7 +226,7 @@ def test_ctrl_c_during_apply_says_what_was_sent_and_what_was_not(
         return send(change, client)
 
     monkeypatch.setattr(apply_module, "_apply_one", ctrl_c_on_b)
-    result = run("apply", "--auto-approve", "--parallelism", "1")
+    result = invoke("apply", "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert (
