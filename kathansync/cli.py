@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from kathansync import __version__
-from kathansync.commands import backups, conversations, doctor, manage, pipeline, tools
+from kathansync.commands import backups, conversations, doctor, manage, sync, tools
 from kathansync.commands.common import EXIT_ERROR, EXIT_OK
 
 
@@ -81,9 +81,9 @@ def cli() -> None:
 
 
 for command in (
-    pipeline.validate,
-    pipeline.plan,
-    pipeline.apply,
+    sync.validate,
+    sync.plan,
+    sync.apply,
     manage.import_,
     manage.pull,
     tools.schema,

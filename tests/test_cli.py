@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import MakeRepo, invoke
 
-from kathansync.commands import pipeline
+from kathansync.commands import sync
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 SALES = "3115faf9-c94c-4b85-83de-fee57eb0657f"
@@ -205,7 +205,7 @@ def test_apply_without_terminal_refuses(repo: Path, remote: Any) -> None:
 
 
 def test_apply_asks_for_yes(repo: Path, remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    monkeypatch.setattr(sync, "_interactive", lambda: True)
     result = invoke("apply", input="no\n")
     assert result.exit_code == 1
     assert puts(remote) == 0
@@ -362,8 +362,8 @@ def test_a_change_made_while_the_prompt_waits_is_refused_as_stale(
         remote.assistants[SUPPORT]["voice"]["speed"] = 1.3  # edited in the dashboard meanwhile
         return "yes"
 
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
-    monkeypatch.setattr(pipeline.click, "prompt", answer_later)
+    monkeypatch.setattr(sync, "_interactive", lambda: True)
+    monkeypatch.setattr(sync.click, "prompt", answer_later)
     result = invoke("apply")
     assert result.exit_code == 1
     assert "stale" in result.output and "voice.speed" in result.output

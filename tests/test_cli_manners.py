@@ -189,13 +189,13 @@ def test_shell_completion_stays_silent_on_a_broken_config(repo: Path) -> None:
 def test_ctrl_c_at_the_prompt_ends_the_line_first(
     repo: Path, remote: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kathansync.commands import pipeline
+    from kathansync.commands import sync
 
     def interrupted(*args: object, **kwargs: object) -> str:
         raise click.Abort()  # what click.prompt raises on Ctrl-C
 
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
-    monkeypatch.setattr(pipeline.click, "prompt", interrupted)
+    monkeypatch.setattr(sync, "_interactive", lambda: True)
+    monkeypatch.setattr(sync.click, "prompt", interrupted)
     result = invoke("apply")
     assert result.exit_code == 1
     assert result.stderr.endswith("\nAborted.\n")

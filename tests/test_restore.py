@@ -190,9 +190,9 @@ def test_restore_asks_first_and_a_no_sends_nothing(
     applied: dict[str, dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from kathansync.commands import pipeline
+    from kathansync.commands import sync
 
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    monkeypatch.setattr(sync, "_interactive", lambda: True)
     puts = kathan_env.stats()["methods"].get("PUT", 0)
     answer = invoke("restore", latest_id(repo), input="no\n")
     assert answer.exit_code == 1

@@ -292,9 +292,9 @@ def test_a_saved_plan_whose_assistant_was_deleted_since_names_the_unknown_id(
 def test_the_confirm_question_comes_after_the_unknown_id_and_keeps_it_failed(
     repo: Path, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kathansync.commands import pipeline
+    from kathansync.commands import sync
 
-    monkeypatch.setattr(pipeline, "_interactive", lambda: True)
+    monkeypatch.setattr(sync, "_interactive", lambda: True)
     kathan_env.seed(A, name="Old")
     write(repo, "support", f"id: {A}\nname: Support\n")
     write(repo, "gone", f"id: {UNKNOWN}\nname: Gone\n")

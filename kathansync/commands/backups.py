@@ -156,7 +156,7 @@ def _restore(
     opts: Options,
 ) -> int:
     from kathansync.backup.restoring import make_restore_plan, recheck_restore, save_restore_plan
-    from kathansync.commands.pipeline import _confirm, _show_plan
+    from kathansync.commands.sync import confirm_plan, show_plan
 
     run = make_restore_plan(session, conn, request)
     if out:
@@ -166,13 +166,13 @@ def _restore(
         return EXIT_OK
     refused: dict[str, Outcome] = {}
     if run.plan.has_changes and not auto_approve:
-        if not _confirm(run.plan, fmt, opts):
+        if not confirm_plan(run.plan, fmt, opts):
             return EXIT_ERROR
         # As apply does: only what the person saw is sent; what moved meanwhile is refused.
         quiet = session.quietly()
         run, refused = recheck_restore(quiet, conn, request, run.plan, run.keys.salt)
     elif run.plan.has_changes:
-        _show_plan(run.plan, fmt, opts)
+        show_plan(run.plan, fmt, opts)
     return _apply_restore(session, conn, run, refused, request, fmt, opts)
 
 
@@ -227,13 +227,13 @@ def apply_saved_restore(
     """`apply FILE` for a plan made by `restore --out FILE` (`kwargs`: apply's options), under
     the apply lock: re-planned from its backup, every assistant that moved since refused."""
     from kathansync.backup.restoring import load_restore_plan, recheck_restore
-    from kathansync.commands.pipeline import _show_plan
+    from kathansync.commands.sync import show_plan
 
     with session.locked(f"kathansync apply {planfile}"):
         saved, request = load_restore_plan(planfile, session.settings)
         with session.connect(network_from(kwargs)) as conn:
             run, refused = recheck_restore(session, conn, request, saved.as_plan(), saved.salt)
             if run.plan.has_changes:
-                _show_plan(run.plan, fmt, opts)  # what is being applied, as `apply FILE` does
+                show_plan(run.plan, fmt, opts)  # what is being applied, as `apply FILE` does
             backup = not kwargs["no_backup"]
             return _apply_restore(session, conn, run, refused, request, fmt, opts, backup)

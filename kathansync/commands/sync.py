@@ -1,4 +1,4 @@
-"""validate, plan, apply: the pipeline commands, from manifests to verified PUTs."""
+"""validate, plan, apply: the commands of the sync loop, from manifests to verified PUTs."""
 
 from __future__ import annotations
 
@@ -294,7 +294,7 @@ def _reviewed(
             conn, manifests, saved.as_plan(), saved.salt, force_create=force_create
         )
         if run.plan.has_changes:
-            _show_plan(run.plan, fmt, opts, header=header)  # what is being applied
+            show_plan(run.plan, fmt, opts, header=header)  # what is being applied
         return run, refused
     prune, force = kwargs.pop("prune"), kwargs.pop("force")
     run = session.plan(
@@ -319,23 +319,23 @@ def _approved(run: Planned, auto_approve: bool, fmt: str, opts: Options, *, head
     """Show the plan; unless --auto-approve, a person must answer 'yes' (told first what is
     held back)."""
     if auto_approve:
-        _show_plan(run.plan, fmt, opts, header=header)
+        show_plan(run.plan, fmt, opts, header=header)
         return True
     for held in run.blocked.values():  # before the question: the person should know
         click.echo(f"Error: {held.message}", err=True)
-    return _confirm(run.plan, fmt, opts, header=header)
+    return confirm_plan(run.plan, fmt, opts, header=header)
 
 
-def _show_plan(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> None:
+def show_plan(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> None:
     """The plan before an apply: on stdout in text mode; with a machine format, stdout is the
     result only, so the plan goes to stderr for whoever watches."""
     text = render_plan_for(the_plan, "text", opts, header=header)
     click.echo(text, err=fmt != "text")  # a blank line after
 
 
-def _confirm(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> bool:
+def confirm_plan(the_plan: Plan, fmt: str, opts: Options, *, header: bool = True) -> bool:
     """Show the plan and get a 'yes' from a person at a terminal."""
-    _show_plan(the_plan, fmt, opts, header=header)
+    show_plan(the_plan, fmt, opts, header=header)
     if not _interactive():
         from kathansync.errors import ConfigError
 
