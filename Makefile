@@ -24,7 +24,7 @@ lint: install
 demo: install ## plan and apply against the built-in emulator, no credentials needed
 	bash scripts/demo.sh
 
-bench: install ## timings against the emulator with 50 ms latency (see docs/performance.md)
+bench: install ## targets of issues 11 and 16 beside the floor, ~3 min, not part of `test` (docs/performance.md)
 	$(BIN)/python scripts/bench.py
 
 fuzz: install ## the fuzz and property tests with many more examples than `make test` runs

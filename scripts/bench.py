@@ -1,334 +1,260 @@
-"""`make bench`: kathansync's speed against the emulator with injected latency.
+"""`make bench`: kathansync against its targets (issues 11 and 16), beside the floor, same run.
 
-Runs the real CLI as a subprocess (start-up included) against `kathansync emulator` in another
-process, and prints wall time, requests sent and the ratio to the sequential floor
-(requests x latency). Targets and recorded figures: docs/performance.md.
-Not a test: a slow machine prints slow numbers, nothing fails.
+Drives the real CLI in a fresh process (start-up included) against `kathansync emulator` in
+another process with injected latency. Every measurement is printed on one line with the
+floor measured right beside it in the same run, and the ratio: on a shared 2-core machine the
+absolute times move from run to run, the ratios much less. The floor is a process that reads
+the same files and parses them with the fastest YAML parser installed (ryaml; measured,
+scripts/benchkit.py FLOOR_CODE), plus one round trip (the latency) when the command asks the API.
+Not a test: it fails nothing; SLOW marks a missed target. Method and figures:
+docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-WORK = ROOT / ".bench"
-KATHANSYNC = [sys.executable, "-m", "kathansync"]
-API_KEY, USER_ID = "bench-key", "bench-user"
+from benchkit import (
+    ROOT,
+    WORK,
+    Emulator,
+    Timed,
+    bench_env,
+    drop_cache,
+    floor,
+    has_cache,
+    kathansync,
+    make_fleet,
+    timed,
+)
 
-MANIFEST = """\
-# Benchmark assistant {n}
-id: {id}
-name: Bench {n}
-description: Benchmark assistant
-first_message: Hello!
-assistant_speaks_first: true
-system_instruction: |
-  You are a helpful voice assistant.
-  Keep answers short.
-voice:
-  voice_id: voice-1
-  tts_provider: cartesia
-  tts_model: sonic-3
-  language: en
-  speed: {speed}
-llm:
-  llm_provider: google
-  model: gemini-1.5-flash
-transcriber:
-  stt_provider: deepgram
-  stt_model: nova-3
-  language: en
-speech_settings:
-  style: neutral
-  responsiveness: balanced
-  interruptions: "on"
-  emotions: natural
-short_term_memory:
-  enabled: false
-  search_limit: 3
-recording:
-  enabled: false
-  stereo: true
-call_actions:
-  enabled: true
-  allow_hangup: true
-  hangup_triggers:
-    - bye
-  transfer_mode: cold
-  auto_hangup_silence_seconds: 30
-  webhook_timeout_ms: 3500
-"""
+MAX_PARALLELISM = 32  # what kathansync sends at once when the budget allows (remote/pacing.py)
+MISSED: list[str] = []
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def make_fleet(directory: Path, count: int, changed: int) -> dict[str, Any]:
-    """`count` manifests, the first `changed` of them differing from the remote (voice.speed).
-
-    Each remote is the emulator's new assistant with the unchanged manifest laid over it, so
-    the only differences are the ones planted here.
-    """
-    from ruamel.yaml import YAML
-
-    from kathansync.emulator.store import merge_seed, new_assistant
-
-    yaml = YAML(typ="safe")
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    assistants: dict[str, Any] = {}
-    for n in range(count):
-        assistant_id = str(uuid.UUID(int=n + 1, version=4))
-        as_remote = yaml.load(MANIFEST.format(n=n, id=assistant_id, speed=1.0))
-        assistants[assistant_id] = merge_seed(new_assistant(assistant_id), as_remote)
-        speed = 1.1 if n < changed else 1.0
-        text = MANIFEST.format(n=n, id=assistant_id, speed=speed)
-        (directory / f"bench-{n:04d}.yaml").write_text(text)
-    return {"assistants": assistants}
-
-
-class Emulator:
-    """`kathansync emulator` in its own process, so it does not share our CPU time slices.
-
-    Seeded through its control route rather than a state file: with --state every change is
-    written and fsync'd before the answer, which would measure the disk, not kathansync.
-    """
-
-    def __init__(self, state: dict[str, Any], latency_ms: int, *extra: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                *KATHANSYNC,
-                "emulator",
-                "--port",
-                str(self.port),
-                "--latency-ms",
-                str(latency_ms),
-                "--api-key",
-                API_KEY,
-                "--user-id",
-                USER_ID,
-                *extra,
-            ],
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.stats()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the emulator did not start") from None
-                time.sleep(0.1)
-        with ThreadPoolExecutor(8) as pool:
-            list(pool.map(self.seed, state["assistants"].values()))
-
-    def seed(self, assistant: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            f"{self.url}/_emulator/assistants/{assistant['id']}",
-            data=json.dumps(assistant).encode(),
-            method="PUT",
-            headers={"Content-Type": "application/json"},
-        )
-        for _ in range(100):  # an emulator with --rate-limit may count the seeding too
-            try:
-                with urllib.request.urlopen(request, timeout=10):
-                    return
-            except urllib.error.HTTPError as error:
-                if error.code != 429:
-                    raise
-                time.sleep(0.2)
-        raise SystemExit("the emulator kept answering 429 while seeding")
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(f"{self.url}/_emulator/stats", timeout=2) as answer:
-            stats: dict[str, Any] = json.load(answer)
-            return stats
-
-    def requests(self) -> int:
-        return int(self.stats()["total"])
-
-    def answered(self, status: int) -> int:
-        return int(self.stats().get("statuses", {}).get(str(status), 0))
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=10)
-
-
-def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
-    start = time.perf_counter()
-    done = subprocess.run([*KATHANSYNC, *args], env=env, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0, 2):
-        sys.stderr.write(done.stdout + done.stderr)
-        raise SystemExit(f"kathansync {' '.join(args)} failed with {done.returncode}")
-    return elapsed, done.stdout
-
-
-def expect_planted(plan_output: str, changed: int) -> None:
-    """A benchmark of the wrong work is worthless: the plan must find exactly the planted ones."""
-    found = re.search(r"(\d+) to update", plan_output)
-    if not found or int(found.group(1)) != changed:
-        raise SystemExit(f"expected {changed} updates, the plan says: {plan_output[-200:]}")
-
-
-def report(
+def line(
     name: str,
-    seconds: float,
+    value: float,
     target: float | None,
+    floor_value: float | None,
     *,
+    unit: str = "s",
     requests: int | None = None,
-    assistants: int = 0,
-    latency_ms: int = 0,
+    ok: bool | None = None,
+    note: str = "",
 ) -> None:
-    """One line: wall time, the target, requests sent, and how far below the sequential floor.
-
-    The sequential floor is one request per assistant, one after the other: N x latency.
-    """
-    line = f"{name:<36} {seconds:6.3f} s"
-    line += (
-        f"   target {target:4.2f} s {'ok  ' if seconds <= target else 'SLOW'}"
-        if target
-        else " " * 22
+    """name, value, target, ok/SLOW, requests, floor, ratio to the floor (and a note)."""
+    met = (target is None or value <= target) if ok is None else ok
+    if not met:
+        MISSED.append(name)
+    digits = 3 if unit == "s" else 1
+    shown = f"{value:7.{digits}f} {unit:<2}"
+    aim = f"<= {target:5.{min(digits, 2)}f} {unit:<2}" if target is not None else " " * 11
+    verdict = "    " if target is None else "ok  " if met else "SLOW"
+    sent = f"{requests:5d} req" if requests is not None else " " * 9
+    if floor_value:
+        fl = f"{floor_value:6.{digits}f} {unit:<2}"
+        ratio = f"{value / floor_value:6.1f}x"
+    else:
+        fl, ratio = " " * 9, " " * 7
+    print(
+        f"{name:<38} {shown} {aim} {verdict}  {sent}  floor {fl} {ratio}"
+        + (f"  {note}" if note else ""),
+        flush=True,
     )
-    if requests is not None:
-        floor = assistants * latency_ms / 1000
-        line += f"   {requests:4d} requests   floor {floor:5.2f} s   {floor / seconds:5.1f}x"
-    print(line, flush=True)
 
 
-def emulator_has(flag: str) -> bool:
-    """Whether this version's emulator knows `flag` (the rate window came later)."""
-    done = subprocess.run([*KATHANSYNC, "emulator", "--help"], capture_output=True, text=True)
-    return flag in done.stdout
+def best(runs: int, make: object) -> Timed:
+    """The fastest of `runs` runs: the least disturbed by the other users of the machine."""
+    assert callable(make)
+    return min((make() for _ in range(runs)), key=lambda timing: timing.seconds)
 
 
-def rate_limited(
-    latency: int, env: dict[str, str], *, limit: int = 100, window: float = 3.0
-) -> None:
-    """300 PUTs under a limit of `limit` per window, the window scaled from a minute to a few
-    seconds: every change must land, at most one 429 once the headers were seen, and the time
-    must stay near the floor the limit sets ((requests - 1) // limit whole windows)."""
-    if not emulator_has("--rate-window"):
-        print(f"{'apply under a rate limit':<36} skipped: the emulator has no --rate-window")
-        return
+def expect_updates(output: str, changed: int) -> None:
+    """A benchmark of the wrong work is worthless: the plan must find exactly the planted ones."""
+    found = re.search(r"(\d+) to update", output)
+    if not found or int(found.group(1)) != changed:
+        raise SystemExit(f"expected {changed} updates, the plan says: {output[-300:]}")
+
+
+def startup(env: dict[str, str]) -> None:
+    """`--help`, and `validate` of the repository's three examples (cold: no cache)."""
+    help_run = best(5, lambda: kathansync(["--help"], env, ROOT))
+    bare = best(5, lambda: timed([sys.executable, "-c", "pass"], env, ROOT))
+    line("--help (best of 5)", help_run.seconds, 0.06, bare.seconds, note="floor: bare python")
+
+    fleet = WORK / "three"
+    shutil.rmtree(fleet, ignore_errors=True)
+    shutil.copytree(ROOT / "assistants", fleet / "assistants")
+    (fleet / "kathansync.yaml").write_text("manifests: assistants\n")
+
+    def cold() -> Timed:
+        drop_cache(fleet)
+        return kathansync(["validate"], env, fleet)
+
+    validate = best(5, cold)
+    parse = best(5, lambda: floor(fleet, env))
+    line("validate 3 files (cold, best of 5)", validate.seconds, 0.12, parse.seconds)
+
+
+def parse_and_trip(fleet: Path, env: dict[str, str], latency: int) -> Timed:
+    """The floor of a command that asks the API: reading and parsing (measured) plus one
+    round trip (the latency). Not a real GET: serving 10,000 assistants costs the emulator
+    seconds of its own, which is the emulator's speed, not a floor of kathansync's."""
+    parse = floor(fleet, env)
+    return replace(parse, seconds=parse.seconds + latency / 1000)
+
+
+def cold_and_warm(
+    name: str, args: list[str], fleet: Path, env: dict[str, str]
+) -> tuple[Timed, Timed]:
+    """The same command twice: after deleting the cache, then again with nothing changed."""
+    drop_cache(fleet)
+    cold = kathansync(args, env, fleet)
+    if not has_cache(fleet):
+        print(f"  ({name}: no manifest cache was written: warm = cold)", flush=True)
+    return cold, kathansync(args, env, fleet)
+
+
+def ten_thousand(latency: int, env: dict[str, str]) -> None:
+    """Validate and plan 10,000 manifests, 10 % changed, cold and warm; peak memory."""
+    count, changed = 10_000, 1_000
+    fleet = WORK / "fleet-10000"
+    state = make_fleet(fleet, count, changed)
+    with Emulator(state, latency, static=True) as emulator:
+        env = {**env, "KATHAN_API_URL": emulator.url}
+        parse = floor(fleet, env)
+        cold, warm = cold_and_warm("validate", ["validate"], fleet, env)
+        line("validate 10,000 cold", cold.seconds, 2.0, parse.seconds, note=f"CPU {cold.cpu:.2f} s")
+        line("validate 10,000 warm", warm.seconds, 0.5, parse.seconds)
+
+        trip = parse_and_trip(fleet, env, latency)
+        before, cpu = emulator.counts()[0], emulator.cpu_seconds()
+        plan_cold, plan_warm = cold_and_warm("plan", ["plan"], fleet, env)
+        requests = (emulator.counts()[0] - before) // 2
+        cpu = (emulator.cpu_seconds() - cpu) / 2
+        for timing in (plan_cold, plan_warm):
+            expect_updates(timing.stdout, changed)
+        line("plan 10,000 cold (10 % changed)", plan_cold.seconds, 3.0, trip.seconds,
+             requests=requests,
+             note=f"CPU {plan_cold.cpu:.2f} s; emulator CPU {cpu:.2f} s a plan")  # fmt: skip
+        line("plan 10,000 warm", plan_warm.seconds, 1.5, trip.seconds, requests=requests)
+    peak = max(cold.peak_mb, warm.peak_mb, plan_cold.peak_mb, plan_warm.peak_mb)
+    line("peak memory at 10,000 (max RSS)", peak, 200, trip.peak_mb, unit="MB")
+
+
+def one_thousand(latency: int, env: dict[str, str]) -> None:
+    """Plan 1,000 (10 % changed) cold and warm; then pages of 50 under a 1,000/min budget."""
+    count, changed = 1_000, 100
+    fleet = WORK / "fleet-1000"
+    state = make_fleet(fleet, count, changed)
+    with Emulator(state, latency, static=True) as emulator:
+        env = {**env, "KATHAN_API_URL": emulator.url}
+        trip = parse_and_trip(fleet, env, latency)
+        before, _ = emulator.counts()
+        cold, warm = cold_and_warm("plan", ["plan"], fleet, env)
+        requests = (emulator.counts()[0] - before) // 2
+        expect_updates(warm.stdout, changed)
+        line("plan 1,000 cold", cold.seconds, None, trip.seconds, requests=requests,
+             note="(no target of its own; for reference)")  # fmt: skip
+        line("plan 1,000 warm", warm.seconds, 0.5, trip.seconds, requests=requests)
+
+    paged = ["--max-page-size", "50", "--rate-limit", "1000", "--rate-window", "60"]
+    with Emulator(state, latency, *paged, static=True) as emulator:
+        env = {**env, "KATHAN_API_URL": emulator.url}
+        trip = parse_and_trip(fleet, env, latency)
+        before, _ = emulator.counts()
+        drop_cache(fleet)
+        plan = kathansync(["plan"], env, fleet)
+        requests = emulator.counts()[0] - before
+        expect_updates(plan.stdout, changed)
+        line("plan 1,000, pages of 50 (cold)", plan.seconds, 1.5, trip.seconds,
+             requests=requests)  # fmt: skip
+        share = 100 * requests / 1000
+        line("  its share of a 1,000/min budget", share, 5.0, None, unit="%",
+             ok=share < 5.0, note=f"{share:.1f} % ({requests} of 1,000 requests)")  # fmt: skip
+
+
+def apply_changes(latency: int, env: dict[str, str]) -> None:
+    """Apply 1,000 changes; the API sends no limit, so the budget allows full parallelism."""
+    count = 1_000
+    fleet = WORK / "apply-1000"
+    with Emulator(make_fleet(fleet, count, changed=count), latency) as emulator:
+        env = {**env, "KATHAN_API_URL": emulator.url}
+        trip = parse_and_trip(fleet, env, latency)
+        # The floor adds the PUTs: rounds of MAX_PARALLELISM requests, one latency each.
+        puts = math.ceil(count / MAX_PARALLELISM) * latency / 1000
+        before, _ = emulator.counts()
+        cpu = emulator.cpu_seconds()
+        run = kathansync(["apply", "--auto-approve", "--format", "json"], env, fleet)
+        cpu = emulator.cpu_seconds() - cpu
+        requests = emulator.counts()[0] - before
+        applied = json.loads(run.stdout)["summary"].get("applied")
+        line("apply 1,000 changes", run.seconds, 3.0, trip.seconds + puts, requests=requests,
+             ok=run.seconds <= 3.0 and applied == count,
+             note=f"applied {applied}; floor: + {puts:.2f} s of PUTs at 32;"
+             f" CPU {run.cpu:.2f} s, emulator CPU {cpu:.2f} s")  # fmt: skip
+
+
+def rate_limited(latency: int, env: dict[str, str], limit: int, window: float) -> None:
+    """300 PUTs under `limit` per `window` seconds (a minute scaled down): 0 failures, at most
+    one 429, within 1.1x the floor the limit sets: (requests - 1) // limit whole windows."""
     count = 300
-    directory = WORK / "apply-rate-limited"
-    emulator = Emulator(
-        make_fleet(directory, count, changed=count),
-        latency,
-        "--rate-limit",
-        str(limit),
-        "--rate-window",
-        str(window),
-    )
-    try:
-        env["KATHAN_API_URL"] = emulator.url
-        time.sleep(window)  # a fresh window: the seeding's requests do not count against us
-        before, rejected_before = emulator.requests(), emulator.answered(429)
-        args = ["apply", "--auto-approve", "--format", "json", "--dir", str(directory)]
-        seconds, output = run(args, env)
-        requests = emulator.requests() - before
-        floor = (requests - 1) // limit * window
-        rejected = emulator.answered(429) - rejected_before
-        print(
-            f"{f'apply {count} under {limit}/{window:g} s':<36} {seconds:6.3f} s"
-            f"   {requests:4d} requests   {rejected} x 429   floor {floor:5.2f} s"
-            f"   {seconds / floor if floor else 0:4.2f}x floor (target <= 1.10x, <= 1 x 429)",
-            flush=True,
-        )
-        summary = json.loads(output)["summary"]
-        if summary.get("applied") != count:
-            raise SystemExit(f"the rate-limited apply did not apply everything: {summary}")
-    finally:
-        emulator.stop()
+    fleet = WORK / "apply-rate-limited"
+    extra = ["--rate-limit", str(limit), "--rate-window", str(window)]
+    with Emulator(make_fleet(fleet, count, changed=count), latency, *extra) as emulator:
+        env = {**env, "KATHAN_API_URL": emulator.url}
+        before, rejected_before = emulator.counts()
+        run = kathansync(["apply", "--auto-approve", "--format", "json"], env, fleet)
+        total, rejected_total = emulator.counts()
+    requests, rejected = total - before, rejected_total - rejected_before
+    applied = json.loads(run.stdout)["summary"].get("applied")
+    limit_floor = (requests - 1) // limit * window
+    # What a window costs above its length (start-up, the whole-second X-RateLimit-Reset, the
+    # round trip that opens the next window) does not grow with the window: projected to the
+    # real 60-s window, the same overhead is the ratio a user sees. The verdict uses that.
+    at_minute = limit_floor * 60 / window
+    projected = (run.seconds - limit_floor + at_minute) / at_minute
+    line(f"apply 300 under {limit}/{window:g} s", run.seconds, 1.1 * limit_floor, limit_floor,
+         requests=requests, ok=projected <= 1.1 and rejected <= 1 and applied == count,
+         note=f"{rejected} x 429 (<= 1), applied {applied};"
+         f" {projected:.2f}x at 60-s windows (<= 1.10x)")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=int, default=50)
-    parser.add_argument("--sizes", default="10,100,1000")
+    parser.add_argument("--rate-window", type=float, default=3.0)
     options = parser.parse_args()
-    latency = options.latency_ms
+    started = time.perf_counter()
     WORK.mkdir(exist_ok=True)
-    env = {**os.environ, "KATHAN_API_KEY": API_KEY, "KATHAN_USER_ID": USER_ID, "NO_COLOR": "1"}
-    env.pop("KATHANSYNC_ENV", None)
-    env["KATHANSYNC_NO_CACHE"] = "1"  # cold figures; the warm ones below say so
-
-    print(f"kathansync benchmark, {latency} ms emulator latency, {os.cpu_count()} cores")
-    samples = [run(["--help"], env)[0] for _ in range(5)]
-    report("--help start-up (best of 5)", min(samples), 0.15)
-
-    for size in [int(s) for s in options.sizes.split(",")]:
-        directory = WORK / f"fleet-{size}"
-        state = make_fleet(directory, size, changed=max(1, size * 5 // 100))
-        emulator = Emulator(state, latency)
-        try:
-            env["KATHAN_API_URL"] = emulator.url
-            before = emulator.requests()
-            seconds, output = run(["plan", "--dir", str(directory)], env)
-            expect_planted(output, max(1, size * 5 // 100))
-            target = 2.0 if size == 1000 else None
-            report(
-                f"plan, {size} assistants (5% changed)",
-                seconds,
-                target,
-                requests=emulator.requests() - before,
-                assistants=size,
-                latency_ms=latency,
-            )
-        finally:
-            emulator.stop()
-
-    directory = WORK / "apply-100"
-    emulator = Emulator(make_fleet(directory, 100, changed=100), latency)
-    try:
-        env["KATHAN_API_URL"] = emulator.url
-        before = emulator.requests()
-        seconds, _ = run(["apply", "--auto-approve", "--dir", str(directory)], env)
-        report(
-            "apply, 100 changes",
-            seconds,
-            1.5,
-            requests=emulator.requests() - before,
-            assistants=100,
-            latency_ms=latency,
-        )
-    finally:
-        emulator.stop()
-
-    rate_limited(latency, env)
-
-    directory = WORK / "fleet-1000"
-    if not directory.exists():
-        make_fleet(directory, 1000, changed=50)
-    seconds, _ = run(["validate", "--dir", str(directory)], env)
-    report("validate, 1000 manifests", seconds, 1.5)
-    cached = {k: v for k, v in env.items() if k not in ("CI", "KATHANSYNC_NO_CACHE")}
-    run(["validate", "--dir", str(directory)], cached)  # fills .kathansync/cache
-    seconds, _ = run(["validate", "--dir", str(directory)], cached)
-    report("validate, 1000 manifests, warm cache", seconds, None)
+    env = bench_env()
+    print(
+        f"kathansync bench, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())},"
+        f" {os.cpu_count()} cores, Python {sys.version.split()[0]},"
+        f" emulator latency {options.latency_ms} ms; ratio = value / floor",
+        flush=True,
+    )
+    startup(env)
+    ten_thousand(options.latency_ms, env)
+    one_thousand(options.latency_ms, env)
+    apply_changes(options.latency_ms, env)
+    rate_limited(options.latency_ms, env, limit=100, window=options.rate_window)
+    print(
+        f"{len(MISSED)} target(s) missed{': ' + ', '.join(MISSED) if MISSED else ''};"
+        f" bench took {time.perf_counter() - started:.0f} s",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
