@@ -369,7 +369,7 @@ def parallelism_for(explicit: int | None, per_minute: int | None) -> int:
 
 
 def page_batch(parallelism: int, remaining: int | None) -> int:
-    """List pages to ask for at once after the first: up to 4, while the budget has room for
-    the few that may come back empty."""
-    room = 4 if remaining is None else remaining // 10
-    return max(1, min(4, parallelism, room))
+    """The most list pages to ask for at once after the first: as many as run in parallel,
+    while the budget keeps room (nine tenths of it) for the pages that may come back empty."""
+    room = parallelism if remaining is None else remaining // 10
+    return max(1, min(parallelism, room))

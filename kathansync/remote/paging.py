@@ -2,8 +2,10 @@
 
 Safe against servers that page differently: a plain array answered whole (more items than
 `limit`) ends the walk at once, and a page that brings no new id ends it too, so a server
-that ignores `offset` cannot loop us forever. Pages after the first may be asked for several
-at a time (`batch`), when the rate-limit budget has room for the few that may come back empty.
+that ignores `offset` cannot loop us forever. Pages after the first are asked for several at a
+time, twice as many each round (2, 4, 8 ... up to `batch`, which the rate-limit budget sets):
+a long list takes few round trips (10,000 assistants: 11 instead of 200), and the pages asked
+for past the end are fewer than the ones read (1,000 assistants: 31 requests for 21 pages).
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def walk_pages(
     items: dict[str, dict[str, Any]] = {}
     if _add(items, first) == 0 or len(first) != page_size:
         return list(items.values())  # short (or oversized: limit ignored) page: that was all
-    offset = page_size
+    offset, round_size = page_size, 1
     while True:
-        count = max(1, batch()) if run is not None else 1
+        round_size *= 2
+        count = min(max(1, batch()), round_size) if run is not None else 1
         offsets = [offset + i * page_size for i in range(count)]
         pages = run(lambda o: fetch(page_size, o), offsets) if run else [fetch(page_size, offset)]
         for page in pages:
