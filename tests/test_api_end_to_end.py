@@ -7,10 +7,14 @@ repository and counts what the emulator received.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from click.testing import CliRunner, Result
@@ -38,6 +42,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@contextlib.contextmanager
 def serve(monkeypatch: pytest.MonkeyPatch, **knobs: Any) -> Iterator[EmulatorServer]:
     """An emulator with these knobs, and the KATHAN_* variables pointing at it."""
     with EmulatorServer(api_key=KEY, **knobs) as server:
@@ -50,7 +55,7 @@ def serve(monkeypatch: pytest.MonkeyPatch, **knobs: Any) -> Iterator[EmulatorSer
 @pytest.fixture
 def paged(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
     """120 assistants (numbers 0..119, in creation order), pages capped at 50."""
-    for server in serve(monkeypatch, max_page_size=PAGE):
+    with serve(monkeypatch, max_page_size=PAGE) as server:
         for number, assistant_id in enumerate(IDS):
             server.seed(assistant_id, name=name_of(number))
         yield server
@@ -143,7 +148,7 @@ def test_a_name_past_the_first_page_is_adopted_not_duplicated(
 @pytest.fixture
 def limited(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
     """30 assistants behind a limit of 15 requests a second, with the X-RateLimit headers."""
-    for server in serve(monkeypatch, rate_limit=15, rate_window=1.0):
+    with serve(monkeypatch, rate_limit=15, rate_window=1.0) as server:
         for number, assistant_id in enumerate(IDS[:30]):
             server.seed(assistant_id, name=name_of(number))
         yield server
@@ -170,3 +175,195 @@ def test_apply_under_a_rate_limit_lands_every_change_once(
     result = run("plan", "--detailed-exitcode")
     assert result.exit_code == 0, result.output
     assert "No changes." in result.stdout
+
+
+# --- 3. a field only the API's own schema knows -------------------------------------------------
+
+EXTRA_FIELD = "voicemail_detection"
+
+
+@pytest.fixture
+def extended(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """One assistant, on an API that has a field kathansync's models do not know."""
+    with serve(monkeypatch, extra_fields=[f"{EXTRA_FIELD}:boolean"]) as server:
+        server.seed(IDS[0], name=name_of(0))
+        yield server
+
+
+def test_a_field_from_the_saved_api_schema_round_trips(
+    repo: Path, extended: EmulatorServer
+) -> None:
+    (repo / "assistants" / "line.yaml").write_text(
+        f"id: {IDS[0]}\nname: {name_of(0)}\n{EXTRA_FIELD}: true\n"
+    )
+    # Without the saved schema, an unknown key stays an error, before any request.
+    result = run("plan")
+    assert result.exit_code == 1
+    assert f"line.yaml:3:1: error: unknown key '{EXTRA_FIELD}'" in result.output
+    assert extended.stats()["total"] == 0
+
+    result = run("schema", "--update")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((repo / "kathan-api-schema.json").read_text())
+    assert saved["source"] == f"{extended.url}/openapi.json"
+    assert EXTRA_FIELD in saved["schema"]["properties"]
+
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    note = f"note: {EXTRA_FIELD} is not in this kathansync's models; typed by kathan-api-schema"
+    assert note in result.stderr
+
+    result = run("plan", "--detailed-exitcode")
+    assert result.exit_code == 2, result.output
+    assert f"{EXTRA_FIELD}: null -> true" in result.stdout
+
+    result = run("apply", "--auto-approve")
+    assert result.exit_code == 0, result.output
+    assert extended.assistants[IDS[0]][EXTRA_FIELD] is True
+    assert count(extended, "methods", "PUT") == 1
+
+    result = run("plan", "--detailed-exitcode")
+    assert result.exit_code == 0, result.output
+    assert "No changes." in result.stdout
+
+    # The saved schema types the field: a string where it documents a boolean is refused.
+    (repo / "assistants" / "line.yaml").write_text(
+        f"id: {IDS[0]}\nname: {name_of(0)}\n{EXTRA_FIELD}: sometimes\n"
+    )
+    result = run("validate")
+    assert result.exit_code == 1
+    assert "line.yaml:3" in result.output and EXTRA_FIELD in result.output
+
+
+# --- 4. doctor: healthy, wrong key, wrong URL ---------------------------------------------------
+
+
+@pytest.fixture
+def checked(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """The 120 paged assistants behind a rate limit, one manifest referencing number 110."""
+    with serve(monkeypatch, max_page_size=PAGE, rate_limit=100) as server:
+        for number, assistant_id in enumerate(IDS):
+            server.seed(assistant_id, name=name_of(number))
+        manage(repo, [110])
+        yield server
+
+
+def doctor_lines(result: Result) -> list[str]:
+    assert "Traceback" not in result.output
+    assert KEY not in result.output  # never the key, whatever happened
+    return result.stdout.splitlines()
+
+
+def test_doctor_on_a_healthy_api_passes_within_five_requests(checked: EmulatorServer) -> None:
+    result = run("doctor")
+    assert result.exit_code == 0, result.output
+    lines = doctor_lines(result)
+    assert lines and all(line.startswith(("ok ", "warn ")) for line in lines), lines
+    assert "ok    listing: 120 assistant(s) remote" in lines  # every page, within the budget
+    assert "ok    ids: 1 referenced, 1 found remote, 119 remote not referenced" in lines
+    assert any(line.startswith("ok    rate limit:") and "/100 left" in line for line in lines)
+    assert checked.stats()["total"] <= 5
+
+
+def test_doctor_with_a_wrong_key_fails_on_credentials(
+    checked: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wrong = "wrong-key-9876543210-zyxw"
+    monkeypatch.setenv("KATHAN_API_KEY", wrong)
+    result = run("doctor")
+    assert result.exit_code == 1, result.output
+    lines = doctor_lines(result)
+    failed = [line for line in lines if line.startswith("fail")]
+    assert len(failed) == 1 and failed[0].startswith("fail  credentials: HTTP 401"), lines
+    assert wrong not in result.output
+    assert checked.stats()["total"] <= 5
+
+
+def test_doctor_with_a_wrong_url_fails_on_reachability(
+    checked: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("KATHAN_API_URL", closed)
+    result = run("doctor")
+    assert result.exit_code == 1, result.output
+    failed = [line for line in doctor_lines(result) if line.startswith("fail")]
+    assert failed == [f"fail  api: cannot reach {closed}: connection refused"], result.stdout
+    assert checked.stats()["total"] == 0
+
+
+# --- 5. redirects: the trailing-slash spelling and other hosts ----------------------------------
+
+
+def test_a_create_lands_once_on_the_canonical_path(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(monkeypatch) as emulator:
+        (repo / "assistants" / "billing.yaml").write_text("name: Billing\n")
+        result = run("apply", "--auto-approve")
+        assert result.exit_code == 0, result.output
+        (created,) = emulator.assistants.values()
+        assert created["name"] == "Billing"
+        assert f"id: {created['id']}" in (repo / "assistants" / "billing.yaml").read_text()
+        # kathansync asks for POST /assistants itself: the 307 of /assistants/ is never needed.
+        stats = emulator.stats()
+        assert stats["methods"].get("POST") == 1 and "307" not in stats["statuses"], stats
+
+
+def test_the_emulators_307_is_followed_with_method_body_and_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.credentials import Credentials
+
+    with serve(monkeypatch) as emulator:
+        with KathanClient(emulator.url, Credentials(KEY, emulator.user_id)) as client:
+            # The earlier edition's spelling; no public method sends it, so the one sender.
+            answer = client._call(
+                "POST", "/assistants/", body={"name": "Slashed"}, idempotent=False
+            )
+        assert answer.status_code == 201 and answer.json()["name"] == "Slashed"
+        assert [a["name"] for a in emulator.assistants.values()] == ["Slashed"]
+        assert emulator.stats()["statuses"] == {"307": 1, "201": 1}
+
+
+class Redirector(BaseHTTPRequestHandler):
+    """Answers every request with a 307 to the same path on `target` (another port)."""
+
+    target: ClassVar[str] = ""
+    seen: ClassVar[list[str]] = []
+
+    def answer(self) -> None:
+        self.seen.append(f"{self.command} {self.path}")
+        self.send_response(307)
+        self.send_header("Location", f"{self.target}{self.path}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = do_PUT = answer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: no access log in tests
+        pass
+
+
+def test_a_redirect_to_another_host_is_refused_and_nothing_reaches_it(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(monkeypatch) as emulator:
+        Redirector.target, Redirector.seen = emulator.url, []
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Redirector)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("KATHAN_API_URL", f"http://127.0.0.1:{server.server_port}")
+            (repo / "assistants" / "billing.yaml").write_text("name: Billing\n")
+            result = run("apply", "--auto-approve")
+        finally:
+            server.shutdown()
+            server.server_close()
+        assert result.exit_code == 1
+        assert f"redirected to {emulator.url}/assistants, another host" in result.output
+        assert "Traceback" not in result.output and KEY not in result.output
+        assert Redirector.seen and emulator.stats()["total"] == 0  # the key never went there
+        assert "id:" not in (repo / "assistants" / "billing.yaml").read_text()
