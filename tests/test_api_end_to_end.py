@@ -102,7 +102,10 @@ def test_prune_sees_every_page_and_counts_the_threshold_on_all(
     unmanaged = [*range(5), *range(60, 65), *range(100, COUNT)]
     manage(repo, [n for n in range(COUNT) if n not in unmanaged])
 
-    plan = json.loads(run("plan", "--prune", "--format", "json").stdout)
+    result = run("plan", "--prune", "--format", "json", "--verbose")
+    assert result.exit_code == 0, result.output
+    assert "GET /assistants: 120 assistants in" in result.stderr  # says how many it saw
+    plan = json.loads(result.stdout)
     deletes = {c["id"] for c in plan["changes"] if c["action"] == "delete"}
     assert deletes == {IDS[n] for n in unmanaged}
     assert plan["summary"]["delete"] == 30 and plan["summary"]["no_op"] == 90
@@ -164,6 +167,9 @@ def test_apply_under_a_rate_limit_lands_every_change_once(
 
     result = run("apply", "--auto-approve")
     assert result.exit_code == 0, result.output
+    assert (
+        "Apply: 30 applied," in result.stdout and ", 0 failed, 0 did not converge" in result.stdout
+    )
     assert count(limited, "methods", "PUT") == 30
     for number, assistant_id in enumerate(IDS[:30]):
         assert limited.assistants[assistant_id]["description"] == f"Change {number}"
