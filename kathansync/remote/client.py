@@ -357,7 +357,7 @@ class KathanClient:
         if response.status_code != 429:
             return self._next_wait(tries, hint)
         if tries.rate_waits >= self._max_rate_waits:
-            tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
+            tries.gave_up = f"rate limited {n} times in a row" if (n := tries.rate_waits) else ""
             return None
         tries.rate_waits += 1
         try:  # every thread waits for the reset; past the limit of patience, an error
