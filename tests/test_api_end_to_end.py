@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 
@@ -297,6 +298,24 @@ def test_doctor_with_a_wrong_url_fails_on_reachability(
     failed = [line for line in doctor_lines(result) if line.startswith("fail")]
     assert failed == [f"fail  api: cannot reach {closed}: connection refused"], result.stdout
     assert checked.stats()["total"] == 0
+
+
+def test_doctor_on_a_spent_budget_says_it_waits(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(monkeypatch, rate_limit=3, rate_window=2.0) as emulator:
+        emulator.seed(IDS[0], name=name_of(0))
+        with httpx.Client(base_url=emulator.url, headers=emulator.headers) as other_tool:
+            for _ in range(3):  # another tool on the same key spends this window
+                assert other_tool.get("/protected").status_code == 200
+        result = run("doctor")
+    assert result.exit_code == 0, result.output
+    lines = doctor_lines(result)
+    # Reported once, plainly (not "rate limited 0 times in a row"), and the listing still runs.
+    unsure = "not verified (HTTP 429 from GET /protected: Rate limit exceeded)"
+    assert f"warn  credentials: {unsure}; the listing below needs them too" in lines, lines
+    assert "ok    listing: 1 assistant(s) remote" in lines
+    assert "rate limit: waiting" in result.stderr  # the listing waited for the reset, and said so
 
 
 # --- 5. redirects: the trailing-slash spelling and other hosts ----------------------------------

@@ -128,6 +128,8 @@ def _client(session: Run) -> KathanClient:
         retry=RetryPolicy(max_tries=1),
         max_rate_waits=0,
         rate_limit=session.settings.rate_limit,
+        # A spent budget still holds the listing until the reset: say so, never a silent hang.
+        notify=lambda line: click.echo(line, err=True),
     )
 
 
