@@ -54,9 +54,11 @@ def serve(monkeypatch: pytest.MonkeyPatch, **knobs: Any) -> Iterator[EmulatorSer
 
 
 @pytest.fixture
-def paged(monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
-    """120 assistants (numbers 0..119, in creation order), pages capped at 50."""
-    with serve(monkeypatch, max_page_size=PAGE) as server:
+def paged(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[EmulatorServer]:
+    """120 assistants (numbers 0..119, in creation order), pages capped at 50 (or the param)."""
+    with serve(monkeypatch, max_page_size=getattr(request, "param", PAGE)) as server:
         for number, assistant_id in enumerate(IDS):
             server.seed(assistant_id, name=name_of(number))
         yield server
@@ -96,6 +98,11 @@ def test_import_all_writes_every_page(repo: Path, paged: EmulatorServer) -> None
     assert "No changes." in result.stdout
 
 
+# 50: kathansync's own page size; 20: a server that silently caps `limit=50` at 20 per page.
+CAPS = pytest.mark.parametrize("paged", [PAGE, 20], ids=["cap50", "cap20"], indirect=True)
+
+
+@CAPS
 def test_prune_sees_every_page_and_counts_the_threshold_on_all(
     repo: Path, paged: EmulatorServer
 ) -> None:
@@ -120,6 +127,7 @@ def test_prune_sees_every_page_and_counts_the_threshold_on_all(
     assert count(paged, "methods", "DELETE") == 0
 
 
+@CAPS
 def test_a_name_past_the_first_page_is_adopted_not_duplicated(
     repo: Path, paged: EmulatorServer
 ) -> None:
