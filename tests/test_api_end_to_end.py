@@ -280,6 +280,18 @@ def test_doctor_on_a_healthy_api_passes_within_five_requests(checked: EmulatorSe
     assert checked.stats()["total"] <= 5
 
 
+def test_doctor_counts_past_a_server_cap_below_its_page_size(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve(monkeypatch, max_page_size=20) as emulator:  # asked for 50, it answers 20
+        for number, assistant_id in enumerate(IDS[:50]):
+            emulator.seed(assistant_id, name=name_of(number))
+        result = run("doctor")
+    assert result.exit_code == 0, result.output
+    assert "ok    listing: 50 assistant(s) remote" in doctor_lines(result)
+    assert emulator.stats()["total"] <= 5
+
+
 def test_doctor_with_a_wrong_key_fails_on_credentials(
     checked: EmulatorServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
