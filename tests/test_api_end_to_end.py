@@ -90,7 +90,7 @@ def test_import_all_writes_every_page(repo: Path, paged: EmulatorServer) -> None
     assert len(files) == COUNT
     written = {line for f in files for line in f.read_text().splitlines() if line.startswith("id:")}
     assert written == {f"id: {assistant_id}" for assistant_id in IDS}
-    # Three pages of at most 50 (the cap is silent: a page of 50 after asking for more).
+    # Pages of 50, 50 and 20: every page was asked for, not just the first.
     assert count(paged, "methods", "GET") >= 3
 
     result = run("plan", "--detailed-exitcode")
@@ -106,7 +106,7 @@ CAPS = pytest.mark.parametrize("paged", [PAGE, 20], ids=["cap50", "cap20"], indi
 def test_prune_sees_every_page_and_counts_the_threshold_on_all(
     repo: Path, paged: EmulatorServer
 ) -> None:
-    # 30 unmanaged, on every page: 0-4 (page 1), 60-64 (page 2), 100-119 (page 3).
+    # 30 unmanaged, on every page of 50: 0-4 (page 1), 60-64 (page 2), 100-119 (page 3).
     unmanaged = [*range(5), *range(60, 65), *range(100, COUNT)]
     manage(repo, [n for n in range(COUNT) if n not in unmanaged])
 
