@@ -242,6 +242,15 @@ def test_a_request_rate_limited_again_and_again_gives_up_saying_so() -> None:
     assert str(caught.value).endswith("(after 11 tries; rate limited 10 times in a row)")
 
 
+def test_a_client_that_waits_out_no_429_reports_it_plainly() -> None:
+    """doctor's client (max_rate_waits=0) once said "rate limited 0 times in a row"."""
+    handler, seen = sequence(error(429, "Rate limit exceeded", **{"Retry-After": "1"}))
+    with pytest.raises(ApiError) as caught:
+        make_client(handler, max_rate_waits=0).get_assistant(ID)
+    assert len(seen) == 1
+    assert str(caught.value) == f"HTTP 429 from GET /assistants/{ID}: Rate limit exceeded"
+
+
 def test_sensitive_values_are_found_at_their_paths_and_inside_lists() -> None:
     from kathansync.remote.redact import sensitive_values
 

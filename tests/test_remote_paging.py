@@ -21,7 +21,11 @@ def fleet(count: int) -> list[dict[str, Any]]:
 
 
 def paged_server(
-    items: list[dict[str, Any]], *, honour_limit: bool = True, honour_offset: bool = True
+    items: list[dict[str, Any]],
+    *,
+    honour_limit: bool = True,
+    honour_offset: bool = True,
+    cap: int | None = None,
 ) -> tuple[Callable[[httpx.Request], httpx.Response], list[tuple[int, int]]]:
     """GET /assistants as GET /calls documents it: a plain array, `limit` (default 50)/`offset`."""
     asked: list[tuple[int, int]] = []
@@ -32,7 +36,7 @@ def paged_server(
         offset = int(request.url.params.get("offset", 0))
         asked.append((limit, offset))
         start = offset if honour_offset else 0
-        end = start + limit if honour_limit else len(items)
+        end = start + min(limit, cap or limit) if honour_limit else len(items)
         return httpx.Response(200, json=items[start:end])
 
     return handler, asked
@@ -46,7 +50,7 @@ def client_for(handler: Callable[[httpx.Request], httpx.Response], **options: An
 
 @pytest.mark.parametrize(
     ("count", "requests"),
-    [(0, 1), (1, 1), (49, 1), (50, 2), (51, 2), (100, 3), (120, 3), (150, 4)],
+    [(0, 1), (50, 2), (51, 2), (100, 3), (120, 3), (150, 4)],
 )
 def test_every_page_is_walked_until_a_short_one(count: int, requests: int) -> None:
     items = fleet(count)
@@ -55,6 +59,37 @@ def test_every_page_is_walked_until_a_short_one(count: int, requests: int) -> No
         listed = client.list_assistants()
     assert listed == items
     assert asked == [(50, 50 * page) for page in range(requests)]
+
+
+@pytest.mark.parametrize("count", [1, 49])
+def test_a_short_first_page_costs_one_more_request_to_tell_the_end_from_a_cap(count: int) -> None:
+    items = fleet(count)
+    handler, asked = paged_server(items)
+    with client_for(handler) as client:  # budget for pages ahead: still one probe, not a batch
+        assert client.list_assistants() == items
+    assert asked == [(50, 0), (50, count)]
+
+
+@pytest.mark.parametrize(("count", "requests"), [(20, 2), (68, 4), (120, 7)])
+def test_a_server_capping_limit_below_ours_is_walked_by_its_page_length(
+    count: int, requests: int
+) -> None:
+    """Asked for 50, a server with a cap of 20 silently answers 20: not the last page."""
+    items = fleet(count)
+    handler, asked = paged_server(items, cap=20)
+    with client_for(handler, parallelism=1) as client:
+        assert client.list_assistants() == items
+    assert asked == [(50, 20 * page) for page in range(requests)]
+
+
+def test_a_capped_server_is_walked_pages_ahead_once_the_cap_is_proven() -> None:
+    items = fleet(420)
+    handler, asked = paged_server(items, cap=20)
+    with client_for(handler, parallelism=8) as client:
+        assert client.list_assistants() == items
+    offsets = sorted(offset for _, offset in asked)
+    assert offsets[:22] == [20 * page for page in range(22)]  # 21 full pages, then the end
+    assert len(asked) <= 22 + 3
 
 
 def test_a_server_ignoring_limit_is_read_in_one_request() -> None:

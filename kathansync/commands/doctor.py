@@ -128,6 +128,8 @@ def _client(session: Run) -> KathanClient:
         retry=RetryPolicy(max_tries=1),
         max_rate_waits=0,
         rate_limit=session.settings.rate_limit,
+        # A spent budget still holds the listing until the reset: say so, never a silent hang.
+        notify=lambda line: click.echo(line, err=True),
     )
 
 
@@ -151,10 +153,10 @@ def _listing(client: KathanClient, ids: set[str] | None) -> list[Check]:
     from kathansync.remote.paging import PAGE_SIZE
 
     seen: set[str] = set()
-    note, complete = "", True
+    note, complete, step = "", True, PAGE_SIZE
     try:
         for number in range(PAGES):
-            page = client.list_page(PAGE_SIZE, number * PAGE_SIZE)
+            page = client.list_page(PAGE_SIZE, len(seen))
             if page is None:
                 cannot = "GET /assistants cannot list full assistants: one GET per id"
                 return [_rate(client), Check("warn", "listing", cannot)]
@@ -162,7 +164,8 @@ def _listing(client: KathanClient, ids: set[str] | None) -> list[Check]:
             seen |= fresh
             if len(page) > PAGE_SIZE:
                 note = f" (the server ignores limit={PAGE_SIZE}: all in one answer)"
-            if len(page) != PAGE_SIZE or not fresh:
+            step = len(page) if number == 0 else step  # short: the end, or the server's cap
+            if len(page) > PAGE_SIZE or len(page) < step or not fresh:
                 break
         else:
             note, complete = f" at least (stopped counting after {PAGES} pages)", False

@@ -351,7 +351,7 @@ class KathanClient:
         if response.status_code != 429:
             return self._next_wait(tries, hint)
         if tries.rate_waits >= self._max_rate_waits:
-            tries.gave_up = f"rate limited {tries.rate_waits} times in a row"
+            tries.gave_up = f"rate limited {n} times in a row" if (n := tries.rate_waits) else ""
             self.budget.exhausted(response.headers, hint, strict=False)  # the others still wait
             return None
         tries.rate_waits += 1

@@ -1,5 +1,8 @@
 """Walking a paged list: `limit`/`offset` pages until a short one, as GET /calls documents.
 
+A server may cap `limit` silently (ask 50, get 20): the first page's length is the step, and a
+first page shorter than `limit` costs one more request to tell the end from a cap.
+
 Safe against servers that page differently: a plain array answered whole (more items than
 `limit`) ends the walk at once, and a page that brings no new id ends it too, so a server
 that ignores `offset` cannot loop us forever. Pages after the first are asked for several at a
@@ -33,20 +36,24 @@ def walk_pages(
     if first is None:
         return None
     items: dict[str, dict[str, Any]] = {}
-    if _add(items, first) == 0 or len(first) != page_size:
-        return list(items.values())  # short (or oversized: limit ignored) page: that was all
-    offset, round_size = page_size, 1
+    if _add(items, first) == 0 or len(first) > page_size:
+        return list(items.values())  # empty, or oversized (limit ignored): that was all
+    # A short first page is the end, or the server's silent cap on `limit`: one more page tells.
+    step = offset = len(first)
+    round_size = 1
     while True:
-        round_size *= 2
-        count = min(max(1, batch()), round_size) if run is not None else 1
-        offsets = [offset + i * page_size for i in range(count)]
+        # Past a short first page, ask one page ahead until a second page proves a cap.
+        ahead = run is not None and (step == page_size or len(items) > step)
+        round_size = round_size * 2 if ahead else 1
+        count = min(max(1, batch()), round_size) if ahead else 1
+        offsets = [offset + i * step for i in range(count)]
         pages = run(lambda o: fetch(page_size, o), offsets) if run else [fetch(page_size, offset)]
         for page in pages:
             if page is None:
                 return None
-            if _add(items, page) == 0 or len(page) < page_size:
+            if _add(items, page) == 0 or len(page) < step:
                 return list(items.values())
-        offset = offsets[-1] + page_size
+        offset = offsets[-1] + step
 
 
 def _add(items: dict[str, dict[str, Any]], page: Page) -> int:
