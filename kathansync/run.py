@@ -121,7 +121,8 @@ class Run:
             strict=strict,
             root=settings.repository,
             environments=settings.config.environments or None,
-            cache_dir=settings.state_dir / "cache",
+            # Outside a repository there is no place of ours to keep a cache in.
+            cache_dir=settings.state_dir / "cache" if settings.repository else None,
         )
 
     def load(self) -> list[Manifest]:

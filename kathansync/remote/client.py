@@ -120,7 +120,8 @@ class KathanClient:
         )
         if listed is not None:
             sent = self.requests_sent - before
-            self._log(f"GET /assistants: {len(listed)} assistants in {sent} request(s)")
+            # Said, not logged: import, prune and adoption are only as good as the list.
+            self._notify(f"listed {len(listed)} assistant(s) in {sent} request(s)")
         return listed
 
     def list_page(self, limit: int, offset: int) -> list[dict[str, Any]] | None:
