@@ -75,6 +75,8 @@ def cli() -> None:
       kathansync plan                     show what would change
       kathansync apply                    change it, after a 'yes'
       kathansync plan --out plan.json && kathansync apply plan.json
+      kathansync test                     talk to the assistants: do they still behave?
+      kathansync doctor                   first hour: config, URL, credentials, limits
 
     Credentials come from KATHAN_API_KEY and KATHAN_USER_ID.
     """
