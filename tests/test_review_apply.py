@@ -1,0 +1,59 @@
+"""Review of the apply area: the lock, backups read back, and what they must never do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import MakeRepo, invoke
+
+from kathansync.errors import KathansyncError
+from kathansync.state import apply_lock
+
+NAME = "20261129T153801.123456Z-3fa9c2.json"
+
+
+# --- the apply lock ---------------------------------------------------------------------------
+
+
+def test_a_symlinked_lock_file_never_truncates_the_file_it_points_at(tmp_path: Path) -> None:
+    """`.kathansync/lock` planted as a symlink (a merged pull request can carry one) must not
+    make apply truncate and overwrite a file outside the repository."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious\n")
+    state = tmp_path / "repo" / ".kathansync"
+    state.mkdir(parents=True)
+    (state / "lock").symlink_to(outside)
+    with pytest.raises(KathansyncError, match="lock"), apply_lock(state, "kathansync apply"):
+        pass
+    assert outside.read_text() == "precious\n"
+
+
+# --- backups read back ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edited",
+    [
+        {"assistants": [], "created": []},  # no id
+        {"id": "3fa9c2", "assistants": [], "created": [], "git": "main"},
+        {"id": "3fa9c2", "assistants": ["support"], "created": []},
+        {"id": "3fa9c2", "assistants": [], "created": [{"id": "x"}]},  # no handle
+        {"id": "3fa9c2", "assistants": [{"handle": "s", "id": "x", "remote": []}], "created": []},
+    ],
+)
+def test_history_and_restore_refuse_an_edited_backup_cleanly(
+    make_repo: MakeRepo, edited: dict[str, object]
+) -> None:
+    repo = make_repo(config="manifests: assistants\n")
+    folder = repo / ".kathansync" / "backups"
+    folder.mkdir(parents=True)
+    data = {"kind": "kathansync-backup", "format_version": "1", **edited}
+    (folder / NAME).write_text(json.dumps(data))
+    listed = invoke("history")
+    assert listed.exit_code == 0
+    assert "No backups" in listed.output  # an unreadable backup is passed over, not a crash
+    restored = invoke("restore", str(folder / NAME), "--auto-approve")
+    assert restored.exit_code == 1
+    assert "backup" in restored.output and "Traceback" not in restored.output
