@@ -40,7 +40,13 @@ def test_a_symlinked_lock_file_never_truncates_the_file_it_points_at(tmp_path: P
         {"id": "3fa9c2", "assistants": [], "created": [], "git": "main"},
         {"id": "3fa9c2", "assistants": ["support"], "created": []},
         {"id": "3fa9c2", "assistants": [], "created": [{"id": "x"}]},  # no handle
+        {"id": "3fa9c2", "assistants": [], "created": [{"handle": "new", "id": None}]},
         {"id": "3fa9c2", "assistants": [{"handle": "s", "id": "x", "remote": []}], "created": []},
+        {
+            "id": "3fa9c2",
+            "assistants": [{"handle": "s", "id": "x", "sensitive": [1]}],
+            "created": [],
+        },
     ],
 )
 def test_history_and_restore_refuse_an_edited_backup_cleanly(
