@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from conftest import MakeRepo, invoke
 
+from kathansync.emulator import EmulatorServer
 from kathansync.errors import KathansyncError
 from kathansync.state import apply_lock
 
 NAME = "20261129T153801.123456Z-3fa9c2.json"
+NEW = "name: Brand new\n"
 
 
 # --- the apply lock ---------------------------------------------------------------------------
@@ -63,3 +69,42 @@ def test_history_and_restore_refuse_an_edited_backup_cleanly(
     restored = invoke("restore", str(folder / NAME), "--auto-approve")
     assert restored.exit_code == 1
     assert "backup" in restored.output and "Traceback" not in restored.output
+
+
+# --- Ctrl-C during an apply -------------------------------------------------------------------
+
+
+def _interrupt_when_posted(emulator: EmulatorServer) -> threading.Thread:
+    """SIGINT to this process once the emulator has the POST (answered 3 s later)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if emulator.stats()["methods"].get("POST", 0) >= 1:
+                time.sleep(0.2)  # the client is now waiting for the answer
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_create_in_flight_at_ctrl_c_is_remembered_and_not_sent_again(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """The POST was on the wire when Ctrl-C came: it may land. The next apply must not create
+    the assistant a second time (issue 12: an ambiguous create is remembered)."""
+    repo = make_repo(config="manifests: assistants\n", files={"assistants/new.yaml": NEW})
+    kathan_env.inject({"method": "POST", "path": "/assistants", "delay_ms": 3000})
+    watcher = _interrupt_when_posted(kathan_env)
+    interrupted = invoke("apply", "--auto-approve", "--no-backup")
+    watcher.join()
+    assert interrupted.exit_code == 1
+    assert "in flight, may have landed: new" in interrupted.output
+    pending = json.loads((repo / ".kathansync" / "pending-creates.json").read_text())
+    assert [entry["handle"] for entry in pending["creates"]] == ["new"]
+    again = invoke("apply", "--auto-approve", "--no-backup")
+    # Held back until a list shows it (or adopted, if it landed meanwhile): never a second POST.
+    assert kathan_env.stats()["methods"].get("POST", 0) == 1, again.output
