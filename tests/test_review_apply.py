@@ -108,3 +108,58 @@ def test_a_create_in_flight_at_ctrl_c_is_remembered_and_not_sent_again(
     again = invoke("apply", "--auto-approve", "--no-backup")
     # Held back until a list shows it (or adopted, if it landed meanwhile): never a second POST.
     assert kathan_env.stats()["methods"].get("POST", 0) == 1, again.output
+
+
+# --- restore puts back every field ------------------------------------------------------------
+
+A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
+
+
+def test_restore_puts_back_a_sub_field_only_the_saved_api_schema_documents(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """`voice.new_setting` is documented by kathan-api-schema.json (so a manifest may manage it,
+    and an apply may change it): the restore plan must put it back like any other field."""
+    schema = {
+        "format_version": "1",
+        "source": f"{kathan_env.url}/openapi.json",
+        "fetched_at": "2026-11-29T15:00:00Z",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "voice": {"type": "object", "properties": {"new_setting": {"type": "string"}}}
+            },
+        },
+    }
+    repo = make_repo(
+        config="manifests: assistants\n",
+        files={"kathan-api-schema.json": json.dumps(schema)},
+    )
+    now = kathan_env.seed(A, name="Support", voice={"new_setting": "after"})
+    before = {**now, "voice": {**now["voice"], "new_setting": "before"}}
+    backup = {
+        "kind": "kathansync-backup",
+        "format_version": "1",
+        "id": "3fa9c2",
+        "api_url": kathan_env.url,
+        "environment": None,
+        "assistants": [
+            {
+                "handle": "support",
+                "file": None,
+                "id": A,
+                "action": "update",
+                "sensitive": [],
+                "remote": before,
+            }
+        ],
+        "created": [],
+    }
+    folder = repo / ".kathansync" / "backups"
+    folder.mkdir(parents=True)
+    (folder / NAME).write_text(json.dumps(backup))
+    result = invoke("restore", "3fa9c2", "--out", "undo.json", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (change,) = json.loads((repo / "undo.json").read_text())["changes"]
+    assert change["action"] == "update"
+    assert change["fields"] == [{"path": "voice.new_setting", "before": "after", "after": "before"}]

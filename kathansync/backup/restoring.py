@@ -100,14 +100,18 @@ def _manifests(run: Run) -> list[Manifest]:
 
 
 def _schema_fields(root: Path) -> frozenset[str]:
-    """Top-level fields the API's saved schema documents (restored as backed up)."""
+    """Fields the API's saved schema documents and the models lack, dotted, at the top level
+    and inside known objects (`voice.new_setting`): restored as backed up."""
     from kathansync.load.apischema import ApiSchemaError, load_api_schema
+    from kathansync.models import AssistantSpec
 
     try:
         schema = load_api_schema(root)
     except ApiSchemaError:  # validate says what is wrong with it; a restore needs none of it
         return frozenset()
-    return frozenset(schema.properties) if schema is not None else frozenset()
+    if schema is None:
+        return frozenset()
+    return frozenset(".".join(path) for path in schema.extra_fields(AssistantSpec))
 
 
 # --- saved restore plans -------------------------------------------------------------------
