@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import MakeRepo, invoke
+from conftest import MakeRepo, full_assistant, invoke
 
 from kathansync.emulator import EmulatorServer
 from kathansync.errors import KathansyncError
@@ -163,3 +163,40 @@ def test_restore_puts_back_a_sub_field_only_the_saved_api_schema_documents(
     (change,) = json.loads((repo / "undo.json").read_text())["changes"]
     assert change["action"] == "update"
     assert change["fields"] == [{"path": "voice.new_setting", "before": "after", "after": "before"}]
+
+
+def test_a_re_create_whose_answer_never_came_is_not_sent_again_by_the_next_restore(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """restore re-creates a deleted assistant; its POST times out (it may have landed). Running
+    the restore again must not create a second one (issue 12: an ambiguous create is held)."""
+    repo = make_repo(config="manifests: assistants\n")
+    gone = full_assistant(A, name="Old line")
+    backup = {
+        "kind": "kathansync-backup",
+        "format_version": "1",
+        "id": "3fa9c2",
+        "api_url": kathan_env.url,
+        "environment": None,
+        "assistants": [
+            {
+                "handle": A,
+                "file": None,
+                "id": A,
+                "action": "delete",
+                "sensitive": [],
+                "remote": gone,
+            }
+        ],
+        "created": [],
+    }
+    folder = repo / ".kathansync" / "backups"
+    folder.mkdir(parents=True)
+    (folder / NAME).write_text(json.dumps(backup))
+    kathan_env.inject({"method": "POST", "path": "/assistants", "delay_ms": 2500})
+    first = invoke("restore", "3fa9c2", "--auto-approve", "--timeout", "1", "--max-retries", "0")
+    assert first.exit_code == 1
+    assert "may have been created" in first.output
+    again = invoke("restore", "3fa9c2", "--auto-approve")
+    assert again.exit_code == 1, again.output
+    assert kathan_env.stats()["methods"].get("POST", 0) == 1, again.output
