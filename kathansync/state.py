@@ -58,7 +58,13 @@ def _now() -> str:
 def apply_lock(state_dir: Path, command: str) -> Iterator[None]:
     """Hold `.kathansync/lock` for the block; LockHeld naming the holder when another has it."""
     path = state_folder(state_dir) / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # never through a symlink: the lock file is truncated and written below
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        raise KathansyncError(
+            f"{path}: cannot open the apply lock ({error.strerror}); it must be a plain file:"
+            " remove it. Nothing was sent."
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -257,9 +257,35 @@ def load_backup(path: Path) -> Backup:
         raise BackupError(f"{path}: not a kathansync backup (made by `apply`)")
     if data.get("format_version") != FORMAT_VERSION:
         raise BackupError(f"{path}: backup format {data.get('format_version')!r} is not supported")
-    if not isinstance(data.get("assistants"), list) or not isinstance(data.get("created"), list):
+    if not _well_formed(data):
         raise BackupError(f"{path}: the backup is incomplete or was edited")
     return Backup(path, data)
+
+
+def _well_formed(data: Mapping[str, Any]) -> bool:
+    """Every key history and restore read has its type: an edited file is refused, not a crash."""
+    entries, created = data.get("assistants"), data.get("created")
+    if not isinstance(entries, list) or not isinstance(created, list):
+        return False
+    git = data.get("git")
+    return (
+        isinstance(data.get("id"), str)
+        and (git is None or isinstance(git, dict))
+        and all(_entry_ok(e) for e in entries)
+        and all(_entry_ok(e) and isinstance(e["id"], str) for e in created)
+    )
+
+
+def _entry_ok(entry: Any) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("handle"), str)
+        and isinstance(entry.get("id", ""), (str, type(None)))
+        and "id" in entry
+        and isinstance(entry.get("remote", {}), dict)
+        and isinstance(sensitive := entry.get("sensitive", []), list)
+        and all(isinstance(path, str) for path in sensitive)
+    )
 
 
 def find_backup(directory: Path, ref: str) -> Backup:

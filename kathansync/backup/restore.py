@@ -37,8 +37,9 @@ class RestoreRequest:
 
 def restorable(remote: Mapping[str, Any], extra_fields: Collection[str] = ()) -> dict[str, Any]:
     """The part of a backed-up object a PUT accepts: the body's fields (sub-fields of objects
-    too), plus `extra_fields` the API's saved schema documents. A null is kept only where the
-    request may say null; elsewhere it is the server's "unset", which a PUT cannot send."""
+    too), plus `extra_fields` the API's saved schema documents (dotted: `voice.new_setting`).
+    A null is kept only where the request may say null; elsewhere it is the server's "unset",
+    which a PUT cannot send."""
     fields = AssistantSpec.model_fields
     kept: dict[str, Any] = {}
     for key, value in remote.items():
@@ -49,7 +50,9 @@ def restorable(remote: Mapping[str, Any], extra_fields: Collection[str] = ()) ->
         model = fields[key].annotation
         if isinstance(model, type) and issubclass(model, Spec) and isinstance(value, Mapping):
             kept[key] = {
-                k: v for k, v in value.items() if k in model.model_fields and v is not None
+                k: v
+                for k, v in value.items()
+                if (k in model.model_fields or f"{key}.{k}" in extra_fields) and v is not None
             }
         else:
             kept[key] = value

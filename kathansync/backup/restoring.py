@@ -70,7 +70,36 @@ def make_restore_plan(
         sensitive_by_id={m.id: m.sensitive for m in manifests if m.id},
         extra_fields=_schema_fields(settings.root),
     )
-    return Planned(plan, manifests, keys)
+    plan, held = _hold_unanswered(settings, plan)
+    return Planned(plan, manifests, keys, held)
+
+
+def _hold_unanswered(settings: Settings, plan: Plan) -> tuple[Plan, dict[str, Outcome]]:
+    """Re-creates whose earlier POST got no answer, held back (they may have landed): a second
+    restore must not make the assistant twice. The others are planned."""
+    from dataclasses import replace
+
+    from kathansync.apply import Outcome, Status
+    from kathansync.plan import Action
+    from kathansync.state import PendingCreates
+
+    pending = PendingCreates(settings.state_dir)
+    earlier = pending.for_target(settings.api_url, settings.environment)
+    held = {
+        c.handle: Outcome(
+            c.handle,
+            None,
+            Action.CREATE,
+            Status.FAILED,
+            f"{c.handle}: an earlier re-create (sent {earlier[c.handle].sent_at}) got no answer"
+            f" and may have landed: not sent again. If GET /assistants has no {c.name!r}, remove"
+            f" its entry from {pending.path} and restore again",
+        )
+        for c in plan.changes
+        if c.action is Action.CREATE and c.handle in earlier
+    }
+    kept = tuple(c for c in plan.changes if c.handle not in held)
+    return replace(plan, changes=kept), held
 
 
 def recheck_restore(
@@ -100,14 +129,18 @@ def _manifests(run: Run) -> list[Manifest]:
 
 
 def _schema_fields(root: Path) -> frozenset[str]:
-    """Top-level fields the API's saved schema documents (restored as backed up)."""
+    """Fields the API's saved schema documents and the models lack, dotted, at the top level
+    and inside known objects (`voice.new_setting`): restored as backed up."""
     from kathansync.load.apischema import ApiSchemaError, load_api_schema
+    from kathansync.models import AssistantSpec
 
     try:
         schema = load_api_schema(root)
     except ApiSchemaError:  # validate says what is wrong with it; a restore needs none of it
         return frozenset()
-    return frozenset(schema.properties) if schema is not None else frozenset()
+    if schema is None:
+        return frozenset()
+    return frozenset(".".join(path) for path in schema.extra_fields(AssistantSpec))
 
 
 # --- saved restore plans -------------------------------------------------------------------

@@ -190,7 +190,7 @@ def _apply_restore(
     from kathansync.apply import succeeded
     from kathansync.backup.restoring import after_restore
 
-    if not run.pending(refused):
+    if not run.pending(refused) and not run.blocked:
         if fmt == "text":
             click.echo("No changes. The remote already matches the backup.")
         return EXIT_OK

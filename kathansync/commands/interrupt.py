@@ -44,9 +44,23 @@ def send_watched(
             )
         except KeyboardInterrupt:
             click.echo(watch.report(), err=True)
+            # A create on the wire may still land: remembered, or the next apply sends it again.
+            _remember_creates(session, run, [*watch.outcomes(), *watch.unanswered_creates()])
             for message in session.write_back_ids(run, watch.outcomes()):
                 click.echo(f"Error: {message}", err=True)
             raise
+
+
+def _remember_creates(session: Run, run: Planned, outcomes: Sequence[Outcome]) -> None:
+    """As Run.apply does after a whole apply: creates that may have landed, and settled ones."""
+    from kathansync.state import PendingCreates, creates_settled
+
+    maybe, done = creates_settled(run.plan.changes, run.manifests, outcomes)
+    if maybe or done:
+        settings = session.settings
+        PendingCreates(settings.state_dir).update(
+            settings.api_url, settings.environment, add=maybe, remove=done
+        )
 
 
 class ApplyWatch:
@@ -54,6 +68,7 @@ class ApplyWatch:
 
     def __init__(self, pending: Sequence[Change]) -> None:
         self._order = [change.handle for change in pending]
+        self._creates = {c.handle: c for c in pending if c.action.value == "create"}
         self._started: set[str] = set()
         self._finished: dict[str, Outcome] = {}
         self._lock = threading.Lock()
@@ -70,6 +85,17 @@ class ApplyWatch:
         """What finished, in plan order (created ids among them still belong in manifests)."""
         with self._lock:
             return [self._finished[h] for h in self._order if h in self._finished]
+
+    def unanswered_creates(self) -> list[Outcome]:
+        """The creates sent and never answered: they may have landed."""
+        from kathansync.apply import Outcome, Status
+
+        with self._lock:
+            sent = [h for h in self._creates if h in self._started and h not in self._finished]
+        return [
+            Outcome(h, None, self._creates[h].action, Status.FAILED, maybe_created=True)
+            for h in sent
+        ]
 
     def report(self) -> str:
         with self._lock:
