@@ -1,0 +1,41 @@
+"""Review of the remote area: regressions found in review, end to end against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import MakeRepo, invoke
+
+from kathansync.emulator import EmulatorServer
+
+ID = "33df85c1-6f2b-4c4e-9a51-0a7c1f4f3b21"
+HOOK = "tok-Review-0123456789abcdef"  # the variable's value alone, as a server may quote it
+
+
+def test_a_server_echoing_a_variables_value_alone_never_shows_it(
+    make_repo: MakeRepo, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 12: "the variable's value alone (`webhook token <value> is revoked`)" is scrubbed,
+    # not only the whole interpolated string it was put into.
+    kathan_env.seed(ID, name="Support")
+    monkeypatch.setenv("HOOK", HOOK)
+    make_repo(
+        files={
+            "assistants/support.yaml": (
+                f"id: {ID}\n"
+                "call_actions:\n"
+                "  webhook_url: https://hooks.example.com/calls?token=${HOOK}\n"
+            )
+        }
+    )
+    kathan_env.inject(
+        {"status": 422, "method": "PUT", "detail": f"webhook token {HOOK} is revoked"}
+    )
+    result = invoke("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert "is revoked" in result.output
+    assert "0123456789abcdef" not in result.output.lower()
+    for path in Path(".").rglob("*"):  # nor in anything written (backups hold real values)
+        if path.is_file() and "backups" not in path.parts:
+            assert "0123456789abcdef" not in path.read_text(errors="replace").lower(), path
