@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from conftest import MakeRepo, invoke
+from test_client import ID as CLIENT_ID
+from test_client import FakeTime, error, make_client, ok, sequence
 
 from kathansync.emulator import EmulatorServer
 
@@ -39,3 +41,16 @@ def test_a_server_echoing_a_variables_value_alone_never_shows_it(
     for path in Path(".").rglob("*"):  # nor in anything written (backups hold real values)
         if path.is_file() and "backups" not in path.parts:
             assert "0123456789abcdef" not in path.read_text(errors="replace").lower(), path
+
+
+def test_time_waiting_for_the_shared_budget_does_not_eat_a_calls_retry_deadline() -> None:
+    # --rate-limit 1: the second PUT waits a whole window (60 s) for the budget before its
+    # first try. That wait is the budget's, not this call's retrying: a 503 answering that
+    # try must still be retried, not end as "past the 60 s retry deadline".
+    handler, seen = sequence(ok(), error(503), ok())
+    fake = FakeTime()
+    client = make_client(handler, fake, rate_limit=1)
+    client.update_assistant(CLIENT_ID, {"name": "One"})
+    client.update_assistant(CLIENT_ID, {"name": "Two"})
+    assert len(seen) == 3
+    assert fake.now >= 60  # the window was waited for
