@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import MakeRepo, invoke
 from test_client import ID as CLIENT_ID
 from test_client import FakeTime, error, make_client, ok, sequence
 
 from kathansync.emulator import EmulatorServer
+from kathansync.errors import ApiError
 
 ID = "33df85c1-6f2b-4c4e-9a51-0a7c1f4f3b21"
 HOOK = "tok-Review-0123456789abcdef"  # the variable's value alone, as a server may quote it
@@ -54,3 +57,23 @@ def test_time_waiting_for_the_shared_budget_does_not_eat_a_calls_retry_deadline(
     client.update_assistant(CLIENT_ID, {"name": "Two"})
     assert len(seen) == 3
     assert fake.now >= 60  # the window was waited for
+
+
+def test_an_unreadable_first_answer_does_not_hold_the_next_request() -> None:
+    # The first request goes alone until an answer comes. An answer that cannot be decoded
+    # (a proxy's broken gzip) is an error, but it must release that hold: otherwise every
+    # next request waits PROBE_PATIENCE (10 s, real time) for an answer that never comes.
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        gzip = {"Content-Encoding": "gzip"}
+        return httpx.Response(200, headers=gzip, stream=httpx.ByteStream(b"not gzip"))
+
+    client = make_client(handler)
+    started = time.monotonic()
+    for _ in range(2):
+        with pytest.raises(ApiError, match="unreadable answer"):
+            client.get_assistant(CLIENT_ID)
+    assert len(seen) == 2
+    assert time.monotonic() - started < 5

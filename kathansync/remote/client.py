@@ -327,6 +327,7 @@ class KathanClient:
                 self.budget.unanswered()
                 raise  # the caller decides whether to retry
             except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding, ...)
+                self.budget.unanswered()  # no headers read: if this was the probe, another goes
                 raise ApiError(
                     self.redact(f"unreadable answer to {tries.method} {tries.path}: {exc}")
                 ) from None
