@@ -77,3 +77,12 @@ def test_an_unreadable_first_answer_does_not_hold_the_next_request() -> None:
             client.get_assistant(CLIENT_ID)
     assert len(seen) == 2
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("odd_id", ["..", "."])
+def test_an_id_of_dots_never_addresses_another_endpoint(odd_id: str) -> None:
+    # An id comes from the server's list too (prune deletes what it lists): `..` must stay a
+    # segment under /assistants, not climb to the API's root after URL normalisation.
+    handler, seen = sequence(httpx.Response(204))
+    make_client(handler).delete_assistant(odd_id)
+    assert seen[0].url.path.startswith("/assistants/"), seen[0].url
