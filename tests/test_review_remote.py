@@ -86,3 +86,17 @@ def test_an_id_of_dots_never_addresses_another_endpoint(odd_id: str) -> None:
     handler, seen = sequence(httpx.Response(204))
     make_client(handler).delete_assistant(odd_id)
     assert seen[0].url.path.startswith("/assistants/"), seen[0].url
+
+
+def test_schema_update_replaces_a_saved_schema_that_is_not_utf8(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    # `schema --update` is how a broken kathan-api-schema.json gets fixed (an editor saved it
+    # as UTF-16): it must replace it, not crash on reading the old one.
+    repo = make_repo(config="manifests: assistants\n")
+    (repo / "kathan-api-schema.json").write_bytes("{}".encode("utf-16"))
+    result = invoke("schema", "--update")
+    assert result.exit_code == 0, result.output
+    assert "updated from" in result.output
+    saved = (repo / "kathan-api-schema.json").read_text(encoding="utf-8")
+    assert '"format_version": "1"' in saved
