@@ -100,3 +100,17 @@ def test_schema_update_replaces_a_saved_schema_that_is_not_utf8(
     assert "updated from" in result.output
     saved = (repo / "kathan-api-schema.json").read_text(encoding="utf-8")
     assert '"format_version": "1"' in saved
+
+
+def test_an_openapi_document_nested_too_deep_is_an_error_not_a_traceback() -> None:
+    # openapi.json comes from whatever server --api-url names: one JSON can parse and still be
+    # too deep to resolve recursively. An ApiError (exit 1, one line), never a RecursionError.
+    from kathansync.remote.openapi import request_schema
+
+    node: dict[str, object] = {"type": "string"}
+    for _ in range(400):
+        node = {"type": "object", "properties": {"x": node}}
+    body = {"content": {"application/json": {"schema": node}}}
+    document = {"paths": {"/assistants/{assistant_id}": {"put": {"requestBody": body}}}}
+    with pytest.raises(ApiError, match="nested too deeply"):
+        request_schema(document)
