@@ -24,7 +24,7 @@ from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
 from kathansync.plan.saved import as_reviewed, new_keys
 from kathansync.plan.select import select
 from kathansync.record import record_ids
-from kathansync.remote.redact import sensitive_values
+from kathansync.remote.redact import sensitive_values, with_parts
 from kathansync.settings import Network, Settings
 from kathansync.state import PendingCreates, apply_lock, creates_settled
 
@@ -192,7 +192,7 @@ class Run:
             raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
         selected = list(only) if only is not None else select(manifests, targets)
         secrets = (v for m in manifests for v in sensitive_values(m.desired, m.sensitive))
-        api.client.add_secrets(secrets)  # a server may echo one in an error: it is scrubbed
+        api.client.add_secrets(with_parts(secrets, self.settings.variables, self.settings.environ))
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)

@@ -26,9 +26,9 @@ def update_api_schema(opts: Options) -> int:
     source = f"{settings.api_url}/openapi.json"
     data = saved_schema(document, source, datetime.now(UTC))
     target = settings.root / API_SCHEMA_NAME  # beside kathansync.yaml: committed, reviewed
-    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    existed = target.is_file()  # not read: a broken old file is what --update replaces
     write_atomic(target, dump(data))
     fields = len(data["schema"]["properties"])
-    state = "created" if old is None else "updated"
+    state = "updated" if existed else "created"
     click.echo(f"{target}: {state} from {source} ({fields} top-level fields); commit this file.")
     return EXIT_OK

@@ -316,7 +316,9 @@ class KathanClient:
         """One try: wait for the budget, send, follow same-origin 307/308 with the same body."""
         url: str | httpx.URL = tries.path
         for _hop in range(MAX_REDIRECTS + 1):
-            self.budget.acquire()
+            waiting_since = self._clock()
+            self.budget.acquire()  # the budget's wait is no retrying: off the retry deadline
+            tries.started += self._clock() - waiting_since
             with self._lock:
                 self._requests_sent += 1
             try:
@@ -325,6 +327,7 @@ class KathanClient:
                 self.budget.unanswered()
                 raise  # the caller decides whether to retry
             except httpx.HTTPError as exc:  # an answer that cannot be read (bad encoding, ...)
+                self.budget.unanswered()  # no headers read: if this was the probe, another goes
                 raise ApiError(
                     self.redact(f"unreadable answer to {tries.method} {tries.path}: {exc}")
                 ) from None

@@ -30,7 +30,10 @@ def request_schema(document: Any) -> dict[str, Any]:
         body = _get(put, "requestBody", "content", "application/json", "schema")
         if body is None:
             break
-        schema = resolve_refs(body, document)
+        try:
+            schema = resolve_refs(body, document)
+        except RecursionError:  # a server's document, parsed fine, too deep to walk
+            raise ApiError(f"openapi.json: the PUT {path} body is nested too deeply") from None
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             raise ApiError(f"openapi.json: the PUT {path} body is not an object with properties")
         return schema

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -112,3 +112,12 @@ def sensitive_values(tree: Any, dotted_paths: Iterable[str]) -> list[str]:
             node = node.get(key) if isinstance(node, dict) else None
         found += [v for v in (node if isinstance(node, list) else [node]) if isinstance(v, str)]
     return found
+
+
+def with_parts(values: Iterable[str], *variables: Mapping[str, str]) -> list[str]:
+    """`values` (interpolated ones), and the value of each variable that sits inside one of
+    them: a server may quote back `${HOOK}` alone from `https://hooks/…?token=${HOOK}`."""
+    found = list(values)
+    joined = "\0".join(found)
+    parts = {v for names in variables for v in names.values() if len(v) >= TOKEN_MIN}
+    return found + [v for v in parts if joined and v in joined]

@@ -176,5 +176,6 @@ def not_a_list_of_assistants(data: Any) -> str:
 
 def assistant_path(assistant_id: str) -> str:
     """/assistants/{id}, quoted so an id from the command line can never address another
-    endpoint."""
-    return f"/assistants/{quote(assistant_id, safe='')}"
+    endpoint (nor a segment of dots: `..` is a step up once the URL is normalised)."""
+    quoted = quote(assistant_id, safe="")
+    return f"/assistants/{quoted if quoted.strip('.') else quoted.replace('.', '%2E')}"
