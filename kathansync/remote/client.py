@@ -201,10 +201,10 @@ class KathanClient:
 
     def chat(self, assistant_id: str, text: str, session_id: str | None) -> dict[str, str]:
         """POST /chat (api/chat-chat-with-assistant.md): one turn, no session_id starts one.
-        Retried like a GET: a turn seen twice costs less than a run lost to a network hiccup."""
+        Retried like any POST: a turn sent twice bills a conversation more, or repeats itself."""
         body = {"assistant_id": assistant_id, "input": text, "session_id": session_id}
-        response = self._call("POST", "/chat", body=body, assistant_id=assistant_id)
-        return wording.chat_reply_of(response)
+        sent = self._call("POST", "/chat", body=body, idempotent=False, assistant_id=assistant_id)
+        return wording.chat_reply_of(sent)
 
     def get_protected(self) -> Any:
         """GET /protected (documented: api/authentication.md): proves the credentials."""
