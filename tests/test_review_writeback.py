@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,56 @@ def test_transcripts_mask_values_interpolated_into_manifests(
     assert "(sensitive)" in result.output  # the transcript is shown, masked
     assert PIN not in result.output
     assert PIN not in junit.read_text(encoding="utf-8")
+
+
+# --- the action's step script -------------------------------------------------------------------
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "action.sh"
+PASSING_SUITE = """\
+assistant: support
+cases:
+  - name: greets
+    turns:
+      - user: "hello"
+        expect: {not_empty: true}
+"""
+
+
+def _action(repo: Path, **inputs: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "GITHUB_OUTPUT": str(repo / "outputs"),
+        "KS_OUT_DIR": str(repo / "out"),
+        **inputs,
+    }
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "KATHANSYNC_ENV"):
+        env.pop(name, None)
+    return subprocess.run(
+        ["bash", str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.e2e
+def test_action_test_command_never_reads_the_manifests_directory_as_suites(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """The action's `directory` input is the manifests directory (action.yml), but `test --dir`
+    is the suites' directory: passed through, the manifests were read as broken suites. The
+    action must say that `directory` does not apply to `test`, before any request."""
+    repo = make_repo(
+        files={
+            "assistants/support.yaml": f"id: {SUPPORT}\nname: Support\n",
+            "conversations/support.yaml": PASSING_SUITE,
+        }
+    )
+    kathan_env.seed(SUPPORT, name="Support", first_message="Hi.")
+    done = _action(repo, KS_COMMAND="test", KS_DIRECTORY="assistants")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "::error::" in done.stdout and "directory" in done.stdout
+    assert "unknown key" not in done.stdout + done.stderr  # not the manifest read as a suite
+    assert kathan_env.stats()["methods"] == {}
+    # Without the input, the suites under conversations/ run against the manifests' ids.
+    done = _action(repo, KS_COMMAND="test")
+    assert done.returncode == 0, done.stdout + done.stderr
