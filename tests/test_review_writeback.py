@@ -58,6 +58,39 @@ def test_transcripts_mask_values_interpolated_into_manifests(
     assert PIN not in junit.read_text(encoding="utf-8")
 
 
+SHIP_SUITE = """\
+assistant: shipments
+cases:
+  - name: where is my ${ITEM}
+    turns:
+      - user: "Where does my ${ITEM} go?"
+        expect: {contains: ["refund"]}
+"""
+
+
+def test_masking_a_short_suite_value_leaves_other_words_and_names_whole(
+    make_repo: MakeRepo, kathan_env: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ${VAR} of a suite is masked where it stands as a word; plain text replacement also
+    rewrote every word, file name and handle that merely contains it (`shipping`,
+    `conversations/shipments.yaml`), as issue 12 says the API key masking must not."""
+    make_repo(
+        files={
+            "assistants/shipments.yaml": f"id: {SUPPORT}\nname: Shipments\n",
+            "conversations/shipments.yaml": SHIP_SUITE,
+        }
+    )
+    monkeypatch.setenv("ITEM", "ship")
+    kathan_env.seed(
+        SUPPORT, name="Shipments", system_instruction="Every ship has free shipping worldwide."
+    )
+    result = invoke("test")
+    assert result.exit_code == 1, result.output
+    assert "conversations/shipments.yaml (shipments)" in result.output
+    assert "Every (sensitive) has free shipping worldwide." in result.output
+    assert "where is my (sensitive)" in result.output
+
+
 # --- the action's step script -------------------------------------------------------------------
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "action.sh"

@@ -135,11 +135,12 @@ def load_suites(
 
 
 def mask(text: str, secrets: Collection[str]) -> str:
-    """`text` with every interpolated value replaced by `(sensitive)`, longest first (so a value
-    holding a shorter one is masked whole)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "(sensitive)")
-    return text
+    """`text` with every interpolated value replaced by `(sensitive)`, as the client scrubs what
+    a server echoes: any case, every escaped form, and a short value only where it stands as a
+    word (plain replacement turned `shipping` into `(sensitive)ping` for a value `ship`)."""
+    from kathansync.remote.redact import SENSITIVE, scrub
+
+    return scrub(text, secrets, marker=SENSITIVE)
 
 
 def _messages(exc: ValidationError) -> list[tuple[Loc, str, bool]]:
