@@ -91,6 +91,29 @@ def test_masking_a_short_suite_value_leaves_other_words_and_names_whole(
     assert "where is my (sensitive)" in result.output
 
 
+@pytest.mark.parametrize("pattern", ["a{99999999999}", "x{1,4294967296}", "(" * 2000 + ")" * 2000])
+def test_a_regex_python_cannot_compile_is_an_error_with_its_line(
+    make_repo: MakeRepo, pattern: str
+) -> None:
+    """`re.compile` raises OverflowError (a huge repetition count) or RecursionError (deep
+    nesting), not re.error, for some patterns: validate crashed with a traceback, on a pull
+    request's suite included."""
+    suite = (
+        "assistant: support\ncases:\n  - name: x\n    turns:\n      - user: hi\n"
+        f"        expect: {{matches: '{pattern}'}}\n"
+    )
+    make_repo(
+        files={
+            "assistants/support.yaml": f"id: {SUPPORT}\nname: Support\n",
+            "conversations/support.yaml": suite,
+        }
+    )
+    result = invoke("validate")
+    assert result.exit_code == 1
+    assert "conversations/support.yaml:6:" in result.output
+    assert "matches: not a valid regular expression" in result.output
+
+
 # --- the action's step script -------------------------------------------------------------------
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "action.sh"

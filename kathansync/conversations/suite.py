@@ -51,7 +51,8 @@ class ExpectSpec(BaseModel):
         if value is not None:
             try:
                 re.compile(value, re.IGNORECASE)
-            except re.error as exc:
+            # Not only re.error: a huge repetition count overflows, deep nesting recurses.
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
