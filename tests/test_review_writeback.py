@@ -11,6 +11,8 @@ import pytest
 from conftest import MakeRepo, invoke
 
 from kathansync.emulator import EmulatorServer
+from kathansync.errors import ConfigError
+from kathansync.scaffold import init_project
 
 SUPPORT = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 PIN = "pin-4417-zq"
@@ -165,3 +167,25 @@ def test_action_test_command_never_reads_the_manifests_directory_as_suites(
     # Without the input, the suites under conversations/ run against the manifests' ids.
     done = _action(repo, KS_COMMAND="test")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- init -------------------------------------------------------------------------------------
+
+
+def test_init_appends_to_a_gitignore_that_is_not_utf8(tmp_path: Path) -> None:
+    """A .gitignore in Latin-1 (`café/`) crashed init with a UnicodeDecodeError traceback after
+    every other file was written; its bytes must be kept and the local-state lines added."""
+    (tmp_path / ".gitignore").write_bytes(b"caf\xe9/\n")
+    written = init_project(tmp_path)
+    assert tmp_path / ".gitignore" in written
+    data = (tmp_path / ".gitignore").read_bytes()
+    assert data.startswith(b"caf\xe9/\n") and b".kathansync/" in data
+
+
+def test_init_with_a_gitignore_directory_writes_nothing(tmp_path: Path) -> None:
+    """All or nothing (scaffold.py): a .gitignore that is a directory was found only after the
+    other files were written, leaving a half-made scaffold behind the error."""
+    (tmp_path / ".gitignore").mkdir()
+    with pytest.raises(ConfigError, match=r"\.gitignore"):
+        init_project(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore"]
