@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -117,6 +116,33 @@ def test_a_regex_python_cannot_compile_is_an_error_with_its_line(
     assert result.exit_code == 1
     assert "conversations/support.yaml:6:" in result.output
     assert "matches: not a valid regular expression" in result.output
+
+
+def test_a_suite_that_expands_a_large_variable_many_times_is_refused(
+    make_repo: MakeRepo,
+) -> None:
+    """validate reads the suites on every pull request, forks included: a 400 kB `vars` value
+    used 4,000 times in one suite string built 1.6 GB before saying "valid" (issue 12: bound
+    what a file may expand to). The manifests' budget (MAX_EXPANDED) holds for suites too."""
+    big = "x" * 400_000
+    config = f'environments:\n  staging:\n    vars:\n      BIG: "{big}"\n'
+    suite = (
+        f'assistant: support\ncases:\n  - name: x\n    turns:\n      - user: "{"${BIG}" * 4000}"\n'
+    )
+    make_repo(
+        config=config,
+        files={
+            "assistants/support.yaml": f"id: {SUPPORT}\nname: Support\n",
+            "conversations/support.yaml": suite,
+        },
+    )
+    started = time.monotonic()
+    result = invoke("validate", "--env", "staging")
+    assert result.exit_code == 1  # was 0: "1 manifest(s) valid." after building 1.6 GB
+    assert "conversations/support.yaml:5:" in result.output
+    assert "expands to more than" in result.output
+    assert time.monotonic() - started < 5
+
 
 # --- the action's step script -------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kathansync.errors import KathansyncError, Problem, display_path
 from kathansync.load import yamlio
 from kathansync.load.discover import discover
+from kathansync.load.interpolate import MAX_EXPANDED
 from kathansync.load.positions import position
 from kathansync.load.problems import describe_errors, describe_value, did_you_mean, shown_path
 from kathansync.tree import Loc
@@ -212,9 +213,11 @@ class _Reader:
         self.environ = environ
         self.problems: list[Problem] = []
         self.secrets: set[str] = set()
+        self.left = MAX_EXPANDED
 
     def load(self, path: Path) -> Suite | None:
         source = _File(display_path(path))
+        self.left = MAX_EXPANDED  # what ${VAR}s may add to this file (the manifests' budget)
         suite = self._load(source, path)
         # A message may quote a value that came from a variable: never show it.
         self.problems.extend(
@@ -295,6 +298,15 @@ class _Reader:
                 f"variable ${{{name}}} is not set (set it in the environment"
                 " or in kathansync.yaml vars)",
             )
+            return ""
+        self.left -= len(value)
+        if self.left < 0:  # a large value used many times: refused, never built
+            if self.left + len(value) >= 0:  # said once
+                source.problem(
+                    loc,
+                    f"expands to more than {MAX_EXPANDED} characters through"
+                    " ${VAR} and aliases: refusing it",
+                )
             return ""
         if value:
             self.secrets.add(value)  # masked wherever it could show: transcripts, reports
