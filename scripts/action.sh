@@ -46,7 +46,12 @@ plan)
   kathansync plan --no-color --format markdown --detailed-exitcode --out "$plan_file" \
     "${args[@]}" "${extra[@]}" >"$markdown"
   code=$?
+  # The runner runs any log line starting with `::` (after blanks) as a workflow command, and a
+  # plan quotes prompts (diff context lines start with a blank): print it with commands off.
+  token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  echo "::stop-commands::$token"
   cat "$markdown"
+  echo "::$token::"
   case $code in
   0) output has_changes false ;;
   2) output has_changes true && code=0 ;;

@@ -231,3 +231,33 @@ def test_scrubbing_a_short_message_of_a_long_secret_takes_no_time() -> None:
     for _ in range(10):
         assert redact("unknown assistant 'a'") == "unknown assistant 'a'"
     assert time.monotonic() - started < 0.5
+
+
+@pytest.mark.e2e
+def test_action_plan_log_cannot_carry_workflow_commands(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """The runner reads a log line starting with `::` (after leading blanks) as a workflow
+    command. The markdown plan the action prints shows a prompt's unchanged lines as ` line`
+    diff context, so a prompt (from the pull request, or from the dashboard) holding
+    `::warning::…` ran it. The plan is printed between ::stop-commands:: and its end token."""
+    prompt = "Be kind.\n::warning::injected\n"
+    repo = make_repo(
+        files={
+            "assistants/support.yaml": (
+                f"id: {SUPPORT}\nname: Support\nsystem_instruction: |\n"
+                "  Be kind.\n  ::warning::injected\n  Be brief now.\n"
+            )
+        }
+    )
+    kathan_env.seed(SUPPORT, name="Support", system_instruction=prompt + "Be brief.\n")
+    done = _action(repo, KS_COMMAND="plan")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    commands = [i for i, line in enumerate(lines) if line.lstrip().startswith("::")]
+    first, last = lines[commands[0]], lines[commands[-1]]
+    assert first.startswith("::stop-commands::")
+    token = first.removeprefix("::stop-commands::")
+    assert len(token) >= 16 and last == f"::{token}::"
+    assert " ::warning::injected" in lines[commands[0] : commands[-1]]
+    assert token not in (repo / "outputs").read_text()  # the comment is the file, unwrapped
