@@ -102,13 +102,16 @@ def init_project(directory: Path, action: str = ACTION_PLACEHOLDER) -> list[Path
     )
     if blocking:
         raise ConfigError(f"init needs {blocking[0]} to be a directory, but it is a file")
+    gitignore = directory / GITIGNORE
+    if gitignore.exists() and not gitignore.is_file():
+        raise ConfigError(f"init needs {gitignore} to be a file (nothing written)")
     try:
         for path, content in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)
             # "x": never clobber a file that appeared since the check above.
             with path.open("x", encoding="utf-8", newline="\n") as out:
                 out.write(content)
-        ignored = _ignore_local_state(directory / GITIGNORE)
+        ignored = _ignore_local_state(gitignore)
     except OSError as error:
         raise ConfigError(f"init cannot write {error.filename}: {error.strerror}") from None
     return [*files, *([directory / GITIGNORE] if ignored else [])]
@@ -116,7 +119,9 @@ def init_project(directory: Path, action: str = ACTION_PLACEHOLDER) -> list[Path
 
 def _ignore_local_state(gitignore: Path) -> bool:
     """Add the local-state lines to .gitignore unless it already ignores .kathansync/."""
-    text = gitignore.read_text(encoding="utf-8") if gitignore.is_file() else ""
+    # Only read to see what it already ignores: lines are appended, its own bytes kept whatever
+    # its encoding (a Latin-1 `café/` must not crash init after the other files are written).
+    text = gitignore.read_text(encoding="utf-8", errors="replace") if gitignore.is_file() else ""
     lines = {line.strip() for line in text.splitlines()}
     whole = any(line.rstrip("/*") in {STATE_DIR, f"/{STATE_DIR}"} for line in lines)
     if whole or set(IGNORED.splitlines()[1:]) <= lines:

@@ -15,13 +15,21 @@ out_dir=${KS_OUT_DIR:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/kathansync}
 outputs=${GITHUB_OUTPUT:-/dev/null}
 mkdir -p "$out_dir"
 
+output() { printf '%s=%s\n' "$1" "$2" >>"$outputs"; }
+
 args=()
+# `directory` is the manifests directory; `test --dir` means the suites' directory, and `test`
+# takes its manifests from kathansync.yaml: passing it on would read manifests as suites.
+if [[ -n ${KS_DIRECTORY:-} && $command == test ]]; then
+  echo "::error::kathansync action: the directory input (manifests) does not apply to test:" \
+    "set manifests: in kathansync.yaml (suites: args: --dir DIR)"
+  output exit_code 1
+  exit 1
+fi
 [[ -n ${KS_DIRECTORY:-} ]] && args+=(--dir "$KS_DIRECTORY")
 [[ -n ${KS_ENVIRONMENT:-} ]] && args+=(--env "$KS_ENVIRONMENT")
 # Word splitting on purpose: `args: --target support --target sales`.
 read -r -a extra <<<"${KS_ARGS:-}"
-
-output() { printf '%s=%s\n' "$1" "$2" >>"$outputs"; }
 
 # The summary line of a markdown plan, without its HTML: "1 to create, 0 to update, ...".
 plan_summary() { head -n 1 "$1" | sed -e 's/<[^>]*>//g' -e 's/^.*): //'; }
@@ -38,7 +46,12 @@ plan)
   kathansync plan --no-color --format markdown --detailed-exitcode --out "$plan_file" \
     "${args[@]}" "${extra[@]}" >"$markdown"
   code=$?
+  # The runner runs any log line starting with `::` (after blanks) as a workflow command, and a
+  # plan quotes prompts (diff context lines start with a blank): print it with commands off.
+  token=$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+  echo "::stop-commands::$token"
   cat "$markdown"
+  echo "::$token::"
   case $code in
   0) output has_changes false ;;
   2) output has_changes true && code=0 ;;

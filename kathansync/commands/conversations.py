@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,7 @@ def prepare(
 
         raise ConfigError(f"conversations directory {folder} does not exist (see --dir)")
     try:
-        return select_suites(
+        selection = select_suites(
             folder,
             {m.handle: m.id for m in manifests},
             targets=targets,
@@ -119,6 +120,27 @@ def prepare(
         if in_actions():
             annotate(error.problems, err=True)  # inline on the pull request, like manifests
         raise
+    # An assistant says what its manifest told it (first_message, the prompt): the values its
+    # ${VAR}s put there are as secret in a transcript as in a plan.
+    secrets = selection.secrets | _manifest_secrets(manifests, settings.variables)
+    return dataclasses.replace(selection, secrets=secrets)
+
+
+# A variable's value shorter than this is not masked alone (it would mangle ordinary words);
+# the whole field value that holds it still is.
+_VALUE_MIN = 8
+
+
+def _manifest_secrets(
+    manifests: Sequence[Manifest], variables: Mapping[str, str]
+) -> frozenset[str]:
+    """Each interpolated field value of `manifests`, and each variable value found inside one."""
+    from kathansync.remote.redact import sensitive_values
+
+    fields = {v for m in manifests for v in sensitive_values(m.desired, m.sensitive) if v}
+    candidates = {*variables.values(), *os.environ.values()}
+    inside = {c for c in candidates if len(c) >= _VALUE_MIN and any(c in f for f in fields)}
+    return frozenset(fields | inside)
 
 
 def suite_problems(session: Run) -> list[Problem]:

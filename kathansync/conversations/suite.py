@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kathansync.errors import KathansyncError, Problem, display_path
 from kathansync.load import yamlio
 from kathansync.load.discover import discover
+from kathansync.load.interpolate import MAX_EXPANDED
 from kathansync.load.positions import position
 from kathansync.load.problems import describe_errors, describe_value, did_you_mean, shown_path
 from kathansync.tree import Loc
@@ -51,7 +52,8 @@ class ExpectSpec(BaseModel):
         if value is not None:
             try:
                 re.compile(value, re.IGNORECASE)
-            except re.error as exc:
+            # Not only re.error: a huge repetition count overflows, deep nesting recurses.
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ValueError(f"not a valid regular expression: {exc}") from None
         return value
 
@@ -135,11 +137,12 @@ def load_suites(
 
 
 def mask(text: str, secrets: Collection[str]) -> str:
-    """`text` with every interpolated value replaced by `(sensitive)`, longest first (so a value
-    holding a shorter one is masked whole)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, "(sensitive)")
-    return text
+    """`text` with every interpolated value replaced by `(sensitive)`, as the client scrubs what
+    a server echoes: any case, every escaped form, and a short value only where it stands as a
+    word (plain replacement turned `shipping` into `(sensitive)ping` for a value `ship`)."""
+    from kathansync.remote.redact import SENSITIVE, scrub
+
+    return scrub(text, secrets, marker=SENSITIVE)
 
 
 def _messages(exc: ValidationError) -> list[tuple[Loc, str, bool]]:
@@ -210,9 +213,11 @@ class _Reader:
         self.environ = environ
         self.problems: list[Problem] = []
         self.secrets: set[str] = set()
+        self.left = MAX_EXPANDED
 
     def load(self, path: Path) -> Suite | None:
         source = _File(display_path(path))
+        self.left = MAX_EXPANDED  # what ${VAR}s may add to this file (the manifests' budget)
         suite = self._load(source, path)
         # A message may quote a value that came from a variable: never show it.
         self.problems.extend(
@@ -293,6 +298,15 @@ class _Reader:
                 f"variable ${{{name}}} is not set (set it in the environment"
                 " or in kathansync.yaml vars)",
             )
+            return ""
+        self.left -= len(value)
+        if self.left < 0:  # a large value used many times: refused, never built
+            if self.left + len(value) >= 0:  # said once
+                source.problem(
+                    loc,
+                    f"expands to more than {MAX_EXPANDED} characters through"
+                    " ${VAR} and aliases: refusing it",
+                )
             return ""
         if value:
             self.secrets.add(value)  # masked wherever it could show: transcripts, reports

@@ -70,7 +70,8 @@ class Redactor:
         for secret in self._secrets:
             for form in _forms(secret):
                 form = form.lower()
-                for length in range(len(form) - 1, TAIL_MIN - 1, -1):
+                # No longer than the text: a long secret made this quadratic for every message.
+                for length in range(min(len(form) - 1, len(lowered)), TAIL_MIN - 1, -1):
                     if lowered.endswith(form[:length]):
                         return body[:-length] + self.marker + text[len(body) :]
         return text
