@@ -33,12 +33,14 @@ _FILE_AS_KEY = re.compile(r"!file\s*[\"']?\s*[:,}\]]")
 # (`[a:b]`, `{a?}`): texts with both go to ruamel.
 _FLOW = re.compile(r"(?:^|(?<=[\s\[{,:]))[\[{]", re.MULTILINE)
 _FLOW_DOUBT = re.compile(r":(?=[^\s])|[?@`]")
-# Text ryaml returns where ruamel builds something else: `017`, `1_000` (integers), a date, `=`.
-_DOUBTFUL_START = frozenset("0123456789+-=<")
+# Text ryaml returns where ruamel builds something else: `017`, `1_000` (integers), a date, `=`,
+# and a number too large for ryaml (`1e400`, 400 digits), which it returns as text.
+_DOUBTFUL_START = frozenset("0123456789+-=<.")
 _DOUBTFUL_TEXT = re.compile(
     r"[-+]?0[0-9_]+(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"  # leading zeros
     r"|[-+]?[0-9.]*_[0-9._]*(?:[eE][-+]?[0-9_]+)?|[-+]?0[xob][0-9a-fA-F]*_[0-9a-fA-F_]*"  # 1_000
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t].*)?|=|<<"  # dates, YAML 1.1's value key, merge
+    r"|[-+]?[0-9.]+[eE][-+]?[0-9]{3,}|[-+]?[0-9.]{19,}(?:[eE][-+]?[0-9]+)?"  # may overflow
 )
 
 
