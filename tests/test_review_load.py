@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,3 +29,31 @@ def test_fast_path_agrees_on_numbers_that_overflow(scalar: str) -> None:
     text = f"name: {scalar}\n"
     fast = fastyaml.parse(text)
     assert fast is None or repr(fast) == repr(_reference(text))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name: " + "[" * 30_000 + "]" * 30_000 + "\n",  # the C composer overflowed its stack
+        "name:\n" + "- " * 30_000 + "x\n",
+        "name: " + "[" * 100_000 + "\n",  # ryaml spent minutes on it before refusing
+    ],
+    ids=["flow", "block", "unclosed"],
+)
+def test_deep_nesting_is_a_clean_error_in_seconds(make_repo: Any, text: str) -> None:
+    # A separate process: the bug was a segmentation fault, which would take pytest with it.
+    root: Path = make_repo(config="", files={"assistants/deep.yaml": text})
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "kathansync", "validate"],
+        cwd=root,
+        env={**os.environ, "KATHANSYNC_NO_CACHE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - started < 5
+    assert done.returncode == 1, done.stderr
+    assert "assistants/deep.yaml:" in done.stdout + done.stderr
+    assert "nested more than 64 levels deep" in done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
