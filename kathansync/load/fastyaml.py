@@ -33,6 +33,8 @@ _FILE_AS_KEY = re.compile(r"!file\s*[\"']?\s*[:,}\]]")
 # (`[a:b]`, `{a?}`): texts with both go to ruamel.
 _FLOW = re.compile(r"(?:^|(?<=[\s\[{,:]))[\[{]", re.MULTILINE)
 _FLOW_DOUBT = re.compile(r":(?=[^\s])|[?@`]")
+# `.8e8`: a float to ryaml (YAML 1.2 core), text to ruamel, whose form wants a signed exponent.
+_DOT_EXPONENT = re.compile(r"\.[0-9_]+[eE][0-9]")
 # Text ryaml returns where ruamel builds something else: `017`, `1_000` (integers), a date, `=`,
 # and a number too large for ryaml (`1e400`, 400 digits), which it returns as text.
 _DOUBTFUL_START = frozenset("0123456789+-=<.")
@@ -87,6 +89,8 @@ def _needs_reference(text: str) -> bool:
                 return True
         else:  # a tab or a control character: ruamel words the problem
             return True
+    if _DOT_EXPONENT.search(text):
+        return True
     return ("[" in text or "{" in text) and bool(_FLOW_DOUBT.search(text) and _FLOW.search(text))
 
 
