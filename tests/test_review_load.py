@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kathansync.load import fastyaml, yamlio
+from kathansync.load import fastyaml, load_manifests, yamlio
 
 
 def _reference(text: str) -> Any:
@@ -66,3 +66,15 @@ def test_deep_nesting_is_a_clean_error_in_seconds(make_repo: Any, text: str) -> 
     assert "assistants/deep.yaml:" in done.stdout + done.stderr
     assert "nested more than 64 levels deep" in done.stdout + done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("newline", ["\r", "\x85", "\u2028", "\u2029"])
+def test_a_missing_file_target_is_reported_at_its_line_after_any_line_break(
+    make_repo: Any, newline: str
+) -> None:
+    # YAML readers break lines at these too; the fast path counted only "\n", so the problem
+    # pointed at line 1 of a two-line file.
+    text = f"name: x{newline}system_instruction: !file missing.md\n"
+    root: Path = make_repo(config="", files={"assistants/a.yaml": text})
+    result = load_manifests(root / "assistants")
+    assert [(p.line, p.column) for p in result.errors] == [(2, 21)]

@@ -29,6 +29,8 @@ _TOKEN_START = " \n\r[{,"
 _FILE_TAG = re.compile(r"(?:^|(?<=[\s\[{,]))!file[ \t]+", re.MULTILINE)
 _FILE_TAG_WITH_PATH = re.compile(r"!file[ \t]+[^\s:,}\]]")
 _FILE_AS_KEY = re.compile(r"!file\s*[\"']?\s*[:,}\]]")
+# Line breaks YAML readers honour besides "\n", which _position does not count.
+_OTHER_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 # Inside flow collections (`[a, b]`, `{a: 1}`) ryaml takes plain scalars that ruamel refuses
 # (`[a:b]`, `{a?}`): texts with both go to ruamel.
 _FLOW = re.compile(r"(?:^|(?<=[\s\[{,:]))[\[{]", re.MULTILINE)
@@ -63,6 +65,8 @@ def parse(text: str) -> Any | None:
         return None
     if "!" not in text:
         return data
+    if _OTHER_BREAK.search(text):  # a `!file` position would be off: ruamel gives it
+        return None
     tags = [_position(text, m.start()) for m in _FILE_TAG.finditer(text)]
     refs = _FileRefs(tags)
     data = refs.node(data)
