@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kathansync.load import fastyaml, load_manifests, yamlio
+from kathansync.load import cache, fastyaml, load_manifests, yamlio
 
 
 def _reference(text: str) -> Any:
@@ -78,3 +78,27 @@ def test_a_missing_file_target_is_reported_at_its_line_after_any_line_break(
     root: Path = make_repo(config="", files={"assistants/a.yaml": text})
     result = load_manifests(root / "assistants")
     assert [(p.line, p.column) for p in result.errors] == [(2, 21)]
+
+
+def test_a_signing_key_committed_in_the_repository_is_never_used(
+    make_repo: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A relative XDG_CACHE_HOME (invalid per the XDG spec) put the key inside the repository,
+    # where a branch can commit its own key beside a cache signed with it: the cache then
+    # served values no manifest in the branch says.
+    root: Path = make_repo(config="", files={"assistants/a.yaml": "name: A\n"})
+    forged_key = "f" * 64
+    (root / "xdg/kathansync").mkdir(parents=True)
+    (root / "xdg/kathansync/cache-key").write_text(forged_key)
+    environ = {"XDG_CACHE_HOME": "xdg", "HOME": str(tmp_path_factory.mktemp("home"))}
+    cache_dir = root / ".kathansync/cache"
+
+    def load() -> Any:
+        return load_manifests(root / "assistants", environ=environ, cache_dir=cache_dir)
+
+    load()
+    cache_file = cache_dir / cache.CACHE_FILE
+    body = cache_file.read_text().partition("\n")[2].replace('"name":"A"', '"name":"Evil"')
+    assert '"Evil"' in body
+    cache_file.write_text(cache._sign(forged_key.encode(), body.encode()) + "\n" + body)
+    assert [m.desired for m in load().manifests] == [{"name": "A"}]
