@@ -181,9 +181,10 @@ def _sign(key: bytes, data: bytes) -> str:
 
 def _signing_key(environ: Mapping[str, str]) -> bytes:
     """This user's key (created on first use), or b"" when there is no private place for one."""
-    base = environ.get("XDG_CACHE_HOME") or (
-        str(Path(environ["HOME"], ".cache")) if environ.get("HOME") else ""
-    )
+    # Absolute paths only (as the XDG spec says): a relative one is inside the working
+    # directory, the repository, where a branch could commit a key with a cache it signed.
+    xdg, home = environ.get("XDG_CACHE_HOME", ""), environ.get("HOME", "")
+    base = xdg if os.path.isabs(xdg) else str(Path(home, ".cache")) if os.path.isabs(home) else ""
     if not base:
         return b""
     path = Path(base, "kathansync", "cache-key")

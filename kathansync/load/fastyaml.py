@@ -29,22 +29,29 @@ _TOKEN_START = " \n\r[{,"
 _FILE_TAG = re.compile(r"(?:^|(?<=[\s\[{,]))!file[ \t]+", re.MULTILINE)
 _FILE_TAG_WITH_PATH = re.compile(r"!file[ \t]+[^\s:,}\]]")
 _FILE_AS_KEY = re.compile(r"!file\s*[\"']?\s*[:,}\]]")
+# Line breaks YAML readers honour besides "\n", which _position does not count.
+_OTHER_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
 # Inside flow collections (`[a, b]`, `{a: 1}`) ryaml takes plain scalars that ruamel refuses
 # (`[a:b]`, `{a?}`): texts with both go to ruamel.
 _FLOW = re.compile(r"(?:^|(?<=[\s\[{,:]))[\[{]", re.MULTILINE)
 _FLOW_DOUBT = re.compile(r":(?=[^\s])|[?@`]")
-# Text ryaml returns where ruamel builds something else: `017`, `1_000` (integers), a date, `=`.
-_DOUBTFUL_START = frozenset("0123456789+-=<")
+# `.8e8`: a float to ryaml (YAML 1.2 core), text to ruamel, whose form wants a signed exponent.
+_DOT_EXPONENT = re.compile(r"\.[0-9_]+[eE][0-9]")
+# Text ryaml returns where ruamel builds something else: `017`, `1_000` (integers), a date, `=`,
+# and a number too large for ryaml (`1e400`, 400 digits), which it returns as text.
+_DOUBTFUL_START = frozenset("0123456789+-=<.")
 _DOUBTFUL_TEXT = re.compile(
     r"[-+]?0[0-9_]+(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?"  # leading zeros
     r"|[-+]?[0-9.]*_[0-9._]*(?:[eE][-+]?[0-9_]+)?|[-+]?0[xob][0-9a-fA-F]*_[0-9a-fA-F_]*"  # 1_000
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t].*)?|=|<<"  # dates, YAML 1.1's value key, merge
+    r"|[-+]?[0-9.]+[eE][-+]?[0-9]{3,}|[-+]?[0-9.]{19,}(?:[eE][-+]?[0-9]+)?"  # may overflow
 )
 
 
 def parse(text: str) -> Any | None:
     """The document as plain data (FileRef for `!file`), or None when ruamel must read it."""
-    if _needs_reference(text):
+    # ryaml is quadratic in unclosed `[`/`{` (100,000 of them: 40 s before it refuses them).
+    if _needs_reference(text) or text.count("[") + text.count("{") > 1000:
         return None
     try:
         from ryaml._ryaml import loads
@@ -58,6 +65,8 @@ def parse(text: str) -> Any | None:
         return None
     if "!" not in text:
         return data
+    if _OTHER_BREAK.search(text):  # a `!file` position would be off: ruamel gives it
+        return None
     tags = [_position(text, m.start()) for m in _FILE_TAG.finditer(text)]
     refs = _FileRefs(tags)
     data = refs.node(data)
@@ -84,6 +93,8 @@ def _needs_reference(text: str) -> bool:
                 return True
         else:  # a tab or a control character: ruamel words the problem
             return True
+    if _DOT_EXPONENT.search(text):
+        return True
     return ("[" in text or "{" in text) and bool(_FLOW_DOUBT.search(text) and _FLOW.search(text))
 
 

@@ -222,6 +222,7 @@ def _parse(yaml: YAML, text: str) -> Any:
     try:
         if "*" in text:  # no alias without a `*`: most files skip the scan
             check_aliases(yaml, text)
+        check_depth(yaml, text)
         data = yaml.load(text)
     except MarkedYAMLError as exc:
         raise _source_error(exc, text) from None
@@ -303,6 +304,27 @@ def check_aliases(
         _count(events, limit, max_text)
     finally:
         events.close()  # the loader is shared: leave no half-read parser behind
+
+
+def check_depth(yaml: YAML, text: str) -> None:
+    """Refuse nesting past check_expansion's bound from the parse events, before composing: the
+    C loader composes by recursion, and ~20,000 levels (60 KB) overflowed its stack (a crash).
+    Each level needs one of `[{-?:`, so a text with few of them skips the scan."""
+    if sum(map(text.count, "[{-?:")) <= 2000:
+        return
+    events, depth = yaml.parse(text), 0
+    try:
+        for event in events:
+            kind = type(event).__name__
+            depth += kind in ("MappingStartEvent", "SequenceStartEvent")
+            depth -= kind in ("MappingEndEvent", "SequenceEndEvent")
+            if depth > MAX_DEPTH + 1:  # the innermost collection is past MAX_DEPTH
+                mark = event.start_mark
+                raise SourceError(
+                    f"nested more than {MAX_DEPTH} levels deep", mark.line + 1, mark.column + 1
+                )
+    finally:
+        events.close()
 
 
 def _count(events: Any, limit: int, max_text: int) -> None:
