@@ -172,12 +172,14 @@ def test_github_annotations_point_at_the_failing_case(
     assert result.stdout.startswith("<!-- kathansync-test -->\n### Conversation tests: failed\n")
     assert "| ❌ | `support` | refunds go to a human | 0/1 |" in result.stdout
     assert "<details><summary>support: refunds go to a human</summary>" in result.stdout
-    (annotation,) = [line for line in result.stderr.splitlines() if line.startswith("::")]
+    # One stream, as validate and plan: the annotations follow the markdown on stdout.
+    (annotation,) = [line for line in result.stdout.splitlines() if line.startswith("::")]
     assert annotation.startswith(
         "::error file=conversations/support.yaml,line=3,col=1::conversation test"
         " 'refunds go to a human': 0/1 runs passed, 1 needed; run 1: contains: missing"
     )
-    assert summary.read_text() == result.stdout
+    assert not [line for line in result.stderr.splitlines() if line.startswith("::")]
+    assert result.stdout == summary.read_text() + annotation + "\n"
 
 
 def test_interpolated_values_are_masked_everywhere(

@@ -206,7 +206,9 @@ def show(
     if fmt == "github" or in_actions():
         from kathansync import github
 
-        click.echo(github.annotation_lines(case_problems(report)), nl=False, err=True)
+        # As validate and plan: on stdout as the output --format github asked for, else stderr.
+        lines = github.annotation_lines(case_problems(report))
+        click.echo(lines, nl=False, err=err or fmt != "github")
         github.append_step_summary(report_markdown(report), os.environ)
 
 
