@@ -89,6 +89,23 @@ def test_a_ref_used_twice_side_by_side_is_not_a_cycle() -> None:
     assert resolve_refs(node, {"components": {"schemas": {"V": VOICE}}}) == {"a": VOICE, "b": VOICE}
 
 
+def test_a_schema_that_doubles_at_every_level_is_refused_not_inlined() -> None:
+    """30 levels each referring to the next twice would inline to 2**30 nodes: an error, fast."""
+    schemas = {
+        f"S{n}": {
+            "properties": {
+                "a": {"$ref": f"#/components/schemas/S{n + 1}"},
+                "b": {"$ref": f"#/components/schemas/S{n + 1}"},
+            }
+        }
+        for n in range(30)
+    }
+    schemas["S30"] = {"type": "string"}
+    document = {"components": {"schemas": schemas}}
+    with pytest.raises(ApiError, match="inlines to over 100000 nodes"):
+        resolve_refs({"$ref": "#/components/schemas/S0"}, document)
+
+
 def test_schema_update_saves_the_emulators_schema_at_the_repository_root(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kathan_env: EmulatorServer
 ) -> None:

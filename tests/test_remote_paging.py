@@ -9,6 +9,8 @@ import httpx
 import pytest
 from conftest import full_assistant
 
+from kathansync.errors import ApiError
+from kathansync.remote import paging
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
 from kathansync.remote.paging import walk_pages
@@ -138,3 +140,14 @@ def test_a_small_budget_fetches_pages_one_at_a_time() -> None:
 def test_a_page_that_cannot_be_read_ends_in_none() -> None:
     pages = {0: [{"id": "a"}] * 2}
     assert walk_pages(lambda limit, offset: pages.get(offset), page_size=2) is None
+
+
+def test_a_server_inventing_ids_forever_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paging, "MAX_ITEMS", 500)
+    made = iter(range(10**9))
+
+    def endless(limit: int, offset: int) -> list[dict[str, Any]]:
+        return [{"id": f"id-{next(made)}"} for _ in range(limit)]
+
+    with pytest.raises(ApiError, match="more than 500 assistants listed"):
+        walk_pages(endless, page_size=50)

@@ -40,23 +40,37 @@ def request_schema(document: Any) -> dict[str, Any]:
     raise ApiError("openapi.json documents no PUT /assistants/{assistant_id} with a JSON body")
 
 
-def resolve_refs(node: Any, document: Mapping[str, Any], chain: tuple[str, ...] = ()) -> Any:
+MAX_INLINED = 100_000  # schema nodes once inlined: a request body has hundreds
+
+
+def resolve_refs(
+    node: Any,
+    document: Mapping[str, Any],
+    chain: tuple[str, ...] = (),
+    left: list[int] | None = None,
+) -> Any:
     """`node` with every local `$ref` ("#/components/schemas/X") replaced by its target.
 
     Sibling keys of a `$ref` (a description, a default) are kept over the target's. A cycle
-    (a schema that contains itself) cannot be inlined: it is an error naming the reference.
+    (a schema that contains itself) cannot be inlined: it is an error naming the reference, and
+    so is a schema that inlines past MAX_INLINED nodes (each level referring to the next twice
+    doubles it: a server's document must not exhaust memory).
     """
+    left = [MAX_INLINED] if left is None else left
+    left[0] -= 1
+    if left[0] < 0:
+        raise ApiError(f"openapi.json: the request schema inlines to over {MAX_INLINED} nodes")
     if isinstance(node, list):
-        return [resolve_refs(item, document, chain) for item in node]
+        return [resolve_refs(item, document, chain, left) for item in node]
     if not isinstance(node, Mapping):
         return node
-    resolved = {k: resolve_refs(v, document, chain) for k, v in node.items() if k != "$ref"}
+    resolved = {k: resolve_refs(v, document, chain, left) for k, v in node.items() if k != "$ref"}
     if "$ref" not in node:
         return resolved
     ref = str(node["$ref"])
     if ref in chain:
         raise ApiError(f"openapi.json: {ref} contains itself; it cannot be saved inline")
-    return {**resolve_refs(_target(ref, document), document, (*chain, ref)), **resolved}
+    return {**resolve_refs(_target(ref, document), document, (*chain, ref), left), **resolved}
 
 
 def _target(ref: str, document: Mapping[str, Any]) -> Mapping[str, Any]:

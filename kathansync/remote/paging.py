@@ -16,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from kathansync.errors import ApiError
+
 PAGE_SIZE = 50  # documented default of GET /calls
+MAX_ITEMS = 1_000_000  # far past any account: a server inventing ids must not loop us forever
 Page = list[dict[str, Any]]
 # (limit, offset) -> the items of that page, or None when the list cannot be read at all.
 FetchPage = Callable[[int, int], Page | None]
@@ -53,6 +56,8 @@ def walk_pages(
                 return None
             if _add(items, page) == 0 or len(page) < step:
                 return list(items.values())
+        if len(items) > MAX_ITEMS:
+            raise ApiError(f"GET /assistants: more than {MAX_ITEMS} assistants listed; stopped")
         offset = offsets[-1] + step
 
 
