@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from kathansync.errors import KathansyncError, Problem, display_path
 from kathansync.load import yamlio
 from kathansync.load.discover import discover
-from kathansync.load.interpolate import MAX_EXPANDED
+from kathansync.load.interpolate import MAX_EXPANDED, substitute
 from kathansync.load.positions import position
 from kathansync.load.problems import describe_errors, describe_value, did_you_mean, shown_path
 from kathansync.tree import Loc
@@ -200,10 +201,6 @@ class _File:
         return position(self._tree, loc)[0]
 
 
-_INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")  # the manifests' ${VAR} syntax
-_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
 class _Reader:
     def __init__(
         self, handles: Collection[str], variables: Mapping[str, str], environ: Mapping[str, str]
@@ -278,27 +275,15 @@ class _Reader:
             source.problems.append(Problem(source.display, *where, message))
             return ""
         if isinstance(node, str) and "$" in node:
-            return _INTERPOLATION.sub(lambda m: self.variable(source, m, loc), node)
+            value_of = partial(self.variable, source, loc=loc)
+            return substitute(node, value_of, lambda message: source.problem(loc, message))
         return node
 
-    def variable(self, source: _File, match: re.Match[str], loc: Loc) -> str:
-        if match.group(0) == "$${":
-            return "${"
-        name = match.group(1)
-        if name is None:
-            source.problem(loc, "unclosed ${ (write $${ for a literal ${)")
-            return ""
-        if not _VAR_NAME.fullmatch(name):
-            source.problem(loc, f"invalid variable name {name!r} in ${{...}}")
-            return ""
+    def variable(self, source: _File, name: str, loc: Loc) -> str | None:
+        """A variable's value (None: unset), counted against the file's expansion budget."""
         value = self.variables.get(name, self.environ.get(name))
         if value is None:
-            source.problem(
-                loc,
-                f"variable ${{{name}}} is not set (set it in the environment"
-                " or in kathansync.yaml vars)",
-            )
-            return ""
+            return None
         self.left -= len(value)
         if self.left < 0:  # a large value used many times: refused, never built
             if self.left + len(value) >= 0:  # said once

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,37 @@ MAX_PATH = 1024  # characters of a !file path; PATH_MAX is 4096 and real ones ar
 
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def substitute(
+    text: str, value_of: Callable[[str], str | None], problem: Callable[[str], object]
+) -> str:
+    """`text` with each `${NAME}` replaced by `value_of(NAME)` and `$${` by a literal `${`.
+
+    The one reading of the `${VAR}` syntax, for manifests and conversation suites alike: a
+    malformed or unset reference is said through `problem` and replaced by "".
+    """
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$${":
+            return "${"
+        name = match.group(1)
+        if name is None:
+            problem("unclosed ${ (write $${ for a literal ${)")
+            return ""
+        if not _VAR_NAME.fullmatch(name):
+            problem(f"invalid variable name {name!r} in ${{...}}")
+            return ""
+        value = value_of(name)
+        if value is None:
+            problem(
+                f"variable ${{{name}}} is not set (set it in the environment"
+                " or in kathansync.yaml vars)"
+            )
+            return ""
+        return value
+
+    return _INTERPOLATION.sub(replace, text)
 
 
 class Resolver:
@@ -160,32 +191,14 @@ class Resolver:
     def interpolate(self, source: Source, text: str, loc: Loc) -> str:
         used_variable = False
 
-        def replace(match: re.Match[str]) -> str:
+        def value_of(name: str) -> str | None:
             nonlocal used_variable
-            if self.left < 0:
-                return ""
-            if match.group(0) == "$${":
-                return "${"
-            name = match.group(1)
-            if name is None:
-                source.problem(loc, "unclosed ${ (write $${ for a literal ${)")
-                return ""
-            if not _VAR_NAME.fullmatch(name):
-                source.problem(loc, f"invalid variable name {name!r} in ${{...}}")
-                return ""
             used_variable = True
-            if name in self.variables:
-                return self.variables[name]
-            if name in self.environ:
-                return self.environ[name]
-            source.problem(
-                loc,
-                f"variable ${{{name}}} is not set (set it in the environment"
-                " or in kathansync.yaml vars)",
-            )
-            return ""
+            return self.variables.get(name, self.environ.get(name))
 
-        result = _INTERPOLATION.sub(replace, text)
+        if self.left < 0:
+            return ""
+        result = substitute(text, value_of, lambda message: source.problem(loc, message))
         if used_variable:
             source.sensitive.add(loc)
         return result
