@@ -10,10 +10,9 @@ from typing import Any, NamedTuple
 
 from kathansync.errors import Problem
 from kathansync.load import yamlio
-from kathansync.load.apischema import API_SCHEMA_NAME
+from kathansync.load.apischema import API_SCHEMA_NAME, MAX_SCHEMA_BYTES
 from kathansync.load.cache import (
     ABSENT,
-    MAX_BYTES,
     ManifestCache,
     context_key,
     digest,
@@ -59,7 +58,7 @@ def open_cache(
         root=str(root),
         directory=str(directory),
         cwd=os.getcwd(),
-        api_schema=file_digest(root / API_SCHEMA_NAME, MAX_BYTES),
+        api_schema=file_digest(root / API_SCHEMA_NAME, MAX_SCHEMA_BYTES),
     )
     return ManifestCache.open(folder, context, os.environ if environ is None else environ)
 
