@@ -39,6 +39,7 @@ from benchkit import (
 
 MAX_PARALLELISM = 32  # what kathansync sends at once when the budget allows (remote/pacing.py)
 MISSED: list[str] = []
+SECTIONS = ("startup", "10k", "1k", "apply", "rate")
 
 
 def line(
@@ -234,7 +235,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=int, default=50)
     parser.add_argument("--rate-window", type=float, default=3.0)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the default is all of them",
+    )
     options = parser.parse_args()
+    only = set(options.only or SECTIONS)
     started = time.perf_counter()
     WORK.mkdir(exist_ok=True)
     env = bench_env()
@@ -244,11 +252,16 @@ def main() -> None:
         f" emulator latency {options.latency_ms} ms; ratio = value / floor",
         flush=True,
     )
-    startup(env)
-    ten_thousand(options.latency_ms, env)
-    one_thousand(options.latency_ms, env)
-    apply_changes(options.latency_ms, env)
-    rate_limited(options.latency_ms, env, limit=100, window=options.rate_window)
+    if "startup" in only:
+        startup(env)
+    if "10k" in only:
+        ten_thousand(options.latency_ms, env)
+    if "1k" in only:
+        one_thousand(options.latency_ms, env)
+    if "apply" in only:
+        apply_changes(options.latency_ms, env)
+    if "rate" in only:
+        rate_limited(options.latency_ms, env, limit=100, window=options.rate_window)
     print(
         f"{len(MISSED)} target(s) missed{': ' + ', '.join(MISSED) if MISSED else ''};"
         f" bench took {time.perf_counter() - started:.0f} s",
