@@ -212,7 +212,7 @@ def test_suite_errors_stop_before_any_request(repo: Path, kathan_env: EmulatorSe
         "conversations/bad.yaml:1:12: error: unknown assistant 'suport': no manifest has"
         " it; did you mean 'support'?",
         "conversations/bad.yaml:4:42: error: cases[0].turns[0].expect.matches: not a valid"
-        " regular expression: missing ), unterminated subpattern at position 0",
+        " regular expression: missing ) at position 1",
     ]
     assert kathan_env.stats()["total"] == 0
 
@@ -337,6 +337,21 @@ def test_a_timeout_is_a_reason_not_a_traceback(repo: Path, kathan_env: EmulatorS
     assert result.exit_code == 1
     assert "could not run: no answer from" in result.stdout
     assert "timed out after 0.5 s" in result.stdout
+
+
+def test_a_runaway_pattern_fails_its_case_and_the_run_ends(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    # A pull request can change a suite: `^(.|\S)*\d$` backtracks for minutes over the
+    # emulator's 60-character answer under `re`; the run must end, the case failed and named.
+    suite = "assistant: support\ncases:\n  - name: runaway\n    turns:\n"
+    suite += "      - user: Can I get a refund?\n        expect: {matches: '^(.|\\S)*\\d$'}\n"
+    make_repo(files={"assistants/support.yaml": MANIFEST, "conversations/support.yaml": suite})
+    seed(kathan_env)
+    result = invoke("test")
+    assert result.exit_code == 1, result.output
+    assert "  FAIL  runaway  (0/1 runs)" in result.stdout
+    assert "ran longer than 1 s against the answer (catastrophic backtracking?)" in result.stdout
 
 
 def test_no_suite_for_the_target_is_a_note_and_exit_0(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from kathansync.conversations.expect import check, meets, required_runs
+from kathansync.conversations.expect import MATCH_SECONDS, check, meets, required_runs
 from kathansync.conversations.suite import ExpectSpec
 
 
@@ -84,3 +86,14 @@ def test_pass_rate_boundaries(passed: int, repeat: int, pass_rate: float, ok: bo
 )
 def test_required_runs(repeat: int, pass_rate: float, needed: int) -> None:
     assert required_runs(repeat, pass_rate) == needed
+
+
+def test_a_runaway_pattern_fails_its_turn_within_seconds_instead_of_hanging() -> None:
+    # `(a|aa)+$` against 40 a's and a '!' backtracks through ~10**8 splits: minutes under `re`.
+    started = time.monotonic()
+    broken = check(ExpectSpec(matches="(a|aa)+$"), "a" * 40 + "!")
+    assert time.monotonic() - started < MATCH_SECONDS + 3
+    assert broken == [
+        "matches: /(a|aa)+$/ ran longer than 1 s against the answer"
+        " (catastrophic backtracking?): counted as no match"
+    ]

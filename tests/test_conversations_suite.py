@@ -114,7 +114,7 @@ def test_a_single_string_is_a_one_item_list(suites_dir: Path) -> None:
             "assistant: support\ncases:\n  - name: a\n    turns:\n      - user: hi\n"
             "        expect: {matches: '(unclosed'}\n",
             "s.yaml:6:27: error: cases[0].turns[0].expect.matches: not a valid regular"
-            " expression: missing ), unterminated subpattern at position 0",
+            " expression: missing ) at position 9",
         ),
         (
             "assistant: support\ncases:\n  - name: a\n    turnz: [{user: hi}]\n",

@@ -1,18 +1,22 @@
 """EXPECTATIONS (pure): does one answer satisfy a turn's `expect`? And does a case pass?
 
 Every check is case-insensitive (casefold, so "STRASSE" meets "straße"); `matches` is a Python
-regex searched anywhere in the answer. An empty answer contains nothing: `contains` and
-`contains_any` fail on it, `not_contains` holds.
+regex searched anywhere in the answer, for at most MATCH_SECONDS: a pattern that backtracks
+for longer (`(a|aa)+$`) fails its turn with a message saying so, instead of hanging the run.
+An empty answer contains nothing: `contains` and `contains_any` fail on it, `not_contains`
+holds.
 """
 
 from __future__ import annotations
 
-import re
 from decimal import ROUND_HALF_UP, Decimal
 
 from kathansync.conversations.suite import ExpectSpec
 
 _PERCENT = Decimal("0.01")
+# A real answer is matched in microseconds; a second is only reached by runaway backtracking.
+# `regex` checks its clock periodically, so a search can overrun this by about a second.
+MATCH_SECONDS = 1.0
 
 
 def check(expect: ExpectSpec, output: str) -> list[str]:
@@ -29,9 +33,22 @@ def check(expect: ExpectSpec, output: str) -> list[str]:
     found = [word for word in expect.not_contains if word.casefold() in text]
     if found:
         broken.append(f"not_contains: found {_listed(found)}")
-    if expect.matches is not None and not re.search(expect.matches, output, re.IGNORECASE):
-        broken.append(f"matches: no match for /{expect.matches}/")
+    if expect.matches is not None:
+        broken.extend(_regex_broken(expect.matches, output))
     return broken
+
+
+def _regex_broken(pattern: str, output: str) -> list[str]:
+    import regex  # 12 ms: only when a suite has a pattern
+
+    try:
+        found = regex.search(pattern, output, regex.IGNORECASE, timeout=MATCH_SECONDS)
+    except TimeoutError:
+        return [
+            f"matches: /{pattern}/ ran longer than {MATCH_SECONDS:g} s against the answer"
+            " (catastrophic backtracking?): counted as no match"
+        ]
+    return [] if found else [f"matches: no match for /{pattern}/"]
 
 
 def meets(passed: int, repeat: int, pass_rate: float) -> bool:
