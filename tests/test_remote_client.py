@@ -94,6 +94,17 @@ def test_the_cli_refuses_credentials_in_kathan_api_url(
     assert "hunter2" not in result.output
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["https://api.test/v1?token=hunter2-PASS", "https://api.test/#hunter2-PASS", "http://a.test?"],
+)
+def test_a_query_or_fragment_in_the_api_url_is_refused_without_showing_it(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        check_api_url(url)
+    assert "must not have a query (?...) or a fragment (#...)" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_a_url_without_scheme_but_with_credentials_is_not_echoed() -> None:
     with pytest.raises(ConfigError) as caught:
         check_api_url("bob:hunter2@api.test")

@@ -46,7 +46,7 @@ class Credentials:
 
 
 def check_api_url(url: str) -> str:
-    """`url` when it is http(s)://host[:port][/path] without credentials, else ConfigError.
+    """`url` when it is http(s)://host[:port][/path], without credentials, query or fragment.
 
     A `user:password@` would be printed in the `Kathan API:` line, saved in plan files and sent
     as Basic auth instead of the Bearer key: refused, and the message never repeats it.
@@ -61,6 +61,13 @@ def check_api_url(url: str) -> str:
         raise ConfigError(
             f"API URL must not contain credentials (user:password@{host}): remove them and "
             f"set {API_KEY_ENV} and {USER_ID_ENV} instead"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        # `?token=...` would be printed in the `Kathan API:` line and saved in plan files, and
+        # every request path is appended to the URL, so a query would end up in the middle.
+        raise ConfigError(
+            "API URL must not have a query (?...) or a fragment (#...): give the base URL,"
+            f" http(s)://host[/path], and the key in {API_KEY_ENV}"
         )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         shown = "" if "@" in url else f", got {url!r}"  # `user:pass@host` without a scheme
