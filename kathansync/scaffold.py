@@ -103,8 +103,9 @@ def init_project(directory: Path, action: str = ACTION_PLACEHOLDER) -> list[Path
     if blocking:
         raise ConfigError(f"init needs {blocking[0]} to be a directory, but it is a file")
     gitignore = directory / GITIGNORE
-    if gitignore.exists() and not gitignore.is_file():
-        raise ConfigError(f"init needs {gitignore} to be a file (nothing written)")
+    if gitignore.is_symlink() or (gitignore.exists() and not gitignore.is_file()):
+        # Appending through a link would write wherever it points, outside the repository too.
+        raise ConfigError(f"init needs {gitignore} to be a plain file (nothing written)")
     try:
         for path, content in files.items():
             path.parent.mkdir(parents=True, exist_ok=True)

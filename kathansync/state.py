@@ -15,7 +15,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,10 +44,21 @@ class LockHeld(KathansyncError):
 def state_folder(state_dir: Path) -> Path:
     """`.kathansync/`, created on first use with a `.gitignore` that keeps it out of git."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    ignore = state_dir / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text(LOCAL_IGNORE, encoding="utf-8")
+    write_once(state_dir / ".gitignore", LOCAL_IGNORE)
     return state_dir
+
+
+def write_once(path: Path, text: str) -> None:
+    """Write `path` unless something is there already, a symlink included, dangling or not.
+
+    `exists()` is False for a dangling symlink, and writing through it would create its target
+    wherever it points, outside the repository too: linking the new file into place never
+    follows one (EEXIST).
+    """
+    if not os.path.lexists(path):
+        # FileExistsError: another process wrote it a moment ago; left as it is.
+        with suppress(FileExistsError):
+            write_atomic(path, text, overwrite=False)
 
 
 def _now() -> str:

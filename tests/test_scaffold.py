@@ -261,6 +261,16 @@ def test_refuses_to_overwrite_and_writes_nothing(tmp_path: Path, existing: Path)
     assert _tree(tmp_path) == before
 
 
+def test_refuses_a_gitignore_that_is_a_link_and_writes_nothing(tmp_path: Path) -> None:
+    # Appending through it would write wherever it points (here: a file outside, not there yet).
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / ".gitignore").symlink_to(tmp_path / "outside")
+    with pytest.raises(ConfigError, match=r"\.gitignore to be a plain file \(nothing written\)"):
+        init_project(tmp_path / "repo")
+    assert not (tmp_path / "outside").exists()
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == [".gitignore"]
+
+
 def test_refuses_when_a_directory_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "assistants").write_text("not a directory\n", encoding="utf-8")
     before = _tree(tmp_path)

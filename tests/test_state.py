@@ -10,7 +10,7 @@ import pytest
 
 from kathansync.blocked import fetch_failure
 from kathansync.errors import ApiError, KathansyncError
-from kathansync.state import LockHeld, PendingCreates, apply_lock
+from kathansync.state import LockHeld, PendingCreates, apply_lock, write_once
 
 
 def test_the_lock_names_its_holder_and_is_free_again_after_the_block(tmp_path: Path) -> None:
@@ -65,3 +65,26 @@ def test_a_failure_shared_by_some_assistants_is_said_once_for_them() -> None:
     assert "2 assistants (a, b): HTTP 401 from GET /assistants/<id>: no" in message
     assert "c: HTTP 500 from GET /assistants/id-c: boom" in message
     assert "is the API URL right" not in message
+
+
+def test_a_dangling_gitignore_link_is_never_written_through(tmp_path: Path) -> None:
+    # A checked-out `.kathansync/.gitignore` pointing outside: writing "through" it would create
+    # the target wherever it points. The lock is still taken; the link is left as it is.
+    state, outside = tmp_path / "repo" / ".kathansync", tmp_path / "outside" / "planted"
+    state.mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    (state / ".gitignore").symlink_to(outside)
+    with apply_lock(state, "apply"):
+        pass
+    assert not outside.exists()
+    assert os.readlink(state / ".gitignore") == str(outside)
+
+
+def test_the_backups_folder_gitignore_is_never_written_through_a_link(tmp_path: Path) -> None:
+    backups, outside = tmp_path / "backups", tmp_path / "planted"
+    backups.mkdir()
+    (backups / ".gitignore").symlink_to(outside)
+    write_once(backups / ".gitignore", "*\n")
+    assert not outside.exists()
+    write_once(tmp_path / "fresh", "*\n")
+    assert (tmp_path / "fresh").read_text() == "*\n"

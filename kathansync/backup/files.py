@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from kathansync.atomic import write_atomic
 from kathansync.backup.gitinfo import git_state
 from kathansync.errors import KathansyncError
-from kathansync.state import state_folder
+from kathansync.state import state_folder, write_once
 
 if TYPE_CHECKING:
     from kathansync.apply import Outcome
@@ -176,11 +176,10 @@ def write_backup(
 def _ignore_all(directory: Path) -> None:
     """A `.gitignore` of `*` in the backups folder: wherever `backups: dir:` puts it, the
     server's real values never reach a commit (under .kathansync/, its .gitignore says so too)."""
-    ignore = directory / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text(
-            "# kathansync backups hold the server's real values: never committed\n*\n"
-        )
+    write_once(
+        directory / ".gitignore",
+        "# kathansync backups hold the server's real values: never committed\n*\n",
+    )
 
 
 def _entry(change: Change) -> dict[str, Any]:
