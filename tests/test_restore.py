@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import MakeRepo, invoke
+from test_client import assistant, make_client
 
 from kathansync.backup.files import list_backups
+from kathansync.backup.restoring import fetch_current
 from kathansync.emulator import EmulatorServer
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -243,7 +246,28 @@ def test_restore_reads_one_by_one_when_the_api_cannot_list(
     assert result.exit_code == 0, result.output
     assert kathan_env.assistants[A] == applied[A]
     assert len(kathan_env.assistants) == 3  # B re-created (a 404 meant "gone"), `new` kept
-    assert kathan_env.controls.pending() == []  # the list was refused, so GETs one by one
+    # Three ids are read one by one: the list (which would answer 405) is never asked.
+    assert len(kathan_env.controls.pending()) == 1
+
+
+def test_an_id_the_list_lacks_is_read_before_it_counts_as_gone() -> None:
+    # A list can lag behind the API or be cut short: taking the missing id for deleted would
+    # plan creating it a second time. It is asked for by itself; only a 404 means gone.
+    ids = [f"3f2b8c1e-0000-4000-8000-{n:012d}" for n in range(40)]
+    listed, alive, gone = ids[:38], ids[38], ids[39]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/assistants":
+            offset = int(request.url.params["offset"])
+            return httpx.Response(200, json=[assistant(i) for i in listed][offset : offset + 50])
+        if request.url.path == f"/assistants/{alive}":
+            return httpx.Response(200, json=assistant(alive))
+        return httpx.Response(404, json={"detail": "Assistant not found"})
+
+    current = fetch_current(make_client(handler), ids)
+    assert current[alive] == assistant(alive)
+    assert current[gone] is None
+    assert all(current[i] == assistant(i) for i in listed)
 
 
 def test_restore_applies_under_the_apply_lock(

@@ -27,12 +27,9 @@ if TYPE_CHECKING:
 
 
 def fetch_current(client: KathanClient, ids: Sequence[str]) -> dict[str, dict[str, Any] | None]:
-    """Each id's remote object now, None when it is gone: one list request when the API lists,
-    else one GET per id (a 404 is "gone"; any other failure stops the restore)."""
-    listed = client.list_assistants() if ids else []
-    if listed is not None:
-        by_id = {str(item.get("id", "")).lower(): item for item in listed}
-        return {i: by_id.get(i.lower()) for i in ids}
+    """Each id's remote object now, None when it is gone (a 404); any other failure stops the
+    restore. Many ids: one list walk, then a GET for each id the list lacks; a list can lag
+    behind the API or be cut short, and an id taken for gone would be created a second time."""
     current: dict[str, dict[str, Any] | None] = {}
     for assistant_id, result in client.fetch_assistants(ids).items():
         if isinstance(result, ApiError) and result.status != 404:
