@@ -79,7 +79,8 @@ def read_spec(data: Mapping[Any, Any]) -> ConfigSpec:
 
 
 def _wrong(loc: Loc, expected: str, value: Any, found: Found) -> None:
-    found.append((loc, f"{shown_path(loc)}: expected {expected}, got {describe_value(value)}", False))
+    message = f"{shown_path(loc)}: expected {expected}, got {describe_value(value)}"
+    found.append((loc, message, False))
 
 
 def _string(*, optional: bool) -> Check:

@@ -130,6 +130,35 @@ def test_a_commands_help_imports_nothing_heavy(name: str, tmp_path: Path) -> Non
 
 
 def test_validate_imports_no_network_plan_or_ruamel(examples: Path) -> None:
-    names = (*HEAVY, "kathansync.run", "kathansync.plan", "kathansync.apply", "kathansync.remote.client")
+    names = (
+        *HEAVY,
+        "kathansync.run",
+        "kathansync.plan",
+        "kathansync.apply",
+        "kathansync.remote.client",
+    )
     found = imported(["validate"], examples, names)
     assert found["heavy"] == ["pydantic"]  # a cold run validates with the models
+
+
+def test_validate_answered_by_the_cache_imports_neither_pydantic_nor_ruamel(
+    examples: Path,
+) -> None:
+    names = (*HEAVY, "kathansync.models", "kathansync.run", "kathansync.plan")
+    assert "pydantic" in imported(["validate"], examples, names)["heavy"]  # cold: fills it
+    assert (examples / ".kathansync" / "cache").is_dir()
+    found = imported(["validate"], examples, names)
+    assert found["heavy"] == []
+    assert "kathansync.load.loader" in found["ours"]  # it did load the manifests
+
+
+def test_settings_import_no_pydantic(tmp_path: Path) -> None:
+    """kathansync.yaml is read by hand (settings_spec): every command pays for settings."""
+    code = "import sys, kathansync.settings; print(sorted(set(sys.argv[1:]) & set(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code, *HEAVY, "kathansync.models"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "[]"

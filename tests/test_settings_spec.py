@@ -87,7 +87,8 @@ TABLE: list[dict[Any, Any]] = [
     {"manifests": None},
     {"manifests": 3},
     {"manifest": "x", "apiurl": "y"},
-    {1: 2, None: 3, 1.5: 4, True: 5},
+    {1: 2, None: 3, 1.5: 4},
+    {True: 5, "backups": {False: 1}},
     {"backups": None},
     {"backups": []},
     {"backups": {"dir": None, "keep": 0, "x": 1, 2: 3}},
@@ -127,8 +128,10 @@ scalars = st.one_of(
 )
 keys = st.one_of(
     st.sampled_from(
-        ["api_url", "manifests", "conversations", "rate_limit", "vars", "dir", "keep"]
-        + ["prune_threshold", "backups", "environments", "promote", "apiurl", "staging"]
+        [
+            *("api_url", "manifests", "conversations", "rate_limit", "vars", "dir", "keep"),
+            *("prune_threshold", "backups", "environments", "promote", "apiurl", "staging"),
+        ]
     ),
     st.integers(0, 2),
 )
