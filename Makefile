@@ -8,13 +8,10 @@ BIN    := $(VENV)/bin
 $(BIN)/kathansync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	@# compat: a plain .pth line instead of setuptools' import hook, which imported pathlib and
-	@# more into every start of Python (15 ms of a 60 ms `kathansync --help`). Users install a
-	@# wheel, which has no hook either.
-	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
+	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
-install: $(BIN)/kathansync ## venv + editable install (compat mode: no import hook) with the dev extras
+install: $(BIN)/kathansync ## venv + editable install with the dev extras
 
 test: install ## the whole test suite (network off except the local emulator)
 	$(BIN)/pytest

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kathansync.commands import conversations
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -75,6 +74,8 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
       kathansync validate --strict
     """
     from dataclasses import replace
+
+    from kathansync.commands import conversations
 
     # Settings, not a session: kathansync.run imports plan and apply, which validate never uses.
     from kathansync.settings import load_result
@@ -202,14 +203,13 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
-    from kathansync.commands.backups import apply_saved_restore, is_restore_plan
-    from kathansync.commands.interrupt import send_watched
+    from kathansync.commands import backups, conversations, interrupt
 
     opts = options_from(kwargs)
     _refuse_conflicts(planfile, targets, kwargs)
     session = session_for(opts)
-    if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
-        return apply_saved_restore(session, planfile, fmt, opts, kwargs)
+    if planfile and backups.is_restore_plan(planfile):  # made by `restore --out` (issue 15)
+        return backups.apply_saved_restore(session, planfile, fmt, opts, kwargs)
     network = network_from(kwargs)
     # Locked before loading: manifests read before another apply wrote its ids would create
     # the same assistants again.
@@ -231,13 +231,10 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
                 click.echo("No changes. Nothing to apply.")
                 return EXIT_OK
             backup = not kwargs["no_backup"]
-            outcomes = send_watched(session, conn, run, refused, opts, backup=backup)
+            outcomes = interrupt.send_watched(session, conn, run, refused, opts, backup=backup)
         click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
         unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
-    from kathansync.apply import succeeded
-
-    _report_applied(session, run, outcomes, unwritten, opts)
-    ok = succeeded(outcomes) and not unwritten
+    ok = _report_applied(session, run, outcomes, unwritten, opts)
     if ok and tests is not None:
         ok = conversations.test_after_apply(session, network, tests, outcomes, fmt, opts)
     return EXIT_OK if ok else EXIT_ERROR
@@ -258,9 +255,12 @@ def _refuse_conflicts(
 
 def _report_applied(
     session: Run, run: Planned, outcomes: Sequence[Outcome], unwritten: list[str], opts: Options
-) -> None:
+) -> bool:
     """The ids that could not be written (after the outcomes: a file that cannot be written
-    never hides what happened remotely); in Actions, plan and outcomes in the job summary."""
+    never hides what happened remotely); in Actions, plan and outcomes in the job summary.
+    True when every change applied and every id was written."""
+    from kathansync.apply import succeeded
+
     for message in unwritten:
         click.echo(f"Error: {message}", err=True)
     if in_actions():
@@ -272,6 +272,7 @@ def _report_applied(
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         summary += backup_note(session.last_backup, os.environ)
         github.append_step_summary(summary, os.environ)
+    return succeeded(outcomes) and not unwritten
 
 
 def _reviewed(
