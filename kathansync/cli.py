@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from kathansync import __version__
 from kathansync.commands import EXIT_ERROR, EXIT_OK
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 # name -> (module, attribute, the first paragraph of its help). `kathansync --help` lists the
 # commands from this table without importing them (their modules cost 30 ms of a 60 ms budget);
@@ -94,6 +97,16 @@ class KathansyncGroup(click.Group):
         rows = [(name, _short_help(self, ctx, name, limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        """`kathansync <TAB>`: the command names and summaries, without importing a command
+        (click's own imports each one for its summary)."""
+        from click.shell_completion import CompletionItem
+
+        names = [name for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        results = [CompletionItem(name, help=_short_help(self, ctx, name, 45)) for name in names]
+        # The group's own options (`--version`, `--help`), as click adds them.
+        return results + click.Command.shell_complete(self, ctx, incomplete)
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         try:

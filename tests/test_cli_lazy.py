@@ -112,6 +112,25 @@ def test_every_command_defined_is_in_the_table() -> None:
     assert defined == {name: (module, attr) for name, (module, attr, _) in COMMANDS.items()}
 
 
+@pytest.mark.parametrize("incomplete", ["", "p", "-", "--v", "x"])
+def test_completion_of_a_command_name_is_clicks_own(incomplete: str) -> None:
+    from click.shell_completion import ShellComplete
+
+    lazy = KathansyncGroup(name="kathansync", params=cli.params)
+    eager = click.Group(name="kathansync", params=cli.params)
+    for name in COMMANDS:
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None
+        eager.add_command(command, name)
+    shown = []
+    for group in (lazy, eager):
+        completer = ShellComplete(group, {}, "kathansync", "_KATHANSYNC_COMPLETE")
+        items = completer.get_completions([], incomplete)
+        shown.append([(item.value, item.help, item.type) for item in items])
+    assert shown[0] == shown[1]
+    assert not lazy.commands  # completed without importing a command
+
+
 def test_a_misspelt_command_gets_a_suggestion_from_every_command() -> None:
     fresh = KathansyncGroup(name="kathansync")  # nothing imported yet
     result = click.testing.CliRunner().invoke(fresh, ["valdate"])
