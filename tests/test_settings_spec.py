@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kathansync.load.problems import describe_errors
+from kathansync.load.yamlio import FileRef
 from kathansync.settings_spec import (
     DEFAULT_BACKUP_DIR,
     DEFAULT_BACKUP_KEEP,
@@ -68,6 +69,7 @@ def both(data: dict[Any, Any]) -> tuple[object, object]:
     return reference, ours
 
 
+FILE = FileRef("secret.txt", 1, 10)
 TABLE: list[dict[Any, Any]] = [
     {},
     {"api_url": None, "manifests": "m", "conversations": "c", "rate_limit": 5},
@@ -103,6 +105,9 @@ TABLE: list[dict[Any, Any]] = [
     {"promote": []},
     {"promote": "a"},
     {"promote": ["a", 1, None]},
+    # `!file` is for manifests: in kathansync.yaml it is a value of the wrong type.
+    {"api_url": FILE, "backups": FILE, "environments": {"s": FILE}, "rate_limit": FILE},
+    {"promote": [FILE], "prune_threshold": FILE, "backups": {"keep": FILE}},
 ]
 
 
