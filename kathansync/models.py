@@ -11,12 +11,15 @@ Field types follow ../shared/seed/update-assistant.txt. Where the seed only show
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+# Re-exported: they live in manifest.py, which a cache-answered run imports without pydantic.
+from kathansync.manifest import UUID_EXPECTED as UUID_EXPECTED
+from kathansync.manifest import UUID_PATTERN as UUID_PATTERN
+from kathansync.manifest import Manifest as Manifest
+from kathansync.manifest import is_uuid as is_uuid
 
 # Values the seed shows for enum-like fields. Not complete sets (DESIGN.md): an unknown value is
 # a warning with a suggestion, and an error only under `validate --strict`.
@@ -161,23 +164,6 @@ class AssistantSpec(Spec):
     machine_detection_timeout_seconds: float = UNSET
 
 
-# The canonical spelling only: uuid.UUID() also takes braces, "urn:uuid:" and no hyphens, and
-# two spellings of one id would defeat duplicate checks, adoption and prune.
-UUID_PATTERN = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
-)
-
-
-UUID_EXPECTED = (
-    "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000 (8-4-4-4-12 hex digits, hyphens)"
-)
-
-
-def is_uuid(value: str) -> bool:
-    """A UUID in the 8-4-4-4-12 hyphenated form (any case)."""
-    return UUID_PATTERN.fullmatch(value) is not None
-
-
 def _check_uuid(value: str) -> str:
     if not is_uuid(value):
         raise ValueError(f"{UUID_EXPECTED}, got {value!r}")
@@ -312,24 +298,3 @@ OBJECT_FIELDS: frozenset[str] = frozenset(
     for name, field in AssistantSpec.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, Spec)
 )
-
-
-# --- The desired state of one assistant, as the pipeline passes it on -------------------------
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One loaded manifest: what the pipeline manages for one assistant.
-
-    `desired` holds plain JSON types only (dict/list/str/int/float/bool/None), defaults merged
-    and `${VAR}`s interpolated, without `id`. Its leaf paths are exactly the managed fields.
-    """
-
-    handle: str  # path below the manifests directory, no suffix, "/"-separated: "sales/outbound"
-    file: str  # the file as shown to the user (relative to the working directory when possible)
-    id: (
-        str | None
-    )  # the remote id in the selected environment; None: the assistant is to be created
-    desired: dict[str, Any]
-    sensitive: frozenset[str] = frozenset()  # dotted leaf paths whose value came from ${VAR}
-    origins: Mapping[str, str] = field(default_factory=dict)  # leaf path -> _defaults file

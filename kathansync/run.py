@@ -16,7 +16,7 @@ from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.backup.files import Backup, back_up, record_outcomes
 from kathansync.blocked import fetch_failure, held_creates, unknown_id
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
-from kathansync.load import LoadResult, load_manifests
+from kathansync.load import LoadResult
 from kathansync.models import Manifest
 from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
@@ -25,7 +25,7 @@ from kathansync.plan.saved import as_reviewed, new_keys
 from kathansync.plan.select import select
 from kathansync.record import record_ids
 from kathansync.remote.redact import sensitive_values, with_parts
-from kathansync.settings import Network, Settings
+from kathansync.settings import Network, Settings, load_result
 from kathansync.state import PendingCreates, apply_lock, creates_settled
 
 if TYPE_CHECKING:
@@ -108,22 +108,7 @@ class Run:
 
     def load_result(self, *, strict: bool = False) -> LoadResult:
         """Every manifest and every problem; a mistake in a manifest is a Problem, not a raise."""
-        settings = self.settings
-        if not settings.manifests.is_dir():
-            raise ConfigError(
-                f"manifests directory {settings.manifests} does not exist (see --dir)"
-            )
-        return load_manifests(
-            settings.manifests,
-            env=settings.environment,
-            variables=settings.variables,
-            environ=settings.environ,
-            strict=strict,
-            root=settings.repository,
-            environments=settings.config.environments or None,
-            # Outside a repository there is no place of ours to keep a cache in.
-            cache_dir=settings.state_dir / "cache" if settings.repository else None,
-        )
+        return load_result(self.settings, strict=strict)
 
     def load(self) -> list[Manifest]:
         """The manifests, or ManifestError with every problem: before any network request."""

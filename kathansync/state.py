@@ -19,13 +19,15 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kathansync.apply import Outcome
 from kathansync.atomic import write_atomic
 from kathansync.errors import KathansyncError
-from kathansync.models import Manifest
-from kathansync.plan import Action, Change
+
+if TYPE_CHECKING:  # not at run time: the manifest cache saves through state_folder (validate)
+    from kathansync.apply import Outcome
+    from kathansync.models import Manifest
+    from kathansync.plan import Change
 
 LOCK_NAME = "lock"
 PENDING_NAME = "pending-creates.json"
@@ -165,6 +167,8 @@ def creates_settled(
 ) -> tuple[list[tuple[str, str | None]], list[str]]:
     """(handle, name) of the creates an apply may have made without saying so, and the handles
     whose create or adoption is now known (to forget)."""
+    from kathansync.plan import Action
+
     adopted = {c.handle for c in changes if c.adopted}
     names = {m.handle: m.desired.get("name") for m in manifests}  # str or None
     maybe = [(o.handle, names.get(o.handle)) for o in outcomes if o.maybe_created]

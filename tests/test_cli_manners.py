@@ -58,7 +58,7 @@ def test_version() -> None:
 
 def test_every_command_has_help_with_an_example() -> None:
     assert invoke("--help").exit_code == 0
-    for name in cli.commands:
+    for name in cli.list_commands(click.Context(cli)):
         result = invoke(name, "--help")
         assert result.exit_code == 0, name
         assert "Example" in result.stdout, name

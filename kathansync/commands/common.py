@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+# Re-exported (`as`): every command takes the exit codes from here.
+from kathansync.commands import EXIT_CHANGES as EXIT_CHANGES
+from kathansync.commands import EXIT_ERROR as EXIT_ERROR
+from kathansync.commands import EXIT_OK as EXIT_OK
 from kathansync.commands.complete import complete_environments, complete_handles
 
 if TYPE_CHECKING:
@@ -24,9 +28,8 @@ if TYPE_CHECKING:
     from kathansync.models import Manifest
     from kathansync.plan import Plan
     from kathansync.run import Run
-    from kathansync.settings import Network
+    from kathansync.settings import Network, Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -130,18 +133,23 @@ def options_from(kwargs: dict[str, Any]) -> Options:
 # --- The run: settings, the session, and how remarks reach the user ---------------------------
 
 
-def session_for(opts: Options) -> Run:
-    from kathansync.run import Run
+def settings_for(opts: Options) -> Settings:
+    """The run's settings, without a `Run`: enough for a command that only loads (validate)."""
     from kathansync.settings import resolve_settings
 
-    settings = resolve_settings(
+    return resolve_settings(
         directory=opts.directory,
         env=opts.env,
         api_url=opts.api_url,
         environ=os.environ,
         cwd=Path.cwd(),
     )
-    return Run(settings, info=opts.info, log=opts.log, progress=opts.progress)
+
+
+def session_for(opts: Options) -> Run:
+    from kathansync.run import Run
+
+    return Run(settings_for(opts), info=opts.info, log=opts.log, progress=opts.progress)
 
 
 def load_or_fail(session: Run, *, github: bool = False) -> list[Manifest]:

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from click.shell_completion import CompletionItem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # click.shell_completion is imported on a <TAB>, not by every command
+    from click.shell_completion import CompletionItem
+
     from kathansync.settings import Settings
 
 
@@ -25,6 +26,8 @@ def complete_handles(
     settings = _settings(ctx)
     if settings is None or not settings.manifests.is_dir():
         return []
+    from click.shell_completion import CompletionItem
+
     from kathansync.load.discover import discover, handle_of
 
     handles = [handle_of(path, settings.manifests) for path in discover(settings.manifests)]
@@ -35,6 +38,8 @@ def complete_environments(
     ctx: click.Context, param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
     """The environments kathansync.yaml names."""
+    from click.shell_completion import CompletionItem
+
     settings = _settings(ctx, with_env=False)
     if settings is None:
         return []

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from kathansync.errors import Problem
     from kathansync.models import Manifest
     from kathansync.run import Run
-    from kathansync.settings import Network
+    from kathansync.settings import Network, Settings
 
 
 @click.command("test")
@@ -143,16 +143,15 @@ def _manifest_secrets(
     return frozenset(fields | inside)
 
 
-def suite_problems(session: Run) -> list[Problem]:
-    """For `validate`: every problem of the suites in the session's conversations directory
+def suite_problems(settings: Settings) -> list[Problem]:
+    """For `validate`: every problem of the suites in the settings' conversations directory
     (none when there is no such directory), checked against every manifest file's handle."""
+    folder = settings.config.conversations_dir(settings.environment)
+    if not folder.is_dir() or not settings.manifests.is_dir():
+        return []  # before the imports: the suites' pydantic models cost 10 ms
     from kathansync.conversations.suite import load_suites
     from kathansync.load.discover import discover, handle_of
 
-    settings = session.settings
-    folder = settings.config.conversations_dir(settings.environment)
-    if not folder.is_dir() or not settings.manifests.is_dir():
-        return []
     # Handles of every manifest file, loaded or not: a broken manifest is reported on its own.
     handles = {handle_of(path, settings.manifests) for path in discover(settings.manifests)}
     return load_suites(folder, handles, variables=settings.variables).problems

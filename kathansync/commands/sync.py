@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kathansync.commands import conversations
-from kathansync.commands.backups import apply_saved_restore, backup_note, is_restore_plan
 from kathansync.commands.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -31,9 +29,9 @@ from kathansync.commands.common import (
     render_outcomes_for,
     render_plan_for,
     session_for,
+    settings_for,
     target_option,
 )
-from kathansync.commands.interrupt import send_watched
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -77,16 +75,21 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
     """
     from dataclasses import replace
 
+    from kathansync.commands import conversations
+
+    # Settings, not a session: kathansync.run imports plan and apply, which validate never uses.
+    from kathansync.settings import load_result
+
     opts = options_from(kwargs)
-    session = session_for(opts)
-    environments = session.settings.config.environments
-    sessions = [session]
-    if session.settings.environment is None and environments:
-        sessions = [session_for(replace(opts, env=name)) for name in sorted(environments)]
+    settings = settings_for(opts)
+    environments = settings.config.environments
+    every = [settings]
+    if settings.environment is None and environments:
+        every = [settings_for(replace(opts, env=name)) for name in sorted(environments)]
     problems: set[Problem] = set()
     valid = 0
-    for each in sessions:
-        result = each.load_result(strict=strict)
+    for each in every:
+        result = load_result(each, strict=strict)
         problems.update(result.problems)
         problems.update(conversations.suite_problems(each))  # suites too, no network either
         valid = max(valid, len(result.manifests))
@@ -97,9 +100,9 @@ def validate(strict: bool, fmt: str, **kwargs: Any) -> int:
         annotate(ordered, err=fmt != "github")
     errors = sum(p.severity == "error" for p in ordered)
     warnings = len(ordered) - errors
-    checked = "" if len(sessions) == 1 else f" (environments: {', '.join(sorted(environments))})"
+    checked = "" if len(every) == 1 else f" (environments: {', '.join(sorted(environments))})"
     if errors:
-        where = session.settings.manifests
+        where = settings.manifests
         click.echo(f"{errors} error(s), {warnings} warning(s) in {where}{checked}.", err=True)
         return EXIT_ERROR
     if not opts.quiet:
@@ -200,11 +203,13 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
       kathansync apply --auto-approve --target support
       kathansync plan --out plan.json && kathansync apply plan.json
     """
+    from kathansync.commands import backups, conversations, interrupt
+
     opts = options_from(kwargs)
     _refuse_conflicts(planfile, targets, kwargs)
     session = session_for(opts)
-    if planfile and is_restore_plan(planfile):  # made by `restore --out` (issue 15)
-        return apply_saved_restore(session, planfile, fmt, opts, kwargs)
+    if planfile and backups.is_restore_plan(planfile):  # made by `restore --out` (issue 15)
+        return backups.apply_saved_restore(session, planfile, fmt, opts, kwargs)
     network = network_from(kwargs)
     # Locked before loading: manifests read before another apply wrote its ids would create
     # the same assistants again.
@@ -226,13 +231,10 @@ def apply(planfile: Path | None, targets: tuple[str, ...], fmt: str, **kwargs: A
                 click.echo("No changes. Nothing to apply.")
                 return EXIT_OK
             backup = not kwargs["no_backup"]
-            outcomes = send_watched(session, conn, run, refused, opts, backup=backup)
+            outcomes = interrupt.send_watched(session, conn, run, refused, opts, backup=backup)
         click.echo(render_outcomes_for(run.plan, outcomes, fmt, opts), nl=False)
         unwritten = session.write_back_ids(run, outcomes)  # under the lock, like the creates
-    from kathansync.apply import succeeded
-
-    _report_applied(session, run, outcomes, unwritten, opts)
-    ok = succeeded(outcomes) and not unwritten
+    ok = _report_applied(session, run, outcomes, unwritten, opts)
     if ok and tests is not None:
         ok = conversations.test_after_apply(session, network, tests, outcomes, fmt, opts)
     return EXIT_OK if ok else EXIT_ERROR
@@ -243,6 +245,8 @@ def _refuse_conflicts(
 ) -> None:
     """Options a saved plan cannot take: it is applied whole, and a restore plan is not tested
     (its assistants go back to a backup, not to the manifests the suites were written for)."""
+    from kathansync.commands.backups import is_restore_plan
+
     if planfile and (targets or kwargs["prune"]):
         raise click.UsageError("a saved plan is applied whole: no --target or --prune with it")
     if planfile and kwargs["run_tests"] and is_restore_plan(planfile):
@@ -251,19 +255,24 @@ def _refuse_conflicts(
 
 def _report_applied(
     session: Run, run: Planned, outcomes: Sequence[Outcome], unwritten: list[str], opts: Options
-) -> None:
+) -> bool:
     """The ids that could not be written (after the outcomes: a file that cannot be written
-    never hides what happened remotely); in Actions, plan and outcomes in the job summary."""
+    never hides what happened remotely); in Actions, plan and outcomes in the job summary.
+    True when every change applied and every id was written."""
+    from kathansync.apply import succeeded
+
     for message in unwritten:
         click.echo(f"Error: {message}", err=True)
     if in_actions():
         from kathansync import github
+        from kathansync.commands.backups import backup_note
 
         # What was planned and what became of it, side by side.
         summary = render_plan_for(run.plan, "markdown", opts)
         summary += "\n" + render_outcomes_for(run.plan, outcomes, "markdown", opts)
         summary += backup_note(session.last_backup, os.environ)
         github.append_step_summary(summary, os.environ)
+    return succeeded(outcomes) and not unwritten
 
 
 def _reviewed(

@@ -15,13 +15,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from kathansync.load import yamlio
 from kathansync.load.problems import describe_value, did_you_mean, shown_path
 from kathansync.tree import LeafPath, Loc
+
+if TYPE_CHECKING:  # imported where used: a cache-answered run never imports pydantic
+    from pydantic import BaseModel
 
 API_SCHEMA_NAME = "kathan-api-schema.json"
 FORMAT_VERSION = "1"
@@ -64,6 +65,8 @@ def _collect(
     path: LeafPath,
     found: dict[LeafPath, Any],
 ) -> None:
+    from pydantic import BaseModel
+
     for name, spec in properties.items():
         if name not in model.model_fields:
             found[(*path, name)] = spec

@@ -23,7 +23,7 @@ from kathansync.load.defaults import DefaultsChain
 from kathansync.load.discover import DEFAULTS_NAMES
 from kathansync.load.interpolate import Resolver
 from kathansync.load.source import Source
-from kathansync.models import Manifest
+from kathansync.manifest import Manifest
 from kathansync.tree import Loc
 
 IdUse = tuple[str, str | None, Source, Loc]  # as IdChecker.ids holds them

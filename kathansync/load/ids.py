@@ -9,7 +9,7 @@ from kathansync.errors import Problem
 from kathansync.load.discover import CONFIG_NAME
 from kathansync.load.problems import describe_value, did_you_mean, shown_path
 from kathansync.load.source import Source
-from kathansync.models import UUID_EXPECTED, is_uuid
+from kathansync.manifest import UUID_EXPECTED, is_uuid
 from kathansync.tree import Loc
 
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from kathansync.errors import Problem, display_path
 from kathansync.load.apischema import (
@@ -32,8 +31,25 @@ from kathansync.load.ids import IdChecker
 from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.source import Source, is_utf8_name, shown_file
-from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.manifest import Manifest
 from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from kathansync.models import AssistantSpec
+
+
+@cache
+def _models() -> tuple[type[AssistantSpec], type[ValidationError], dict[str, tuple[str, ...]]]:
+    """The manifest model, its error and KNOWN_VALUES, imported on the first file the manifest
+    cache does not answer: a warm run never imports pydantic nor builds the models (60-100 ms)."""
+    from pydantic import ValidationError
+
+    from kathansync.models import KNOWN_VALUES, AssistantSpec
+
+    return AssistantSpec, ValidationError, KNOWN_VALUES
+
 
 # What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -155,7 +171,7 @@ class _Loader:
             self.problems.add(Problem(file, 0, 0, str(exc)))
             return
         if schema is not None:
-            self.extra = schema.extra_fields(AssistantSpec)
+            self.extra = schema.extra_fields(_models()[0])
 
     def load(self, path: Path, handle: str) -> None:
         if self.warm is not None and self.replay(path, handle):
@@ -239,13 +255,12 @@ class _Loader:
         extra = {path: value_at(merged, path) for path in self.extra if has(merged, path)}
         found: list[tuple[Loc, str, bool]] = []
         known = _without(merged, extra)
+        spec, invalid, _ = _models()
         try:
-            desired = AssistantSpec.model_validate(known).model_dump(
-                mode="json", exclude_unset=True
-            )
-        except ValidationError as exc:
+            desired = spec.model_validate(known).model_dump(mode="json", exclude_unset=True)
+        except invalid as exc:
             top_level = [path[0] for path in self.extra if len(path) == 1]
-            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *top_level))
+            found = describe_errors(exc, spec, extra_keys=("id", *top_level))
         for path, value in extra.items():
             found.extend(check_value(value, self.extra[path], path))
             self.note(path, layers)
@@ -270,7 +285,7 @@ class _Loader:
 
     def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
         """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
-        for name, known in KNOWN_VALUES.items():
+        for name, known in _models()[2].items():
             loc: Loc = tuple(name.split("."))
             value = value_at(merged, loc)
             # Non-strings are type errors (or YAML 1.1 booleans the model reads as on/off).

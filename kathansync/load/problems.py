@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any, get_args, get_origin
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 from kathansync.tree import Loc
+
+if TYPE_CHECKING:  # imported where used: a cache-answered run never imports pydantic
+    from pydantic import BaseModel, ValidationError
 
 
 def closest(word: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str | None:
@@ -78,6 +79,8 @@ def describe_errors(
 
 def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
     """The keys allowed at `loc` (for did-you-mean); a `dict[str, Model]` level is stepped over."""
+    from pydantic import BaseModel
+
     current: Any = model
     for part in loc:
         if isinstance(current, type) and issubclass(current, BaseModel):
