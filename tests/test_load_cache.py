@@ -4,6 +4,7 @@ cold load, each key invalidates, a bad cache file is ignored, no ${VAR} value re
 from __future__ import annotations
 
 import json
+import marshal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 import kathansync
-from kathansync.load import LoadResult, load_manifests, yamlio
+from kathansync.load import LoadResult, cache, load_manifests, yamlio
 from kathansync.load.cache import CACHE_FILE
 
 UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
@@ -142,7 +143,7 @@ def test_a_manifest_using_a_variable_is_never_stored(repo: Path, parsed: list[st
     write(repo / "assistants/greeter.yaml", "name: Greeter\nfirst_message: ${GREETING}\n")
     first = load(repo, GREETING=SECRET)
     assert SECRET.encode() not in cache_file(repo).read_bytes()
-    assert "greeter" not in cache_file(repo).read_text()
+    assert b"greeter" not in cache_file(repo).read_bytes()
     parsed.clear()
     second = load(repo, GREETING="Welcome back")
     assert not [text for text in parsed if "Sales" in text or "Support" in text]  # warm
@@ -170,6 +171,18 @@ def tamper(repo: Path) -> None:
     cache_file(repo).write_bytes(data.replace(b"Support", b"Hacked!"))
 
 
+def resign(repo: Path, header: bytes, body: bytes) -> None:
+    """A cache file signed with this user's own key: only the content is wrong."""
+    key = (repo.parent / "xdg/kathansync/cache-key").read_bytes().strip()
+    signed = header + b"\n" + body
+    cache_file(repo).write_bytes(cache._sign(key, signed).encode() + b"\n" + signed)
+
+
+def signed_parts(repo: Path) -> tuple[bytes, bytes]:
+    header, _, body = cache_file(repo).read_bytes().partition(b"\n")[2].partition(b"\n")
+    return header, body
+
+
 BREAKAGES: dict[str, Callable[[Path], None]] = {
     "truncated": lambda repo: cache_file(repo).write_bytes(cache_file(repo).read_bytes()[:500]),
     "garbage": lambda repo: cache_file(repo).write_bytes(b"\xff\x00not json"),
@@ -177,7 +190,31 @@ BREAKAGES: dict[str, Callable[[Path], None]] = {
     "a directory": lambda repo: (cache_file(repo).unlink(), cache_file(repo).mkdir()),
     "foreign signature": resign_with_another_key,
     "tampered body": tamper,
+    # Signed with the right key, but not what this kathansync and this Python wrote: marshal
+    # is not safe against malformed data, and another Python's marshal may read differently.
+    "another Python's marshal": lambda repo: resign(
+        repo, b"kathansync-cache 3 marshal 3 cpython-310", signed_parts(repo)[1]
+    ),
+    "signed, not marshal": lambda repo: resign(repo, cache.HEADER.encode(), b"\xff\x00junk"),
+    "signed, cut short": lambda repo: resign(
+        repo, cache.HEADER.encode(), signed_parts(repo)[1][:-40]
+    ),
+    "signed, another shape": lambda repo: resign(
+        repo, cache.HEADER.encode(), marshal.dumps(["context", {}, ()])
+    ),
+    "signed, entries cut short": lambda repo: reshape(repo, lambda entry: entry[:3]),
+    "signed, entries not tuples": lambda repo: reshape(repo, lambda entry: 1),
+    "signed, deps out of range": lambda repo: reshape(
+        repo, lambda entry: (entry[0], 99, *entry[2:])
+    ),
 }
+
+
+def reshape(repo: Path, change: Callable[[Any], Any]) -> None:
+    """Every entry changed by `change`, the file signed again with the user's key."""
+    context, deps, entries = marshal.loads(signed_parts(repo)[1])
+    changed = {name: change(entry) for name, entry in entries.items()}
+    resign(repo, cache.HEADER.encode(), marshal.dumps((context, deps, changed)))
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES.values(), ids=BREAKAGES.keys())
@@ -226,7 +263,7 @@ def test_entries_of_deleted_manifests_are_dropped(repo: Path) -> None:
     load(repo)
     (repo / "assistants/sales.yaml").unlink()
     load(repo)
-    assert "sales.yaml" not in cache_file(repo).read_text()
+    assert b"sales.yaml" not in cache_file(repo).read_bytes()
 
 
 def test_a_manifest_typed_by_the_saved_api_schema_keeps_its_note(
@@ -251,3 +288,16 @@ def test_a_warning_in_a_defaults_file_is_replayed_when_every_manifest_hits(
     parsed.clear()
     assert load(repo) == cold
     assert parsed == []  # the defaults file was not read again, its warning still given
+
+
+def test_a_link_inside_the_root_is_still_a_hit(repo: Path, parsed: list[str]) -> None:
+    # A manifest is opened without following links; a link goes through the full rules
+    # (resolved, confined), and a link that stays inside the root is served like a file.
+    write(repo / "shared/sales.yaml", SALES)
+    (repo / "assistants/sales.yaml").unlink()
+    (repo / "assistants/sales.yaml").symlink_to(repo / "shared/sales.yaml")
+    cold = load(repo)
+    parsed.clear()
+    assert load(repo) == cold
+    assert parsed == []
+    assert [m.handle for m in cold.manifests] == ["sales", "team/support"]

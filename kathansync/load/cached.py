@@ -4,15 +4,25 @@ parsing or validating anything; a manifest that loaded cleanly is stored with wh
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Collection, Mapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from kathansync.errors import Problem
 from kathansync.load import yamlio
 from kathansync.load.apischema import API_SCHEMA_NAME, MAX_SCHEMA_BYTES
 from kathansync.load.cache import (
     ABSENT,
+    DESIRED,
+    FILE,
+    ID,
+    IDS,
+    ORIGINS,
+    PROBLEMS,
+    Entry,
     ManifestCache,
     context_key,
     digest,
@@ -21,10 +31,14 @@ from kathansync.load.cache import (
 )
 from kathansync.load.defaults import DefaultsChain
 from kathansync.load.discover import DEFAULTS_NAMES
-from kathansync.load.interpolate import Resolver
+from kathansync.load.interpolate import MAX_PATH, Resolver
 from kathansync.load.source import Source
 from kathansync.models import Manifest
 from kathansync.tree import Loc
+
+# A manifest is opened without following a symlink: its folder was confined once, and a link
+# (ELOOP) goes the general way (`Resolver.locate`), which resolves it.
+_OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 IdUse = tuple[str, str | None, Source, Loc]  # as IdChecker.ids holds them
 
@@ -72,6 +86,7 @@ class WarmLoads:
         self.defaults = defaults
         self.digests: dict[str, str] = {}
         self.by_folder: dict[Path, dict[str, str]] = {}  # see chain_deps
+        self.folders: dict[str, str] = {}  # folder as given -> confined and resolved, or ""
 
     def read(self, path: Path) -> bytes | None:
         """A file's bytes under the same rules as a cold read (confined to the root, never
@@ -84,6 +99,31 @@ class WarmLoads:
         except yamlio.SourceError:
             return None
 
+    def read_manifest(self, name: str) -> bytes | None:
+        """`read` for a manifest, in strings and four system calls: its folder is confined once
+        a run, and the file is opened without following a link, so it is inside that folder.
+        Anything unusual (a link, a long path, an odd file) is left to `read`'s full rules."""
+        head, tail = os.path.split(name)
+        folder = self.folders.get(head)
+        if folder is None:
+            inside, refused = self.resolver.locate(Path(head))
+            folder = self.folders[head] = "" if refused else inside
+        if not folder or tail.lower() == ".git" or len(name) > MAX_PATH:
+            return self.read(Path(name))
+        try:
+            fd = os.open(os.path.join(folder, tail), _OPEN)
+        except (OSError, ValueError):  # ELOOP: a symlink, resolved and confined by `read`
+            return self.read(Path(name))
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_size > yamlio.MAX_BYTES:
+                return None
+            return _read_all(fd, info.st_size)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
     def dep_digest(self, name: str) -> str:
         if name not in self.digests:
             path = Path(name)
@@ -95,17 +135,16 @@ class WarmLoads:
         return self.digests[name]
 
     def replay(self, path: Path, handle: str) -> Replay | None:
-        if str(path) not in self.cache.entries:  # a new manifest, or a cold run: nothing to read
+        name = str(path)
+        if name not in self.cache.entries:  # a new manifest, or a cold run: nothing to read
             return None
-        data = self.read(path)
+        data = self.read_manifest(name)
         if data is None:
             return None
-        result = self.cache.lookup(str(path), text_digest(data), self.dep_digest)
-        if not isinstance(result, dict):
-            return None
-        try:
-            return _decode(result, path, handle, data)
-        except (KeyError, TypeError, ValueError, yamlio.SourceError):
+        try:  # a signed entry is ours, but of whatever shape an older kathansync gave it
+            entry = self.cache.lookup(name, text_digest(data), self.dep_digest)
+            return None if entry is None else _decode(entry, path, handle, data)
+        except (IndexError, KeyError, TypeError, ValueError):
             return None
 
     def remember(
@@ -122,14 +161,14 @@ class WarmLoads:
             return
         deps = {**self.chain_deps(path, chain), **source.included}
         problems = [*source.problems, *chain_problems]
-        result = {
-            "file": manifest.file,
-            "id": manifest.id,
-            "desired": manifest.desired,
-            "origins": dict(manifest.origins),
-            "ids": [[value, env, list(loc)] for value, env, _, loc in ids],
-            "problems": [[p.file, p.line, p.column, p.message, p.severity] for p in problems],
-        }
+        result = (
+            manifest.file,
+            manifest.id,
+            manifest.desired,
+            dict(manifest.origins),
+            tuple((value, env, tuple(loc)) for value, env, _, loc in ids),
+            tuple((p.file, p.line, p.column, p.message, p.severity) for p in problems),
+        )
         self.cache.store(str(path), digest(source.text.encode()), deps, result)
 
     def chain_deps(self, path: Path, chain: Sequence[Source]) -> dict[str, str]:
@@ -150,16 +189,46 @@ class WarmLoads:
         return deps
 
 
-def _decode(result: dict[str, Any], path: Path, handle: str, data: bytes) -> Replay:
-    # The text stays for the duplicate-id check: a position is computed only on a problem.
-    source = Source(path, result["file"], text=yamlio.decode_utf8(data))
+@dataclass
+class _Replayed(Source):
+    """A replayed manifest's Source: its text is decoded only when a problem (a duplicate id)
+    needs a position, which at 10,000 manifests saves decoding 10,000 files for nothing."""
+
+    raw: bytes = b""
+
+    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
+        if not self.text and self.raw:
+            with suppress(yamlio.SourceError):  # a hit decoded cleanly before: cannot fail
+                self.text = yamlio.decode_utf8(self.raw)
+        return super().position(loc, at_key=at_key)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """A regular file's bytes, up to the loader's cap: a read shorter than asked is the end."""
+    chunks, left = [], yamlio.MAX_BYTES + 1
+    while left > 0:
+        asked = min(left, size + 1)
+        chunk = os.read(fd, asked)
+        chunks.append(chunk)
+        left -= len(chunk)
+        if len(chunk) < asked:
+            break
+    data = b"".join(chunks)
+    if len(data) > yamlio.MAX_BYTES:
+        raise OSError("grew past the loader's cap while read")  # the cold path says so
+    return data
+
+
+def _decode(entry: Entry, path: Path, handle: str, data: bytes) -> Replay:
+    # The bytes stay for the duplicate-id check: a position is computed only on a problem.
+    source = _Replayed(path, entry[FILE], raw=data)
     manifest = Manifest(
         handle=handle,
-        file=result["file"],
-        id=result["id"],
-        desired=result["desired"],
-        origins=result["origins"],
+        file=entry[FILE],
+        id=entry[ID],
+        desired=entry[DESIRED],
+        origins=entry[ORIGINS],
     )
-    ids: list[IdUse] = [(value, env, source, tuple(loc)) for value, env, loc in result["ids"]]
-    problems = [Problem(*fields) for fields in result["problems"]]
+    ids: list[IdUse] = [(value, env, source, loc) for value, env, loc in entry[IDS]]
+    problems = [Problem(*fields) for fields in entry[PROBLEMS]]
     return Replay(manifest, problems, ids)
