@@ -12,11 +12,12 @@ Field types follow ../shared/seed/update-assistant.txt. Where the seed only show
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+# The loaded desired state lives without pydantic (a warm load needs no models); re-exported.
+from kathansync.manifest import Manifest as Manifest
 
 # Values the seed shows for enum-like fields. Not complete sets (DESIGN.md): an unknown value is
 # a warning with a suggestion, and an error only under `validate --strict`.
@@ -312,24 +313,3 @@ OBJECT_FIELDS: frozenset[str] = frozenset(
     for name, field in AssistantSpec.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, Spec)
 )
-
-
-# --- The desired state of one assistant, as the pipeline passes it on -------------------------
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """One loaded manifest: what the pipeline manages for one assistant.
-
-    `desired` holds plain JSON types only (dict/list/str/int/float/bool/None), defaults merged
-    and `${VAR}`s interpolated, without `id`. Its leaf paths are exactly the managed fields.
-    """
-
-    handle: str  # path below the manifests directory, no suffix, "/"-separated: "sales/outbound"
-    file: str  # the file as shown to the user (relative to the working directory when possible)
-    id: (
-        str | None
-    )  # the remote id in the selected environment; None: the assistant is to be created
-    desired: dict[str, Any]
-    sensitive: frozenset[str] = frozenset()  # dotted leaf paths whose value came from ${VAR}
-    origins: Mapping[str, str] = field(default_factory=dict)  # leaf path -> _defaults file

@@ -15,9 +15,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+if TYPE_CHECKING:  # imported where a schema is used: a warm load never imports pydantic
+    from pydantic import BaseModel
 
 from kathansync.load import yamlio
 from kathansync.load.problems import describe_value, did_you_mean, shown_path
@@ -64,6 +65,8 @@ def _collect(
     path: LeafPath,
     found: dict[LeafPath, Any],
 ) -> None:
+    from pydantic import BaseModel
+
     for name, spec in properties.items():
         if name not in model.model_fields:
             found[(*path, name)] = spec

@@ -122,16 +122,18 @@ class ManifestCache:
     used: set[str] = field(default_factory=set)
     key: bytes = b""
     checked: dict[int, bool] = field(default_factory=dict)  # deps index -> all unchanged
+    folder: Path | None = None  # where it was opened
+    preread: dict[str, bytes] = field(default_factory=dict)  # read this run, not yet replayed
 
     @classmethod
     def open(cls, folder: Path, context: str, environ: Mapping[str, str]) -> ManifestCache:
         """The cache in `folder` (`.kathansync/cache`), or a disabled one."""
         key = b"" if disabled(environ) else _signing_key(environ)
         if not key:
-            return cls(None, context)
+            return cls(None, context, folder=folder)
         path = folder / CACHE_FILE
         entries, deps = _read(path, context, key)
-        return cls(path, context, entries, deps, key=key)
+        return cls(path, context, entries, deps, key=key, folder=folder)
 
     @property
     def enabled(self) -> bool:
@@ -236,9 +238,10 @@ def _write(path: Path, data: bytes) -> None:
 
     Not fsync'd: after a crash a torn or empty file fails its signature and is ignored, and
     syncing 7 MB would cost a cold run more than the cache saves it."""
-    from kathansync.state import state_folder
+    if not (path.parent.parent / ".gitignore").is_file():  # state imports the whole pipeline
+        from kathansync.state import state_folder
 
-    state_folder(path.parent.parent)  # `.kathansync/` with its .gitignore
+        state_folder(path.parent.parent)  # `.kathansync/` with its .gitignore
     path.parent.mkdir(exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:

@@ -7,9 +7,10 @@ import os
 import stat
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from kathansync.errors import Problem
 from kathansync.load import yamlio
@@ -29,18 +30,24 @@ from kathansync.load.cache import (
     file_digest,
     text_digest,
 )
-from kathansync.load.defaults import DefaultsChain
 from kathansync.load.discover import DEFAULTS_NAMES
 from kathansync.load.interpolate import MAX_PATH, Resolver
 from kathansync.load.source import Source
-from kathansync.models import Manifest
+from kathansync.manifest import Manifest
 from kathansync.tree import Loc
+
+if TYPE_CHECKING:
+    from kathansync.load.defaults import DefaultsChain
 
 # A manifest is opened without following a symlink: its folder was confined once, and a link
 # (ELOOP) goes the general way (`Resolver.locate`), which resolves it.
 _OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 IdUse = tuple[str, str | None, Source, Loc]  # as IdChecker.ids holds them
+
+# A cache the warm lane (warm.py) already opened and read from, handed to the full loader
+# when the lane cannot finish: the file is not decoded twice, nor a manifest read twice.
+HANDED_OVER: ContextVar[ManifestCache | None] = ContextVar("HANDED_OVER", default=None)
 
 
 class Replay(NamedTuple):
@@ -49,6 +56,7 @@ class Replay(NamedTuple):
     manifest: Manifest
     problems: list[Problem]
     ids: list[IdUse]
+    data: bytes  # the manifest's bytes, as read this run
 
 
 def open_cache(
@@ -74,13 +82,19 @@ def open_cache(
         cwd=os.getcwd(),
         api_schema=file_digest(root / API_SCHEMA_NAME, MAX_SCHEMA_BYTES),
     )
+    handed = HANDED_OVER.get()
+    if handed is not None and handed.folder == folder and handed.context == context:
+        return handed
     return ManifestCache.open(folder, context, os.environ if environ is None else environ)
 
 
 class WarmLoads:
     """Lookups and stores for one run; each dependency is hashed once a run."""
 
-    def __init__(self, cache: ManifestCache, resolver: Resolver, defaults: DefaultsChain) -> None:
+    def __init__(
+        self, cache: ManifestCache, resolver: Resolver, defaults: DefaultsChain | None
+    ) -> None:
+        """`defaults` is for storing (see chain_deps); the warm lane only replays."""
         self.cache = cache
         self.resolver = resolver
         self.defaults = defaults
@@ -134,18 +148,35 @@ class WarmLoads:
                 self.digests[name] = "" if data is None else text_digest(data)
         return self.digests[name]
 
-    def replay(self, path: Path, handle: str) -> Replay | None:
-        name = str(path)
+    def hit(self, name: str) -> tuple[Entry, bytes] | None:
+        """The entry of the manifest `name` and its bytes, when the cache holds it as it is."""
         if name not in self.cache.entries:  # a new manifest, or a cold run: nothing to read
             return None
-        data = self.read_manifest(name)
+        data = self.cache.preread.pop(name, None) or self.read_manifest(name)
         if data is None:
             return None
         try:  # a signed entry is ours, but of whatever shape an older kathansync gave it
             entry = self.cache.lookup(name, text_digest(data), self.dep_digest)
-            return None if entry is None else _decode(entry, path, handle, data)
+        except (IndexError, KeyError, TypeError, ValueError):
+            entry = None
+        if entry is None:
+            self.cache.preread[name] = data  # the warm lane hands it over: not read twice
+            return None
+        return entry, data
+
+    def replay(self, path: Path, handle: str) -> Replay | None:
+        found = self.hit(str(path))
+        if found is None:
+            return None
+        entry, data = found
+        try:
+            manifest, problems = replayed(entry, handle)
         except (IndexError, KeyError, TypeError, ValueError):
             return None
+        # The bytes stay for the duplicate-id check: a position is computed only on a problem.
+        source = _Replayed(path, manifest.file, raw=data)
+        ids: list[IdUse] = [(value, env, source, loc) for value, env, loc in entry[IDS]]
+        return Replay(manifest, problems, ids, data)
 
     def remember(
         self,
@@ -176,6 +207,7 @@ class WarmLoads:
         !file targets: the same for every manifest of a folder, so worked out once."""
         deps = self.by_folder.get(path.parent)
         if deps is None:
+            assert self.defaults is not None, "stores come from the loader, which has a chain"
             by_path = {str(layer.path): layer for layer in chain}
             deps = {}
             for folder in self.defaults.folders_of(path):
@@ -219,9 +251,8 @@ def _read_all(fd: int, size: int) -> bytes:
     return data
 
 
-def _decode(entry: Entry, path: Path, handle: str, data: bytes) -> Replay:
-    # The bytes stay for the duplicate-id check: a position is computed only on a problem.
-    source = _Replayed(path, entry[FILE], raw=data)
+def replayed(entry: Entry, handle: str) -> tuple[Manifest, list[Problem]]:
+    """The manifest and problems a cold load gave, from a hit's entry (see cache.Entry)."""
     manifest = Manifest(
         handle=handle,
         file=entry[FILE],
@@ -229,6 +260,4 @@ def _decode(entry: Entry, path: Path, handle: str, data: bytes) -> Replay:
         desired=entry[DESIRED],
         origins=entry[ORIGINS],
     )
-    ids: list[IdUse] = [(value, env, source, loc) for value, env, loc in entry[IDS]]
-    problems = [Problem(*fields) for fields in entry[PROBLEMS]]
-    return Replay(manifest, problems, ids)
+    return manifest, [Problem(*fields) for fields in entry[PROBLEMS]]

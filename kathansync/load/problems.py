@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+if TYPE_CHECKING:  # only what fails validation meets pydantic: a warm load never imports it
+    from pydantic import BaseModel, ValidationError
 
 from kathansync.tree import Loc
 
@@ -78,6 +79,8 @@ def describe_errors(
 
 def _field_names(model: type[BaseModel], loc: Loc) -> list[str]:
     """The keys allowed at `loc` (for did-you-mean); a `dict[str, Model]` level is stepped over."""
+    from pydantic import BaseModel
+
     current: Any = model
     for part in loc:
         if isinstance(current, type) and issubclass(current, BaseModel):
