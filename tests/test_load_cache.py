@@ -301,3 +301,14 @@ def test_a_link_inside_the_root_is_still_a_hit(repo: Path, parsed: list[str]) ->
     assert load(repo) == cold
     assert parsed == []
     assert [m.handle for m in cold.manifests] == ["sales", "team/support"]
+
+
+def test_a_long_process_keeps_one_cache_file_at_most(repo: Path) -> None:
+    # The last file read is held until exit, in a cycle the final collection skips (freeing
+    # it took a tenth of a warm run); each read replaces the one before, which is freed.
+    load(repo)
+    load(repo)
+    first = cache._KEPT[0]
+    load(repo)
+    assert len(cache._KEPT) == 2 and cache._KEPT[1] is cache._KEPT
+    assert cache._KEPT[0] is not first and cache._KEPT[0][0] == first[0]
