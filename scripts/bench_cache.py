@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_load import TEMPLATE  # the same manifests as bench_load.py
 
-from kathansync.load.cache import CACHE_FILE
+from kathansync.load.cache import CACHE_GLOB
 
 LOAD = """\
 import sys
@@ -54,7 +54,7 @@ def main() -> None:
         env["XDG_CACHE_HOME"] = str(repo / "xdg")  # a key of its own, not the user's
         cold = cpu_of(repo, count, env)
         warm = sorted(cpu_of(repo, count, env) for _ in range(runs))
-        size = (repo / ".kathansync" / "cache" / CACHE_FILE).stat().st_size
+        size = sum(file.stat().st_size for file in (repo / ".kathansync/cache").glob(CACHE_GLOB))
         uncached = cpu_of(repo, count, {**env, "KATHANSYNC_NO_CACHE": "1"})
     print(
         f"{count} manifests, CPU per process: cold (fills the cache) {cold:.3f} s,"

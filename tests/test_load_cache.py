@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import marshal
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 import kathansync
 from kathansync.load import LoadResult, cache, load_manifests, yamlio
-from kathansync.load.cache import CACHE_FILE
+from kathansync.load.cache import CACHE_GLOB
 
 UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 UUID_B = "7d0f7e0e-5f6a-4d8e-9a53-1f7b9b2c4e11"
@@ -76,7 +77,9 @@ def load(repo: Path, *, cached: bool = True, **env: str) -> LoadResult:
 
 
 def cache_file(repo: Path) -> Path:
-    return repo / ".kathansync" / "cache" / CACHE_FILE
+    """The one cache file these tests write (one context)."""
+    (found,) = (repo / ".kathansync" / "cache").glob(CACHE_GLOB)
+    return found
 
 
 def test_a_warm_load_is_the_cold_load_without_parsing(repo: Path, parsed: list[str]) -> None:
@@ -156,7 +159,7 @@ def test_a_manifest_using_a_variable_is_never_stored(repo: Path, parsed: list[st
 def test_a_variable_in_a_defaults_file_keeps_its_manifests_out(repo: Path) -> None:
     write(repo / "assistants/_defaults.yaml", "description: ${TEAM}\n")
     load(repo, TEAM=SECRET)
-    assert not cache_file(repo).exists()  # nothing to store: every manifest is under it
+    assert not list(repo.glob(f".kathansync/cache/{CACHE_GLOB}"))  # nothing stored: all under it
     second = load(repo, TEAM="Other team")
     assert {m.desired["description"] for m in second.manifests} == {"Other team"}
 
@@ -169,6 +172,11 @@ def resign_with_another_key(repo: Path) -> None:
 def tamper(repo: Path) -> None:
     data = cache_file(repo).read_bytes()
     cache_file(repo).write_bytes(data.replace(b"Support", b"Hacked!"))
+
+
+def replace_with_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
 
 
 def resign(repo: Path, header: bytes, body: bytes) -> None:
@@ -187,7 +195,7 @@ BREAKAGES: dict[str, Callable[[Path], None]] = {
     "truncated": lambda repo: cache_file(repo).write_bytes(cache_file(repo).read_bytes()[:500]),
     "garbage": lambda repo: cache_file(repo).write_bytes(b"\xff\x00not json"),
     "empty": lambda repo: cache_file(repo).write_bytes(b""),
-    "a directory": lambda repo: (cache_file(repo).unlink(), cache_file(repo).mkdir()),
+    "a directory": lambda repo: replace_with_a_directory(cache_file(repo)),
     "foreign signature": resign_with_another_key,
     "tampered body": tamper,
     # Signed with the right key, but not what this kathansync and this Python wrote: marshal
@@ -312,3 +320,44 @@ def test_a_long_process_keeps_one_cache_file_at_most(repo: Path) -> None:
     load(repo)
     assert len(cache._KEPT) == 2 and cache._KEPT[1] is cache._KEPT
     assert cache._KEPT[0] is not first and cache._KEPT[0][0] == first[0]
+
+
+def test_each_environment_keeps_its_own_cache(repo: Path, parsed: list[str]) -> None:
+    # validate checks every environment in one run: with one file for all, each environment
+    # overwrote the other's and no run was ever warm.
+    def both() -> list[LoadResult]:
+        return [
+            load_manifests(
+                repo / "assistants",
+                env=env,
+                environments=["staging", "production"],
+                environ=environ(repo),
+                cache_dir=repo / ".kathansync" / "cache",
+            )
+            for env in ("staging", "production")
+        ]
+
+    first = both()
+    parsed.clear()
+    assert both() == first
+    assert parsed == []
+    assert len(list((repo / ".kathansync/cache").glob(CACHE_GLOB))) == 2
+
+
+def test_old_contexts_and_formats_are_pruned(repo: Path) -> None:
+    folder = repo / ".kathansync" / "cache"
+    folder.mkdir(parents=True)
+    (folder / "manifests.json").write_text("{}")  # an older format
+    for n in range(cache.KEEP_FILES + 3):
+        (folder / f"manifests-{n:024d}.bin").write_bytes(b"old")
+        os.utime(folder / f"manifests-{n:024d}.bin", ns=(n * 10**9, n * 10**9))  # 0 the oldest
+    load(repo)
+    kept = sorted(file.name for file in folder.glob(CACHE_GLOB))
+    assert len(kept) == cache.KEEP_FILES and cache_file_name(repo) in kept
+    assert "manifests.json" not in kept and "manifests-000000000000000000000000.bin" not in kept
+
+
+def cache_file_name(repo: Path) -> str:
+    files = (repo / ".kathansync" / "cache").glob(CACHE_GLOB)
+    newest = max(files, key=lambda file: file.stat().st_mtime_ns)
+    return newest.name

@@ -98,7 +98,7 @@ def test_a_signing_key_committed_in_the_repository_is_never_used(
         return load_manifests(root / "assistants", environ=environ, cache_dir=cache_dir)
 
     load()
-    cache_file = cache_dir / cache.CACHE_FILE
+    (cache_file,) = cache_dir.glob(cache.CACHE_GLOB)
     header, _, body = cache_file.read_bytes().partition(b"\n")[2].partition(b"\n")
     context, deps, entries = marshal.loads(body)
     ((name, entry),) = entries.items()

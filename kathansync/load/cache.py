@@ -39,8 +39,10 @@ from typing import Any
 import kathansync
 
 FORMAT = 3
-CACHE_FILE = "manifests.bin"
-_OLD_FILES = ("manifests.json",)  # earlier formats: removed when a new file is written
+# One file per context (see cache_file): `validate` checks every environment in one run, and
+# `plan --env` another; with a single file each would overwrite the other, and never hit.
+CACHE_GLOB = "manifests*"
+KEEP_FILES = 8  # the contexts most recently written; older files are removed on a write
 # What the body was written by: another marshal or Python may read the same bytes differently.
 HEADER = f"kathansync-cache {FORMAT} marshal {marshal.version} {sys.implementation.cache_tag}"
 MAX_BYTES = 256 * 1024 * 1024  # far above 10,000 manifests (~7 MB); a bound, not a budget
@@ -105,6 +107,11 @@ def context_key(**parts: Any) -> str:
     return digest(text.encode())
 
 
+def cache_file(folder: Path, context: str) -> Path:
+    """The file of one context in `folder`."""
+    return folder / f"manifests-{context[:24]}.bin"
+
+
 def disabled(environ: Mapping[str, str]) -> bool:
     """CI (a fresh checkout every run, and a shared runner's home) or KATHANSYNC_NO_CACHE."""
     return any(environ.get(name, "") not in ("", "0", "false") for name in ("CI", DISABLE_ENV))
@@ -131,7 +138,7 @@ class ManifestCache:
         key = b"" if disabled(environ) else _signing_key(environ)
         if not key:
             return cls(None, context, folder=folder)
-        path = folder / CACHE_FILE
+        path = cache_file(folder, context)
         entries, deps = _read(path, context, key)
         return cls(path, context, entries, deps, key=key, folder=folder)
 
@@ -267,8 +274,18 @@ def _write(path: Path, data: bytes) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # gone already after the replace
-    for old in _OLD_FILES:
-        path.with_name(old).unlink(missing_ok=True)
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Only the KEEP_FILES most recent contexts' files stay (and no file of an older format)."""
+    try:
+        found = sorted(folder.glob(CACHE_GLOB), key=lambda file: file.stat().st_mtime_ns)
+    except OSError:  # one removed meanwhile (another run pruning): the next write prunes
+        return
+    current = [file for file in found if file.name.startswith("manifests-")]
+    for old in [file for file in found if file not in current] + current[:-KEEP_FILES]:
+        old.unlink(missing_ok=True)
 
 
 def _read(path: Path, context: str, key: bytes) -> tuple[dict[str, Entry], list[Deps]]:
