@@ -361,3 +361,24 @@ def cache_file_name(repo: Path) -> str:
     files = (repo / ".kathansync" / "cache").glob(CACHE_GLOB)
     newest = max(files, key=lambda file: file.stat().st_mtime_ns)
     return newest.name
+
+
+def test_a_manifest_that_grows_while_read_is_read_to_its_end_within_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read shorter than asked is the end of a regular file; one that fills what was asked
+    # (the file grew since fstat) is read on, up to the loader's cap, and refused beyond it.
+    from kathansync.load import cached
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"b" * 100)
+    os.close(write_end)
+    assert cached._read_rest(read_end, b"a" * 10) == b"a" * 10 + b"b" * 100
+    os.close(read_end)
+    monkeypatch.setattr(yamlio, "MAX_BYTES", 50)
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"b" * 100)
+    os.close(write_end)
+    with pytest.raises(OSError, match="cap"):
+        cached._read_rest(read_end, b"a" * 10)
+    os.close(read_end)

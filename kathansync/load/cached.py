@@ -125,14 +125,15 @@ class WarmLoads:
         if not folder or tail.lower() == ".git" or len(name) > MAX_PATH:
             return self.read(Path(name))
         try:
-            fd = os.open(os.path.join(folder, tail), _OPEN)
+            fd = os.open(f"{folder}{os.sep}{tail}", _OPEN)
         except (OSError, ValueError):  # ELOOP: a symlink, resolved and confined by `read`
             return self.read(Path(name))
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_size > yamlio.MAX_BYTES:
                 return None
-            return _read_all(fd, info.st_size)
+            data = os.read(fd, info.st_size + 1)  # shorter than asked: the end of the file
+            return data if len(data) <= info.st_size else _read_rest(fd, data)
         except OSError:
             return None
         finally:
@@ -235,19 +236,16 @@ class _Replayed(Source):
         return super().position(loc, at_key=at_key)
 
 
-def _read_all(fd: int, size: int) -> bytes:
-    """A regular file's bytes, up to the loader's cap: a read shorter than asked is the end."""
-    chunks, left = [], yamlio.MAX_BYTES + 1
-    while left > 0:
-        asked = min(left, size + 1)
-        chunk = os.read(fd, asked)
+def _read_rest(fd: int, start: bytes) -> bytes:
+    """The rest of a file that grew while read, up to the loader's cap (then OSError: the cold
+    path reads it again and says so)."""
+    chunks, left = [start], yamlio.MAX_BYTES + 1 - len(start)
+    while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
         chunks.append(chunk)
         left -= len(chunk)
-        if len(chunk) < asked:
-            break
     data = b"".join(chunks)
     if len(data) > yamlio.MAX_BYTES:
-        raise OSError("grew past the loader's cap while read")  # the cold path says so
+        raise OSError("grew past the loader's cap while read")
     return data
 
 
