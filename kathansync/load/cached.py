@@ -56,7 +56,6 @@ class Replay(NamedTuple):
     manifest: Manifest
     problems: list[Problem]
     ids: list[IdUse]
-    data: bytes  # the manifest's bytes, as read this run
 
 
 def open_cache(
@@ -177,7 +176,7 @@ class WarmLoads:
         # The bytes stay for the duplicate-id check: a position is computed only on a problem.
         source = _Replayed(path, manifest.file, raw=data)
         ids: list[IdUse] = [(value, env, source, loc) for value, env, loc in entry[IDS]]
-        return Replay(manifest, problems, ids, data)
+        return Replay(manifest, problems, ids)
 
     def remember(
         self,
