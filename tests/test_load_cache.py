@@ -382,3 +382,19 @@ def test_a_manifest_that_grows_while_read_is_read_to_its_end_within_the_cap(
     with pytest.raises(OSError, match="cap"):
         cached._read_rest(read_end, b"a" * 10)
     os.close(read_end)
+
+
+def test_without_o_nofollow_every_manifest_takes_the_general_way(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any
+) -> None:
+    from kathansync.load import cached
+
+    monkeypatch.setattr(cached, "_NOFOLLOW", 0)  # a platform without it
+    cold = load(repo)
+    parsed.clear()
+    assert load(repo) == cold and parsed == []  # still warm, through Resolver.locate
+    outside = tmp_path_factory.mktemp("outside") / "sales.yaml"
+    outside.write_text(SALES, encoding="utf-8")
+    (repo / "assistants/sales.yaml").unlink()
+    (repo / "assistants/sales.yaml").symlink_to(outside)
+    assert "leaves the repository root" in str(load(repo).errors[0])

@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 
 # A manifest is opened without following a symlink: its folder was confined once, and a link
 # (ELOOP) goes the general way (`Resolver.locate`), which resolves it.
-_OPEN = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+# Where there is no O_NOFOLLOW, every manifest goes the general way.
+_NOFOLLOW: int = getattr(os, "O_NOFOLLOW", 0)
+_OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 IdUse = tuple[str, str | None, Source, Loc]  # as IdChecker.ids holds them
 
@@ -121,7 +123,7 @@ class WarmLoads:
         if folder is None:
             inside, refused = self.resolver.locate(Path(head))
             folder = self.folders[head] = "" if refused else inside
-        if not folder or tail.lower() == ".git" or len(name) > MAX_PATH:
+        if not folder or tail.lower() == ".git" or len(name) > MAX_PATH or not _NOFOLLOW:
             return self.read(Path(name))
         try:
             fd = os.open(f"{folder}{os.sep}{tail}", _OPEN)
