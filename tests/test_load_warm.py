@@ -124,9 +124,14 @@ def test_the_lane_finds_the_files_discover_finds(tmp_path: Path) -> None:
     ]:
         write(tmp_path / "m" / name, "name: x\n")
     directory = tmp_path / "m"
+    write(tmp_path / "elsewhere/z.yaml", "name: z\n")
+    (directory / "linked").symlink_to(tmp_path / "elsewhere")  # listed, not walked into
+    (directory / "link.yaml").symlink_to(tmp_path / "elsewhere/z.yaml")  # a file (the loader
+    # refuses it if it leaves the root)
+    os.mkfifo(directory / "fifo.yaml")  # listed: the loader says why it is not read
     expected = sorted((str(p), handle_of(p, directory)) for p in discover(directory))
     assert sorted(_manifest_files(directory) or []) == expected
-    assert len(expected) == 5
+    assert len(expected) == 7
 
 
 def change_one(repo: Path) -> None:
