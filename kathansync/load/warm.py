@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from typing import Any
 
 from kathansync.errors import Problem
 from kathansync.load.apischema import API_SCHEMA_NAME
@@ -59,20 +60,26 @@ def load_manifests(
         served = _served(directory, handed, resolver)
         if served is not None:
             return served
+    return _by_the_loader(
+        directory,
+        handed,
+        env=env,
+        variables=variables,
+        environ=environ,
+        strict=strict,
+        root=root,
+        environments=environments,
+        cache_dir=cache_dir,
+    )
+
+
+def _by_the_loader(directory: Path, handed: ManifestCache | None, **options: Any) -> LoadResult:
+    """The full loader (imported now, with pydantic), given the cache the lane opened."""
     from kathansync.load import loader
 
     token = HANDED_OVER.set(handed)
     try:
-        return loader.load_manifests(
-            directory,
-            env=env,
-            variables=variables,
-            environ=environ,
-            strict=strict,
-            root=root,
-            environments=environments,
-            cache_dir=cache_dir,
-        )
+        return loader.load_manifests(directory, **options)
     finally:
         HANDED_OVER.reset(token)
 
