@@ -4,6 +4,8 @@ cold load, each key invalidates, a bad cache file is ignored, no ${VAR} value re
 from __future__ import annotations
 
 import json
+import marshal
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,8 @@ from typing import Any
 import pytest
 
 import kathansync
-from kathansync.load import LoadResult, load_manifests, yamlio
-from kathansync.load.cache import CACHE_FILE
+from kathansync.load import LoadResult, cache, load_manifests, yamlio
+from kathansync.load.cache import CACHE_GLOB
 
 UUID_A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 UUID_B = "7d0f7e0e-5f6a-4d8e-9a53-1f7b9b2c4e11"
@@ -75,7 +77,9 @@ def load(repo: Path, *, cached: bool = True, **env: str) -> LoadResult:
 
 
 def cache_file(repo: Path) -> Path:
-    return repo / ".kathansync" / "cache" / CACHE_FILE
+    """The one cache file these tests write (one context)."""
+    (found,) = (repo / ".kathansync" / "cache").glob(CACHE_GLOB)
+    return found
 
 
 def test_a_warm_load_is_the_cold_load_without_parsing(repo: Path, parsed: list[str]) -> None:
@@ -142,7 +146,7 @@ def test_a_manifest_using_a_variable_is_never_stored(repo: Path, parsed: list[st
     write(repo / "assistants/greeter.yaml", "name: Greeter\nfirst_message: ${GREETING}\n")
     first = load(repo, GREETING=SECRET)
     assert SECRET.encode() not in cache_file(repo).read_bytes()
-    assert "greeter" not in cache_file(repo).read_text()
+    assert b"greeter" not in cache_file(repo).read_bytes()
     parsed.clear()
     second = load(repo, GREETING="Welcome back")
     assert not [text for text in parsed if "Sales" in text or "Support" in text]  # warm
@@ -155,7 +159,7 @@ def test_a_manifest_using_a_variable_is_never_stored(repo: Path, parsed: list[st
 def test_a_variable_in_a_defaults_file_keeps_its_manifests_out(repo: Path) -> None:
     write(repo / "assistants/_defaults.yaml", "description: ${TEAM}\n")
     load(repo, TEAM=SECRET)
-    assert not cache_file(repo).exists()  # nothing to store: every manifest is under it
+    assert not list(repo.glob(f".kathansync/cache/{CACHE_GLOB}"))  # nothing stored: all under it
     second = load(repo, TEAM="Other team")
     assert {m.desired["description"] for m in second.manifests} == {"Other team"}
 
@@ -170,14 +174,55 @@ def tamper(repo: Path) -> None:
     cache_file(repo).write_bytes(data.replace(b"Support", b"Hacked!"))
 
 
+def replace_with_a_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def resign(repo: Path, header: bytes, body: bytes) -> None:
+    """A cache file signed with this user's own key: only the content is wrong."""
+    key = (repo.parent / "xdg/kathansync/cache-key").read_bytes().strip()
+    signed = header + b"\n" + body
+    cache_file(repo).write_bytes(cache._sign(key, signed).encode() + b"\n" + signed)
+
+
+def signed_parts(repo: Path) -> tuple[bytes, bytes]:
+    header, _, body = cache_file(repo).read_bytes().partition(b"\n")[2].partition(b"\n")
+    return header, body
+
+
 BREAKAGES: dict[str, Callable[[Path], None]] = {
     "truncated": lambda repo: cache_file(repo).write_bytes(cache_file(repo).read_bytes()[:500]),
     "garbage": lambda repo: cache_file(repo).write_bytes(b"\xff\x00not json"),
     "empty": lambda repo: cache_file(repo).write_bytes(b""),
-    "a directory": lambda repo: (cache_file(repo).unlink(), cache_file(repo).mkdir()),
+    "a directory": lambda repo: replace_with_a_directory(cache_file(repo)),
     "foreign signature": resign_with_another_key,
     "tampered body": tamper,
+    # Signed with the right key, but not what this kathansync and this Python wrote: marshal
+    # is not safe against malformed data, and another Python's marshal may read differently.
+    "another Python's marshal": lambda repo: resign(
+        repo, b"kathansync-cache 3 marshal 3 cpython-310", signed_parts(repo)[1]
+    ),
+    "signed, not marshal": lambda repo: resign(repo, cache.HEADER.encode(), b"\xff\x00junk"),
+    "signed, cut short": lambda repo: resign(
+        repo, cache.HEADER.encode(), signed_parts(repo)[1][:-40]
+    ),
+    "signed, another shape": lambda repo: resign(
+        repo, cache.HEADER.encode(), marshal.dumps(["context", {}, ()])
+    ),
+    "signed, entries cut short": lambda repo: reshape(repo, lambda entry: entry[:3]),
+    "signed, entries not tuples": lambda repo: reshape(repo, lambda entry: 1),
+    "signed, deps out of range": lambda repo: reshape(
+        repo, lambda entry: (entry[0], 99, *entry[2:])
+    ),
 }
+
+
+def reshape(repo: Path, change: Callable[[Any], Any]) -> None:
+    """Every entry changed by `change`, the file signed again with the user's key."""
+    context, deps, entries = marshal.loads(signed_parts(repo)[1])
+    changed = {name: change(entry) for name, entry in entries.items()}
+    resign(repo, cache.HEADER.encode(), marshal.dumps((context, deps, changed)))
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES.values(), ids=BREAKAGES.keys())
@@ -226,7 +271,7 @@ def test_entries_of_deleted_manifests_are_dropped(repo: Path) -> None:
     load(repo)
     (repo / "assistants/sales.yaml").unlink()
     load(repo)
-    assert "sales.yaml" not in cache_file(repo).read_text()
+    assert b"sales.yaml" not in cache_file(repo).read_bytes()
 
 
 def test_a_manifest_typed_by_the_saved_api_schema_keeps_its_note(
@@ -251,3 +296,105 @@ def test_a_warning_in_a_defaults_file_is_replayed_when_every_manifest_hits(
     parsed.clear()
     assert load(repo) == cold
     assert parsed == []  # the defaults file was not read again, its warning still given
+
+
+def test_a_link_inside_the_root_is_still_a_hit(repo: Path, parsed: list[str]) -> None:
+    # A manifest is opened without following links; a link goes through the full rules
+    # (resolved, confined), and a link that stays inside the root is served like a file.
+    write(repo / "shared/sales.yaml", SALES)
+    (repo / "assistants/sales.yaml").unlink()
+    (repo / "assistants/sales.yaml").symlink_to(repo / "shared/sales.yaml")
+    cold = load(repo)
+    parsed.clear()
+    assert load(repo) == cold
+    assert parsed == []
+    assert [m.handle for m in cold.manifests] == ["sales", "team/support"]
+
+
+def test_a_long_process_keeps_one_cache_file_at_most(repo: Path) -> None:
+    # The last file read is held until exit, in a cycle the final collection skips (freeing
+    # it took a tenth of a warm run); each read replaces the one before, which is freed.
+    load(repo)
+    load(repo)
+    first = cache._KEPT[0]
+    load(repo)
+    assert len(cache._KEPT) == 2 and cache._KEPT[1] is cache._KEPT
+    assert cache._KEPT[0] is not first and cache._KEPT[0][0] == first[0]
+
+
+def test_each_environment_keeps_its_own_cache(repo: Path, parsed: list[str]) -> None:
+    # validate checks every environment in one run: with one file for all, each environment
+    # overwrote the other's and no run was ever warm.
+    def both() -> list[LoadResult]:
+        return [
+            load_manifests(
+                repo / "assistants",
+                env=env,
+                environments=["staging", "production"],
+                environ=environ(repo),
+                cache_dir=repo / ".kathansync" / "cache",
+            )
+            for env in ("staging", "production")
+        ]
+
+    first = both()
+    parsed.clear()
+    assert both() == first
+    assert parsed == []
+    assert len(list((repo / ".kathansync/cache").glob(CACHE_GLOB))) == 2
+
+
+def test_old_contexts_and_formats_are_pruned(repo: Path) -> None:
+    folder = repo / ".kathansync" / "cache"
+    folder.mkdir(parents=True)
+    (folder / "manifests.json").write_text("{}")  # an older format
+    for n in range(cache.KEEP_FILES + 3):
+        (folder / f"manifests-{n:024d}.bin").write_bytes(b"old")
+        os.utime(folder / f"manifests-{n:024d}.bin", ns=(n * 10**9, n * 10**9))  # 0 the oldest
+    load(repo)
+    kept = sorted(file.name for file in folder.glob(CACHE_GLOB))
+    assert len(kept) == cache.KEEP_FILES and cache_file_name(repo) in kept
+    assert "manifests.json" not in kept and "manifests-000000000000000000000000.bin" not in kept
+
+
+def cache_file_name(repo: Path) -> str:
+    files = (repo / ".kathansync" / "cache").glob(CACHE_GLOB)
+    newest = max(files, key=lambda file: file.stat().st_mtime_ns)
+    return newest.name
+
+
+def test_a_manifest_that_grows_while_read_is_read_to_its_end_within_the_cap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A read shorter than asked is the end of a regular file; one that fills what was asked
+    # (the file grew since fstat) is read on, up to the loader's cap, and refused beyond it.
+    from kathansync.load import cached
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"b" * 100)
+    os.close(write_end)
+    assert cached._read_rest(read_end, b"a" * 10) == b"a" * 10 + b"b" * 100
+    os.close(read_end)
+    monkeypatch.setattr(yamlio, "MAX_BYTES", 50)
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"b" * 100)
+    os.close(write_end)
+    with pytest.raises(OSError, match="cap"):
+        cached._read_rest(read_end, b"a" * 10)
+    os.close(read_end)
+
+
+def test_without_o_nofollow_every_manifest_takes_the_general_way(
+    repo: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any
+) -> None:
+    from kathansync.load import cached
+
+    monkeypatch.setattr(cached, "_NOFOLLOW", 0)  # a platform without it
+    cold = load(repo)
+    parsed.clear()
+    assert load(repo) == cold and parsed == []  # still warm, through Resolver.locate
+    outside = tmp_path_factory.mktemp("outside") / "sales.yaml"
+    outside.write_text(SALES, encoding="utf-8")
+    (repo / "assistants/sales.yaml").unlink()
+    (repo / "assistants/sales.yaml").symlink_to(outside)
+    assert "leaves the repository root" in str(load(repo).errors[0])

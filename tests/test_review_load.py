@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 import os
 import subprocess
 import sys
@@ -97,8 +98,15 @@ def test_a_signing_key_committed_in_the_repository_is_never_used(
         return load_manifests(root / "assistants", environ=environ, cache_dir=cache_dir)
 
     load()
-    cache_file = cache_dir / cache.CACHE_FILE
-    body = cache_file.read_text().partition("\n")[2].replace('"name":"A"', '"name":"Evil"')
-    assert '"Evil"' in body
-    cache_file.write_text(cache._sign(forged_key.encode(), body.encode()) + "\n" + body)
+    (cache_file,) = cache_dir.glob(cache.CACHE_GLOB)
+    header, _, body = cache_file.read_bytes().partition(b"\n")[2].partition(b"\n")
+    context, deps, entries = marshal.loads(body)
+    ((name, entry),) = entries.items()
+    entries[name] = (*entry[: cache.DESIRED], {"name": "Evil"}, *entry[cache.DESIRED + 1 :])
+    forged = header + b"\n" + marshal.dumps((context, deps, entries))
+    cache_file.write_bytes(cache._sign(forged_key.encode(), forged).encode() + b"\n" + forged)
+    # The forgery itself is sound: a run whose key it is (absolute, outside) would take it.
+    absolute = {"XDG_CACHE_HOME": str(root / "xdg")}
+    trusting = load_manifests(root / "assistants", environ=absolute, cache_dir=cache_dir)
+    assert [m.desired for m in trusting.manifests] == [{"name": "Evil"}]
     assert [m.desired for m in load().manifests] == [{"name": "A"}]

@@ -13,7 +13,11 @@ large, from another context or malformed; written atomically; never read in CI (
 a fresh checkout has none of its own. A cache file committed to a branch must not smuggle
 unreviewed values into an apply: every file is signed with a key kept outside the repository
 (`$XDG_CACHE_HOME/kathansync/cache-key`, mode 0600), and one whose signature does not match is
-ignored.
+ignored. The body is `marshal` (plain tuples and JSON-like values: a third of the JSON's
+decoding time), which is not safe against crafted input, so nothing is decoded before the
+signature is checked, and a file from another Python's marshal is refused by its header.
+
+Imports stay light (no pydantic, no ruamel): a warm run must not pay for what it skips.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ import gc
 import hashlib
 import hmac
 import json
+import marshal
 import os
 import secrets
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,12 +38,24 @@ from typing import Any
 
 import kathansync
 
-FORMAT = 2
-CACHE_FILE = "manifests.json"
-MAX_BYTES = 256 * 1024 * 1024  # far above 10,000 manifests (~15 MB); a bound, not a budget
+FORMAT = 3
+# One file per context (see cache_file): `validate` checks every environment in one run, and
+# `plan --env` another; with a single file each would overwrite the other, and never hit.
+CACHE_GLOB = "manifests*"
+KEEP_FILES = 8  # the contexts most recently written; older files are removed on a write
+# What the body was written by: another marshal or Python may read the same bytes differently.
+HEADER = f"kathansync-cache {FORMAT} marshal {marshal.version} {sys.implementation.cache_tag}"
+MAX_BYTES = 256 * 1024 * 1024  # far above 10,000 manifests (~7 MB); a bound, not a budget
 ABSENT = "absent"  # the digest of a file that does not exist
 DISABLE_ENV = "KATHANSYNC_NO_CACHE"
 _BOM = b"\xef\xbb\xbf"
+
+# An entry: (digest, deps index, then what a replay needs: file, id, desired, origins, ids,
+# problems), where ids are (value, env, loc) and problems (file, line, column, message,
+# severity), all tuples. Deps are shared: the manifests of a folder have the same chain.
+Entry = tuple[Any, ...]
+Deps = tuple[tuple[str, str], ...]
+DIGEST, DEPS, FILE, ID, DESIRED, ORIGINS, IDS, PROBLEMS = range(8)
 
 
 def digest(data: bytes) -> str:
@@ -84,9 +102,14 @@ def code_stamp() -> str:
 
 def context_key(**parts: Any) -> str:
     """One digest of everything run-wide that changes a loaded manifest."""
-    run_wide = {"version": kathansync.__version__, "code": code_stamp(), "format": FORMAT}
+    run_wide = {"version": kathansync.__version__, "code": code_stamp(), "format": HEADER}
     text = json.dumps({**run_wide, **parts}, sort_keys=True, default=str)
     return digest(text.encode())
+
+
+def cache_file(folder: Path, context: str) -> Path:
+    """The file of one context in `folder`."""
+    return folder / f"manifests-{context[:24]}.bin"
 
 
 def disabled(environ: Mapping[str, str]) -> bool:
@@ -100,42 +123,55 @@ class ManifestCache:
 
     path: Path | None  # None: disabled
     context: str
-    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
+    deps: list[Deps] = field(default_factory=list)  # what an entry's DEPS index points at
     changed: bool = False
     used: set[str] = field(default_factory=set)
     key: bytes = b""
+    checked: dict[int, bool] = field(default_factory=dict)  # deps index -> all unchanged
+    folder: Path | None = None  # where it was opened
+    preread: dict[str, bytes] = field(default_factory=dict)  # read this run, not yet replayed
 
     @classmethod
     def open(cls, folder: Path, context: str, environ: Mapping[str, str]) -> ManifestCache:
         """The cache in `folder` (`.kathansync/cache`), or a disabled one."""
         key = b"" if disabled(environ) else _signing_key(environ)
         if not key:
-            return cls(None, context)
-        path = folder / CACHE_FILE
-        return cls(path, context, _read(path, context, key), key=key)
+            return cls(None, context, folder=folder)
+        path = cache_file(folder, context)
+        entries, deps = _read(path, context, key)
+        return cls(path, context, entries, deps, key=key, folder=folder)
 
     @property
     def enabled(self) -> bool:
         return self.path is not None
 
-    def lookup(self, name: str, digest_now: str, dep_digest: Callable[[str], str]) -> Any:
-        """The stored result for `name` when it and every dependency are unchanged, else None."""
+    def lookup(self, name: str, digest_now: str, dep_digest: Callable[[str], str]) -> Entry | None:
+        """The stored entry for `name` when it and every dependency are unchanged, else None."""
         entry = self.entries.get(name)
-        if entry is None or not digest_now or entry.get("digest") != digest_now:
+        if entry is None or not digest_now or entry[DIGEST] != digest_now:
             return None
-        deps = entry.get("deps")
-        if not isinstance(deps, dict):
+        index = entry[DEPS]
+        unchanged = self.checked.get(index)
+        if unchanged is None:  # once a run for each set: a folder's manifests share one
+            deps = self.deps[index]
+            unchanged = self.checked[index] = all(was and dep_digest(d) == was for d, was in deps)
+        if not unchanged:
             return None
-        for dep, was in deps.items():
-            if not was or dep_digest(dep) != was:
-                return None
         self.used.add(name)
-        return entry.get("result")
+        return entry
 
-    def store(self, name: str, digest_now: str, deps: Mapping[str, str], result: Any) -> None:
+    def store(self, name: str, digest_now: str, deps: Mapping[str, str], result: Entry) -> None:
+        """Keep `result` (an Entry from FILE on) for `name`, read as `digest_now` with `deps`."""
         if self.path is None or not digest_now or not all(deps.values()):
             return
-        self.entries[name] = {"digest": digest_now, "deps": dict(deps), "result": result}
+        shared = tuple(sorted(deps.items()))
+        try:
+            index = self.deps.index(shared)  # a handful of sets: one a folder
+        except ValueError:
+            index = len(self.deps)
+            self.deps.append(shared)
+        self.entries[name] = (digest_now, index, *result)
         self.used.add(name)
         self.changed = True
 
@@ -148,22 +184,26 @@ class ManifestCache:
         kept = {name: entry for name, entry in self.entries.items() if name in self.used}
         if not self.changed and len(kept) == len(self.entries):
             return
-        from kathansync.atomic import write_atomic
-        from kathansync.state import state_folder
-
-        body = json.dumps({"context": self.context, "entries": kept}, separators=(",", ":"))
+        table: dict[Deps, int] = {}
+        for name, entry in kept.items():  # only the deps sets still in use, renumbered
+            index = table.setdefault(self.deps[entry[DEPS]], len(table))
+            kept[name] = (entry[DIGEST], index, *entry[FILE:])
         try:
-            state_folder(self.path.parent.parent)  # `.kathansync/` with its .gitignore
-            self.path.parent.mkdir(exist_ok=True)
-            write_atomic(self.path, _sign(self.key, body.encode()) + "\n" + body, mode=0o600)
+            body = marshal.dumps((self.context, tuple(table), kept))
+        except ValueError:  # a value marshal cannot write (not a plain type): no cache
+            return
+        signed = (HEADER + "\n").encode() + body
+        try:
+            _write(self.path, _sign(self.key, signed).encode() + b"\n" + signed)
         except OSError:
             return
-        self.entries, self.changed = kept, False
+        self.entries, self.deps, self.checked = kept, list(table), {}
+        self.changed = False
 
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
-    """The cyclic GC paused: the million containers a cache file decodes to (none in a cycle)
+    """The cyclic GC paused: the many containers a cache file decodes to (none in a cycle)
     would otherwise trigger full collections costing as much as the decoding, and a warm load
     a third of its time. Reference counting still frees everything."""
     was_enabled = gc.isenabled()
@@ -173,6 +213,22 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+# The last decoded cache file, held in a cycle of its own (see _kept_until_exit).
+_KEPT: list[Any] = []
+
+
+def _kept_until_exit(decoded: Any) -> None:
+    """Hold `decoded` (the last cache file read) until the process ends, and let it end without
+    freeing it: a million small objects took a tenth of a warm run to free at exit.
+
+    `_KEPT` holds itself: once the interpreter clears this module at exit, only that cycle
+    keeps it, and the cycle, frozen with everything else (gc.freeze, right after), is never
+    collected. A later read replaces the previous one, which is then freed as usual: a long
+    process (the tests) holds one cache file at most."""
+    _KEPT.clear()
+    _KEPT.extend((decoded, _KEPT))
 
 
 def _sign(key: bytes, data: bytes) -> str:
@@ -200,23 +256,61 @@ def _signing_key(environ: Mapping[str, str]) -> bytes:
     return key.encode() if len(key) >= 32 else b""
 
 
-def _read(path: Path, context: str, key: bytes) -> dict[str, dict[str, Any]]:
+def _write(path: Path, data: bytes) -> None:
+    """Replace the cache file atomically (a reader sees the old file or the new one).
+
+    Not fsync'd: after a crash a torn or empty file fails its signature and is ignored, and
+    syncing 7 MB would cost a cold run more than the cache saves it."""
+    if not (path.parent.parent / ".gitignore").is_file():  # state imports the whole pipeline
+        from kathansync.state import state_folder
+
+        state_folder(path.parent.parent)  # `.kathansync/` with its .gitignore
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
     try:
-        if not path.is_file() or path.stat().st_size > MAX_BYTES:
-            return {}
-        signature, _, body = path.read_bytes().partition(b"\n")
-        if not hmac.compare_digest(signature, _sign(key, body).encode()):
-            return {}
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone already after the replace
+    _prune(path.parent)
+
+
+def _prune(folder: Path) -> None:
+    """Only the KEEP_FILES most recent contexts' files stay (and no file of an older format)."""
+    try:
+        found = sorted(folder.glob(CACHE_GLOB), key=lambda file: file.stat().st_mtime_ns)
+    except OSError:  # one removed meanwhile (another run pruning): the next write prunes
+        return
+    current = [file for file in found if file.name.startswith("manifests-")]
+    for old in [file for file in found if file not in current] + current[:-KEEP_FILES]:
+        old.unlink(missing_ok=True)
+
+
+def _read(path: Path, context: str, key: bytes) -> tuple[dict[str, Entry], list[Deps]]:
+    """The entries and deps sets of a cache file, or none: nothing unsigned is ever decoded."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except OSError:  # none yet, a directory, unreadable
+        return {}, []
+    signature, _, signed = data.partition(b"\n")
+    if len(data) > MAX_BYTES or not hmac.compare_digest(signature, _sign(key, signed).encode()):
+        return {}, []
+    header, _, body = signed.partition(b"\n")
+    if header != HEADER.encode():
+        return {}, []
+    try:
         with paused_gc():
-            data = json.loads(body)
+            decoded = marshal.loads(body)
+            _kept_until_exit(decoded)
             # Long-lived, acyclic, freed by reference counting: out of the cyclic GC's sight,
             # or every later collection walks them again (a quarter of a warm load).
             gc.freeze()
-    except (OSError, ValueError, RecursionError):
-        return {}
-    if not isinstance(data, dict) or data.get("context") != context:
-        return {}
-    entries = data.get("entries")
-    if not isinstance(entries, dict):
-        return {}
-    return {name: entry for name, entry in entries.items() if isinstance(entry, dict)}
+        stored, deps, entries = decoded
+    except (EOFError, ValueError, TypeError):
+        return {}, []
+    if stored != context or not isinstance(deps, tuple) or not isinstance(entries, dict):
+        return {}, []
+    return entries, list(deps)

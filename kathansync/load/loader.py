@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle
 from kathansync.load.ids import IdChecker
 from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
+from kathansync.load.result import LoadResult
 from kathansync.load.source import Source, is_utf8_name, shown_file
 from kathansync.manifest import Manifest
 from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
@@ -53,22 +53,6 @@ def _models() -> tuple[type[AssistantSpec], type[ValidationError], dict[str, tup
 
 # What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class LoadResult:
-    """Every manifest that loaded cleanly (sorted by handle) and every problem found (sorted)."""
-
-    manifests: list[Manifest]
-    problems: list[Problem]
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
 
 
 def load_manifests(
