@@ -11,6 +11,7 @@ import pytest
 from kathansync.apply import Outcome, Status
 from kathansync.backup.files import (
     BackupError,
+    _encode,
     find_backup,
     list_backups,
     load_backup,
@@ -173,7 +174,7 @@ def _outcomes() -> list[Outcome]:
 
 
 def test_recorded_outcomes_are_written_as_a_whole_new_encoding_would_be(tmp_path: Path) -> None:
-    """The spliced file is byte for byte json.dumps(indent=2) of the recorded data."""
+    """The spliced file is byte for byte the whole encoding of the recorded data."""
     changes = tuple(
         Change(f"a-{n}", f"assistants/a-{n}.yaml", f"id-{n}", Action.UPDATE,
                remote={"name": f"Ä {n}", "voice": {"speed": n / 3, "tags": ["x", None]}})
@@ -184,7 +185,8 @@ def test_recorded_outcomes_are_written_as_a_whole_new_encoding_would_be(tmp_path
     assert backup.text == backup.path.read_text(encoding="utf-8")
     recorded = record_outcomes(backup, _outcomes(), info=pytest.fail)
     text = backup.path.read_text(encoding="utf-8")
-    assert text == json.dumps(recorded.data, indent=2, ensure_ascii=False) + "\n"
+    assert text == _encode(recorded.data)
+    assert json.loads(text) == recorded.data
     assert recorded.text == text
     assert load_backup(backup.path).created == [
         {"handle": "Ünïcode ☕", "id": "new-id-1"},
@@ -197,5 +199,22 @@ def test_outcomes_recorded_on_a_backup_read_back_encode_it_whole(tmp_path: Path)
     path = write(tmp_path, 0)
     recorded = record_outcomes(load_backup(path), _outcomes(), info=pytest.fail)
     text = path.read_text(encoding="utf-8")
-    assert text == json.dumps(recorded.data, indent=2, ensure_ascii=False) + "\n"
+    assert text == _encode(recorded.data)
     assert json.loads(text)["outcomes"]["support"] == "applied"
+
+
+def test_a_backup_reads_back_as_written_one_assistant_a_line(tmp_path: Path) -> None:
+    remote = {"name": 'Ä "q"\n2', "voice": {"speed": 0.1 + 0.2, "x": [None, True, {}]}, "e": []}
+    changes = tuple(
+        Change(f"a-{n}", f"a-{n}.yaml", f"id-{n}", Action.UPDATE, remote=remote) for n in range(3)
+    )
+    plan = Plan(changes, "http://api.example", environment="prod")
+    backup = write_backup(tmp_path, plan=plan, changes=changes, root=tmp_path, keep=5, now=T0)
+    text = backup.path.read_text(encoding="utf-8")
+    assert json.loads(text) == backup.data == load_backup(backup.path).data
+    lines = text.splitlines()
+    assert [line for line in lines if '"handle": "a-' in line] == [
+        f"    {json.dumps(entry, ensure_ascii=False)}" + ("," if n < 2 else "")
+        for n, entry in enumerate(backup.data["assistants"])
+    ]
+    assert '  "summary": {' in lines and '  "created": []' in lines
