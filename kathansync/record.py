@@ -30,18 +30,15 @@ def record_ids(
     Called after the outcomes are shown, so a file that cannot be written never hides what
     happened remotely.
     """
-    # ruamel round-trip: only after an apply. write_id itself refuses to replace an id the
-    # file gained since the plan (IdReplaced), from the same read it writes from.
-    from kathansync.writeback import IdReplaced, write_id
-
     by_handle = {m.handle: m for m in manifests}
     failed: list[str] = []
-    for outcome in outcomes:
-        # A create exists once the server answered with an id, converged or not.
-        created = outcome.action is Action.CREATE and outcome.status is not Status.FAILED
-        kept = outcome.handle in adopted and outcome.status.ok
-        if not outcome.id or not (created or kept):
-            continue
+    for outcome in _to_record(adopted, outcomes):
+        # ruamel round-trip (~30 ms to import): only when an id is to be written. write_id
+        # itself refuses to replace an id the file gained since the plan (IdReplaced), from
+        # the same read it writes from.
+        from kathansync.writeback import IdReplaced, write_id
+
+        assert outcome.id is not None
         file = by_handle[outcome.handle].file
         try:
             write_id(Path(file), outcome.id, env=env)
@@ -56,6 +53,20 @@ def record_ids(
             continue
         info(f"{file}: wrote id {outcome.id}; commit this change.")
     return failed
+
+
+def _to_record(adopted: Collection[str], outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The outcomes with an id to write: a create the server answered with an id (converged
+    or not), or an adoption that went through."""
+    return [
+        o
+        for o in outcomes
+        if o.id
+        and (
+            (o.action is Action.CREATE and o.status is not Status.FAILED)
+            or (o.handle in adopted and o.status.ok)
+        )
+    ]
 
 
 def kept_instead(held: str, new_id: str) -> str:

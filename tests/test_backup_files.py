@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from kathansync.apply import Outcome, Status
 from kathansync.backup.files import (
     BackupError,
+    _encode,
     find_backup,
     list_backups,
     load_backup,
     prune_backups,
     public_url,
+    record_outcomes,
     write_backup,
 )
 from kathansync.backup.gitinfo import GitState, git_state
@@ -155,3 +159,62 @@ def test_config_backups_keys(tmp_path: Path) -> None:
         load_config(tmp_path)
     (tmp_path / "kathansync.yaml").write_text("api_url: http://x\n")
     assert load_config(tmp_path).backup_keep == 50
+
+
+# --- recording the outcomes: only the new tail is encoded ------------------------------------
+
+
+def _outcomes() -> list[Outcome]:
+    return [
+        Outcome("support", A, Action.UPDATE, Status.APPLIED),
+        Outcome("Ünïcode ☕", "new-id-1", Action.CREATE, Status.CREATED),
+        Outcome("sales", None, Action.CREATE, Status.FAILED),
+        Outcome("gone", "new-id-2", Action.CREATE, Status.NOT_CONVERGED),
+    ]
+
+
+def test_recorded_outcomes_are_written_as_a_whole_new_encoding_would_be(tmp_path: Path) -> None:
+    """The spliced file is byte for byte the whole encoding of the recorded data."""
+    changes = tuple(
+        Change(f"a-{n}", f"assistants/a-{n}.yaml", f"id-{n}", Action.UPDATE,
+               remote={"name": f"Ä {n}", "voice": {"speed": n / 3, "tags": ["x", None]}})
+        for n in range(3)
+    )  # fmt: skip
+    plan = Plan(changes, "http://api.example")
+    backup = write_backup(tmp_path, plan=plan, changes=changes, root=tmp_path, keep=5, now=T0)
+    assert backup.text == backup.path.read_text(encoding="utf-8")
+    recorded = record_outcomes(backup, _outcomes(), info=pytest.fail)
+    text = backup.path.read_text(encoding="utf-8")
+    assert text == _encode(recorded.data)
+    assert json.loads(text) == recorded.data
+    assert recorded.text == text
+    assert load_backup(backup.path).created == [
+        {"handle": "Ünïcode ☕", "id": "new-id-1"},
+        {"handle": "gone", "id": "new-id-2"},
+    ]
+    assert list(json.loads(text)) == [*backup.data, "outcomes"]
+
+
+def test_outcomes_recorded_on_a_backup_read_back_encode_it_whole(tmp_path: Path) -> None:
+    path = write(tmp_path, 0)
+    recorded = record_outcomes(load_backup(path), _outcomes(), info=pytest.fail)
+    text = path.read_text(encoding="utf-8")
+    assert text == _encode(recorded.data)
+    assert json.loads(text)["outcomes"]["support"] == "applied"
+
+
+def test_a_backup_reads_back_as_written_one_assistant_a_line(tmp_path: Path) -> None:
+    remote = {"name": 'Ä "q"\n2', "voice": {"speed": 0.1 + 0.2, "x": [None, True, {}]}, "e": []}
+    changes = tuple(
+        Change(f"a-{n}", f"a-{n}.yaml", f"id-{n}", Action.UPDATE, remote=remote) for n in range(3)
+    )
+    plan = Plan(changes, "http://api.example", environment="prod")
+    backup = write_backup(tmp_path, plan=plan, changes=changes, root=tmp_path, keep=5, now=T0)
+    text = backup.path.read_text(encoding="utf-8")
+    assert json.loads(text) == backup.data == load_backup(backup.path).data
+    lines = text.splitlines()
+    assert [line for line in lines if '"handle": "a-' in line] == [
+        f"    {json.dumps(entry, ensure_ascii=False)}" + ("," if n < 2 else "")
+        for n, entry in enumerate(backup.data["assistants"])
+    ]
+    assert '  "summary": {' in lines and '  "created": []' in lines

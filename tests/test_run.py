@@ -150,6 +150,29 @@ def test_an_id_is_written_where_the_plan_saw_none(tmp_path: Path) -> None:
     assert path.read_text() == f"id: {A}\nname: Fresh\n"
 
 
+UPDATES_ONLY = """\
+import sys
+from kathansync.apply import Outcome, Status
+from kathansync.models import Manifest
+from kathansync.plan import Action
+from kathansync.record import record_ids
+manifests = [Manifest(h, h + ".yaml", "i-" + h, {"name": h}) for h in ("a", "b", "c")]
+outcomes = [
+    Outcome("a", "i-a", Action.UPDATE, Status.APPLIED),
+    Outcome("b", None, Action.CREATE, Status.FAILED),  # no id: nothing to write
+    Outcome("c", "i-c", Action.UPDATE, Status.FAILED),  # adopted, but it failed
+]
+assert record_ids(manifests, {"c"}, outcomes, env=None, info=print) == []
+print("kathansync.writeback" in sys.modules)
+"""
+
+
+def test_an_apply_with_no_id_to_write_does_not_load_the_writer() -> None:
+    """The YAML round-trip writer costs ~40 ms to import: only an id to write pays for it."""
+    done = subprocess.run([sys.executable, "-c", UPDATES_ONLY], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "False\n", "")
+
+
 # --- an unknown id holds back its assistant only ----------------------------------------------
 
 

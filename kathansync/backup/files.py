@@ -13,7 +13,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,6 +46,9 @@ class Backup:
 
     path: Path
     data: Mapping[str, Any]
+    # The file's text as this run wrote it (None when read back): record_outcomes keeps the
+    # remote objects as written instead of encoding them again.
+    text: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -163,14 +166,14 @@ def write_backup(
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         _ignore_all(directory)
-        _write(path, data)
+        text = _write(path, data)
     except OSError as error:
         raise BackupError(
             f"cannot write the backup in {directory}: {error.strerror or error}; nothing was sent"
             " (fix the folder, set `backups: dir:` in kathansync.yaml, or apply --no-backup)"
         ) from None
     prune_backups(directory, keep)
-    return Backup(path, data)
+    return Backup(path, data, text)
 
 
 def _ignore_all(directory: Path) -> None:
@@ -193,9 +196,45 @@ def _entry(change: Change) -> dict[str, Any]:
     }
 
 
-def _write(path: Path, data: Mapping[str, Any]) -> None:
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+# Lists of objects written one object a line: json.dumps(indent=) runs the pure-Python
+# encoder (0.1 s for the 1,000 remote objects of a big apply, before its first request); one
+# line an object is the C encoder's (15 ms), and a line per assistant reads well with grep.
+_ONE_A_LINE = frozenset({"assistants", "created"})
+
+
+def _encode(data: Mapping[str, Any]) -> str:
+    """The file's text: an object of indented keys, the big lists one object a line."""
+    items = []
+    for key, value in data.items():
+        if key in _ONE_A_LINE and isinstance(value, list) and value:
+            rows = ",\n".join(f"    {json.dumps(v, ensure_ascii=False)}" for v in value)
+            text = f"[\n{rows}\n  ]"
+        else:  # JSON strings hold no raw newline: every "\n" here is layout
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        items.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+    return "{\n" + ",\n".join(items) + "\n}\n"
+
+
+def _write(path: Path, data: Mapping[str, Any], text: str | None = None) -> str:
+    text = _encode(data) if text is None else text
     write_atomic(path, text, mode=0o600)
+    return text
+
+
+# The last key of a backup as write_backup lays it out, before the apply.
+_CREATED_LAST = '  "created": []\n}\n'
+
+
+def _with_outcomes(backup: Backup, data: Mapping[str, Any]) -> str:
+    """_encode(data) for `data` = the backup's own with "created" filled in and "outcomes"
+    added after it, from the text already written: only the new tail is encoded."""
+    tail = {key: data[key] for key in ("created", "outcomes")}
+    text = backup.text
+    keys = list(data)
+    if text is None or not text.endswith(_CREATED_LAST) or keys[-2:] != list(tail):
+        return _encode(data)
+    # Both are _encode objects: the tail's "{\n" gives way to the text before "created".
+    return text[: -len(_CREATED_LAST)] + _encode(tail)[2:]
 
 
 def record_outcomes(
@@ -212,13 +251,14 @@ def record_outcomes(
     ]
     data["outcomes"] = {o.handle: o.status.value for o in outcomes}
     try:
-        _write(backup.path, data)
+        text = _write(backup.path, data, _with_outcomes(backup, data))
     except OSError as error:
         info(
             f"Error: {backup.path}: could not record the created ids"
             f" ({error.strerror or error}): `restore --delete-created` will not know them"
         )
-    return Backup(backup.path, data)
+        return Backup(backup.path, data)
+    return Backup(backup.path, data, text)
 
 
 def prune_backups(directory: Path, keep: int) -> list[Path]:

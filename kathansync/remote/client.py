@@ -34,6 +34,7 @@ from kathansync.remote.pacing import (
     retry_after_seconds,
 )
 from kathansync.remote.redact import Redactor, redact_json
+from kathansync.remote.transport import encode_json, open_http
 
 REDIRECTS = frozenset({307, 308})  # the two that keep method and body
 MAX_REDIRECTS = 5
@@ -81,19 +82,13 @@ class KathanClient:
         self._lock = threading.Lock()
         self._requests_sent = 0
         pool = 2 * max(parallelism or 0, MAX_PARALLELISM)  # room for nested run_concurrently
-        self._http = httpx.Client(
-            base_url=api_url,
-            headers={
-                "Authorization": f"Bearer {credentials.api_key}",
-                "X-User-ID": credentials.user_id,
-                "Accept": "application/json",
-                "User-Agent": f"kathansync/{__version__}",
-            },
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
-            transport=transport,
-            follow_redirects=False,  # ours to follow: same origin only (see _request)
-        )
+        headers = {
+            "Authorization": f"Bearer {credentials.api_key}",
+            "X-User-ID": credentials.user_id,
+            "Accept": "application/json",
+            "User-Agent": f"kathansync/{__version__}",
+        }
+        self._http, self._sender = open_http(api_url, headers, timeout, pool, transport)
 
     # --- the API, one method per (assumed) endpoint -------------------------------------------
 
@@ -271,8 +266,9 @@ class KathanClient:
         ok_statuses: frozenset[int] = frozenset(),
     ) -> httpx.Response:
         """Send with retries; a 2xx (or an ok_statuses) answer, else an ApiError."""
+        content = None if body is None else encode_json(body, f"{method} {path}")
         tries = Tries(method, path, started=self._clock())
-        response = self._send(tries, body, idempotent)
+        response = self._send(tries, content, idempotent)
         status = response.status_code
         if status < 300 or status in ok_statuses:
             return response
@@ -280,12 +276,12 @@ class KathanClient:
             return response  # an earlier unanswered try deleted it: the goal is reached
         raise self._http_error(response, tries, assistant_id)
 
-    def _send(self, tries: Tries, body: dict[str, Any] | None, idempotent: bool) -> httpx.Response:
+    def _send(self, tries: Tries, content: bytes | None, idempotent: bool) -> httpx.Response:
         retry_statuses = RETRY_STATUSES if idempotent else POST_RETRY_STATUSES
         while True:
             tries.count += 1
             try:
-                response = self._request(tries, body)
+                response = self._request(tries, content)
             except httpx.TransportError as exc:
                 sent = not isinstance(exc, NOTHING_SENT)
                 tries.ambiguous |= sent
@@ -312,7 +308,7 @@ class KathanClient:
                 self._notify(f"{reason}, retrying in {wait:.1f} s ({count})")
                 self._sleep(wait)
 
-    def _request(self, tries: Tries, body: dict[str, Any] | None) -> httpx.Response:
+    def _request(self, tries: Tries, content: bytes | None) -> httpx.Response:
         """One try: wait for the budget, send, follow same-origin 307/308 with the same body."""
         url: str | httpx.URL = tries.path
         for _hop in range(MAX_REDIRECTS + 1):
@@ -322,7 +318,7 @@ class KathanClient:
             with self._lock:
                 self._requests_sent += 1
             try:
-                response = self._http.request(tries.method, url, json=body)
+                response = self._sender.send(tries.method, url, content)
             except httpx.TransportError:
                 self.budget.unanswered()
                 raise  # the caller decides whether to retry
@@ -331,8 +327,6 @@ class KathanClient:
                 raise ApiError(
                     self.redact(f"unreadable answer to {tries.method} {tries.path}: {exc}")
                 ) from None
-            except ValueError as exc:  # a body JSON cannot carry (NaN): nothing was sent
-                raise ApiError(f"cannot send {tries.method} {tries.path}: {exc}") from None
             self.budget.observe(response.headers, response.status_code)
             if response.status_code not in REDIRECTS:
                 return response
