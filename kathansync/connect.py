@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kathansync.load.discover import SUFFIXES
 from kathansync.plan import FingerprintKeys
@@ -30,7 +29,7 @@ from kathansync.settings import Network, Settings
 
 if TYPE_CHECKING:
     from kathansync.remote.client import KathanClient
-    from kathansync.remote.early import EarlyList
+    from kathansync.remote.early import EarlyClient
 
 Report = Callable[[str], None]
 
@@ -42,7 +41,7 @@ class ApiAccess:
 
     client: KathanClient
     api_key: str = field(repr=False)
-    early: EarlyList | None = field(default=None, repr=False, compare=False)
+    early: EarlyClient | None = field(default=None, repr=False, compare=False)  # the same client
 
     def keys(self, salt: str | None = None) -> FingerprintKeys:
         return new_keys(self.api_key, salt=salt)
@@ -51,37 +50,17 @@ class ApiAccess:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.early is not None:
-            self.early.close()  # closes the client, now or when a walk not taken has stopped
-        else:
-            self.client.close()
+        self.client.close()
 
 
-def connect(
-    settings: Settings,
-    network: Network,
-    info: Report,
-    log: Report,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-) -> ApiAccess:
+def connect(settings: Settings, network: Network, info: Report, log: Report) -> ApiAccess:
     """A client for the selected API; missing credentials fail here, before any request."""
     from kathansync.remote.client import KathanClient
     from kathansync.remote.credentials import Credentials
-    from kathansync.remote.pacing import RetryPolicy
 
     credentials = Credentials.from_env(settings.environ)
-    client = KathanClient(
-        settings.api_url,
-        credentials,
-        timeout=network.timeout,
-        retry=RetryPolicy(max_tries=network.max_retries + 1),
-        parallelism=network.parallelism,
-        rate_limit=network.rate_limit or settings.rate_limit,
-        log=log,
-        notify=info,  # retries and rate-limit waits as they happen
-        sleep=sleep,
-    )
+    # notify: retries and rate-limit waits as they happen
+    client = KathanClient(**_client_options(settings, network, credentials), notify=info, log=log)
     return ApiAccess(client, credentials.api_key)
 
 
@@ -98,20 +77,35 @@ def listing_early(
     if not loads_warm(settings):
         return None
     from kathansync.errors import KathansyncError
-    from kathansync.remote.early import EarlyList, Held
+    from kathansync.remote.credentials import Credentials
+    from kathansync.remote.early import EarlyClient, Held
 
-    held, stop = (Held(info), Held(log)), threading.Event()
+    stop = threading.Event()
 
     def sleep(seconds: float) -> None:
         if stop.wait(seconds):  # a walk nobody will read: no more waiting, no retry
             raise Stopped
 
     try:
-        access = connect(settings, network, *held, sleep=sleep)
+        credentials = Credentials.from_env(settings.environ)
+        options = _client_options(settings, network, credentials)
+        client = EarlyClient(**options, info=Held(info), log=Held(log), stop=stop, sleep=sleep)
     except KathansyncError:
         return None
-    early = EarlyList(access.client, held, stop).start()
-    return ApiAccess(access.client, access.api_key, early)
+    return ApiAccess(client, credentials.api_key, client)
+
+
+def _client_options(settings: Settings, network: Network, credentials: Any) -> dict[str, Any]:
+    from kathansync.remote.pacing import RetryPolicy
+
+    return {
+        "api_url": settings.api_url,
+        "credentials": credentials,
+        "timeout": network.timeout,
+        "retry": RetryPolicy(max_tries=network.max_retries + 1),
+        "parallelism": network.parallelism,
+        "rate_limit": network.rate_limit or settings.rate_limit,
+    }
 
 
 def loads_warm(settings: Settings) -> bool:

@@ -19,7 +19,7 @@ from kathansync.connect import ApiAccess, connect, listing_early
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult, load_manifests
 from kathansync.models import Manifest
-from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
+from kathansync.plan import Action, Change, DiffsAhead, FingerprintKeys, Plan, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
 from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
 from kathansync.plan.saved import as_reviewed
@@ -192,6 +192,9 @@ class Run:
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
+        ahead = DiffsAhead(selected)
+        if api.early is not None:  # while the list walked early still arrives, diff what came
+            api.early.meanwhile(ahead.add)
         remotes, unknown = self._fetch_known(api.client, selected, listed)
         blocked = {**held, **unknown}
         keys = api.keys(salt)
@@ -205,6 +208,7 @@ class Run:
             deletes=deletes,
             adopted=adopted,
             fingerprint=fingerprint,
+            ahead=ahead,
         )
         return Planned(plan, selected, keys, blocked)
 

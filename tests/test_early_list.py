@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import threading
 import time
@@ -16,9 +15,8 @@ from conftest import MakeRepo, invoke
 
 from kathansync import run as run_module
 from kathansync.connect import more_manifests_than
-from kathansync.remote import early as early_module
-from kathansync.remote.early import Held
-from kathansync.remote.paging import walk_pages
+from kathansync.plan import change
+from kathansync.remote.early import EarlyClient, Held
 from kathansync.run import Run
 
 COUNT = 20  # past 2 x 8: the client lists rather than GETs each id
@@ -50,18 +48,18 @@ def fleet(make_repo: MakeRepo, kathan_env: Any, monkeypatch: pytest.MonkeyPatch)
 def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names each early walk started ("started") and taken ("taken")."""
     seen: list[str] = []
-    start, take = early_module.EarlyList.start, early_module.EarlyList.take
+    walk, take = EarlyClient._walk, EarlyClient.list_assistants
 
-    def started(self: early_module.EarlyList) -> early_module.EarlyList:
+    def started(self: EarlyClient) -> None:
         seen.append("started")
-        return start(self)
+        walk(self)
 
-    def taken(self: early_module.EarlyList) -> Any:
-        seen.append("taken")
+    def taken(self: EarlyClient) -> Any:
+        seen.extend([] if self._taken else ["taken"])
         return take(self)
 
-    monkeypatch.setattr(early_module.EarlyList, "start", started)
-    monkeypatch.setattr(early_module.EarlyList, "take", taken)
+    monkeypatch.setattr(EarlyClient, "_walk", started)
+    monkeypatch.setattr(EarlyClient, "list_assistants", taken)
     return seen
 
 
@@ -209,30 +207,20 @@ def test_a_load_that_builds_the_cache_walks_after_it(
     assert walks == ["started", "taken"], "no cache read: no early walk"
 
 
-class PagedList:
-    """list_page_read over a fixed list, as a server would page it (repeats across pages)."""
+def test_each_manifest_is_diffed_once_while_the_list_arrives(
+    fleet: Any, walks: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    diffed: list[str] = []
+    real = change.diff_leaves
 
-    def __init__(self, items: list[dict[str, Any]]) -> None:
-        self.items = items
+    def counting(desired: Any, remote: Any) -> Any:
+        diffed.append(desired["name"])
+        walks.append("diff")
+        return real(desired, remote)
 
-    def list_page_read(self, limit: int, offset: int) -> tuple[bytes, list[dict[str, Any]]]:
-        page = self.items[offset : offset + limit]
-        return json.dumps(page).encode(), json.loads(json.dumps(page))
-
-    def list_page(self, limit: int, offset: int) -> list[dict[str, Any]]:
-        return self.list_page_read(limit, offset)[1]
-
-
-@pytest.mark.parametrize("taking", [False, True])
-def test_pages_give_the_walk_of_plain_pages(taking: bool) -> None:
-    ids = ["A", "b", "a", "c", "B", "d", "e"]  # repeats, ids differing only in case
-    items = [{"id": i, "n": n, "x": {"y": [n, 1.5]}} for n, i in enumerate(ids)]
-    server = PagedList(items)
-    pages = early_module.Pages(server, threading.Event())  # type: ignore[arg-type]
-    if taking:
-        pages.taking.set()
-    walked = walk_pages(pages.fetch, page_size=2)
-    assert walked is not None
-    listed = pages.items(walked)  # once: each page is let go as it is read
-    assert listed == walk_pages(server.list_page, page_size=2)
-    assert [item["n"] for item in listed] == [0, 1, 3, 5, 6]
+    monkeypatch.setattr(change, "diff_leaves", counting)
+    fleet.inject({"delay_ms": 200, "method": "GET", "path": "/assistants"})  # still arriving
+    result = invoke("plan")
+    assert result.exit_code == 0
+    assert walks == ["started", *["diff"] * COUNT, "taken"], "diffed before the list was taken"
+    assert sorted(diffed) == sorted(f"Line {n}" for n in range(COUNT))

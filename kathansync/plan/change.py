@@ -149,6 +149,25 @@ class FingerprintKeys:
     secret: bytes
 
 
+class DiffsAhead:
+    """Leaf diffs made while the remote objects still arrive (a list being read): make_plan
+    takes one only for the very object it plans against."""
+
+    def __init__(self, manifests: Sequence[Manifest]) -> None:
+        self._by_id = {m.id.lower(): m for m in manifests if m.id}
+        self._done: dict[str, tuple[Mapping[str, Any], list[LeafDiff]]] = {}
+
+    def add(self, remotes: Sequence[Mapping[str, Any]]) -> None:
+        for remote in remotes:
+            manifest = self._by_id.get(str(remote.get("id", "")).lower())
+            if manifest is not None:
+                self._done[manifest.handle] = (remote, diff_leaves(manifest.desired, remote))
+
+    def get(self, handle: str, remote: Mapping[str, Any] | None) -> list[LeafDiff] | None:
+        known = self._done.get(handle)
+        return known[1] if known is not None and known[0] is remote else None
+
+
 def plan_assistant(
     manifest: Manifest,
     remote: Mapping[str, Any] | None,
@@ -156,16 +175,19 @@ def plan_assistant(
     *,
     adopted: bool = False,
     fingerprint: bool = False,
+    diffs: list[LeafDiff] | None = None,
 ) -> Change:
     """Compare one manifest with its remote object (None: not created yet).
 
     `adopted`: the id was found by name, and apply will write it into the manifest. A plain
     no-op gets fingerprints only when asked (`fingerprint`): a saved plan re-checks changes and
     adoptions only, and skipping them is most of the cost of planning a large, clean fleet.
+    `diffs`: diff_leaves(manifest.desired, remote), when already made (DiffsAhead).
     """
     if remote is None:
         return _plan_create(manifest, keys)
-    diffs = diff_leaves(manifest.desired, remote)
+    if diffs is None:
+        diffs = diff_leaves(manifest.desired, remote)
     if not diffs and not adopted and not fingerprint:
         return Change(manifest.handle, manifest.file, manifest.id, Action.NO_OP)
     leaves = [path for path, _ in iter_leaves(manifest.desired)]
@@ -257,21 +279,24 @@ def make_plan(
     deletes: Sequence[Change] = (),
     adopted: frozenset[str] = frozenset(),
     fingerprint: Collection[str] = (),
+    ahead: DiffsAhead | None = None,
 ) -> Plan:
     """One Change per manifest (sorted by handle), plus any planned deletes.
 
     `adopted` names the handles whose id was found by name: applying writes it back.
     `fingerprint` names handles fingerprinted even when unchanged (a saved plan's re-check).
+    `ahead`: leaf diffs already made, used for the remote objects they were made against.
     """
     # Every manifest with an id must have its remote here: a missing one is a fetch error the
     # caller reports, never silently a create.
     changes = [
         plan_assistant(
             m,
-            remotes[m.id] if m.id else None,
+            remote := remotes[m.id] if m.id else None,
             keys,
             adopted=m.handle in adopted,
             fingerprint=m.handle in fingerprint,
+            diffs=ahead.get(m.handle, remote) if ahead else None,
         )
         for m in manifests
     ]

@@ -37,7 +37,7 @@ from kathansync.remote.redact import Redactor, redact_json
 
 REDIRECTS = frozenset({307, 308})  # the two that keep method and body
 MAX_REDIRECTS = 5
-LIST_SIZE_DEFAULT = paging.LIST_SIZE_DEFAULT
+LIST_SIZE_DEFAULT = paging.LIST_SIZE_DEFAULT  # past twice this many ids, one list walk
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -80,8 +80,6 @@ class KathanClient:
         self.budget = RateBudget(rate_limit, clock=wall, sleep=sleep, notify=self._notify)
         self._lock = threading.Lock()
         self._requests_sent = 0
-        # GET /assistants already walking in the background (remote/early.py): its result.
-        self.early_list: Callable[[], list[dict[str, Any]] | None] | None = None
         pool = 2 * max(parallelism or 0, MAX_PARALLELISM)  # room for nested run_concurrently
         self._http = httpx.Client(
             base_url=api_url,
@@ -111,20 +109,12 @@ class KathanClient:
             )
         return data
 
-    def list_assistants(
-        self, *, fetch: paging.FetchPage | None = None
-    ) -> list[dict[str, Any]] | None:
+    def list_assistants(self) -> list[dict[str, Any]] | None:
         """GET /assistants, every page (assumed: paged like GET /calls); None when the API
-        cannot list full assistants (the caller then fetches one by one).
-
-        A walk started early (remote/early.py) is taken instead, once; that walk reads its
-        pages through `fetch` (list_page's, keeping what it needs)."""
-        if fetch is None and self.early_list is not None:
-            early, self.early_list = self.early_list, None
-            return early()
+        cannot list full assistants (the caller then fetches one by one)."""
         before = self.requests_sent
         listed = paging.walk_pages(
-            fetch or self.list_page,
+            self.list_page,
             batch=lambda: page_batch(self.parallelism, self.budget.remaining),
             run=self.run_concurrently,
         )
@@ -136,26 +126,17 @@ class KathanClient:
 
     def list_page(self, limit: int, offset: int) -> list[dict[str, Any]] | None:
         """One page of GET /assistants; None (why: in the log) if not full assistants."""
-        answer = self.list_page_read(limit, offset)
-        return None if answer is None else answer[1]
-
-    def list_page_read(self, limit: int, offset: int) -> tuple[bytes, list[dict[str, Any]]] | None:
-        """One page of GET /assistants as received and as read; None (why: in the log) if not
-        full assistants."""
         path = f"/assistants?limit={limit}&offset={offset}"
         response = self._call("GET", path, ok_statuses=frozenset({404, 405}))
         if response.status_code in (404, 405):
             self._log(f"GET /assistants: HTTP {response.status_code}, fetching one by one")
             return None
-        try:
-            data = paging.read_json(response.content)
-        except ValueError:  # said as for any answer that is not JSON
-            data = wording.json_of(response, "GET", "/assistants")
+        data = wording.json_of(response, "GET", "/assistants")
         why = wording.not_a_list_of_assistants(data)
         if why:
             self._log(f"GET /assistants: {why}, fetching one by one")
             return None
-        return response.content, list(data)
+        return list(data)
 
     def fetch_assistants(
         self,
