@@ -7,10 +7,10 @@ started only when the run will read it, so it costs no request a plan would not 
 manifest files than the size past which the client lists rather than GETs each id, or
 `--prune`; never for `--target` (a few assistants, fetched one by one).
 
-And only when the manifests load from the cache (`.kathansync/cache`): a load that builds
-the cache peaks as it writes it, and the walk's residue (pages, ids: about 20 MB at 10,000
-assistants) would add to that peak, past issue 16's 200 MB; loading from the cache is short
-and light, and there the walk, not loading, is the longer of the two.
+Past COLD_WALK_MAX manifests, only when they load from the cache (`.kathansync/cache`): a
+load that builds the cache peaks as it writes it, and the walk's residue (the list read so
+far, ~3 KB an assistant) would add to that peak: 211-216 MB at 10,000, past issue 16's
+200 MB, against 192 MB walking after loading. Loading from the cache is short and light.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from kathansync.remote.early import EarlyClient
 
 Report = Callable[[str], None]
+COLD_WALK_MAX = 5_000  # a cold load of this many peaks near 100 MB: room for the list beside it
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def listing_early(
     lists_past = 2 * (network.parallelism or LIST_SIZE_DEFAULT)  # as fetch_assistants decides
     if not prune and not more_manifests_than(settings.manifests, lists_past):
         return None
-    if not loads_warm(settings):
+    if not loads_warm(settings) and more_manifests_than(settings.manifests, COLD_WALK_MAX):
         return None
     from kathansync.errors import KathansyncError
     from kathansync.remote.credentials import Credentials

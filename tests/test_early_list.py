@@ -13,6 +13,7 @@ import pytest
 from click.testing import Result
 from conftest import MakeRepo, invoke
 
+from kathansync import connect
 from kathansync import run as run_module
 from kathansync.connect import more_manifests_than
 from kathansync.plan import change
@@ -194,9 +195,10 @@ def test_more_manifests_than_counts_as_discover_does(tmp_path: Path) -> None:
     assert not more_manifests_than(tmp_path, 3)
 
 
-def test_a_load_that_builds_the_cache_walks_after_it(
+def test_a_large_load_that_builds_the_cache_walks_after_it(
     fleet: Any, walks: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(connect, "COLD_WALK_MAX", COUNT - 1)
     shutil.rmtree(".kathansync/cache")
     result, requests = counted(fleet, "plan")
     assert result.exit_code == 0 and walks == [] and requests == 2
@@ -224,3 +226,9 @@ def test_each_manifest_is_diffed_once_while_the_list_arrives(
     assert result.exit_code == 0
     assert walks == ["started", *["diff"] * COUNT, "taken"], "diffed before the list was taken"
     assert sorted(diffed) == sorted(f"Line {n}" for n in range(COUNT))
+
+
+def test_a_small_load_that_builds_the_cache_walks_early(fleet: Any, walks: list[str]) -> None:
+    shutil.rmtree(".kathansync/cache")
+    early, requests = counted(fleet, "plan")
+    assert early.exit_code == 0 and walks == ["started", "taken"] and requests == 2
