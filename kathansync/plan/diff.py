@@ -77,18 +77,6 @@ def _same(a: Any, b: Any) -> bool:
     return _encode(a) == _encode(b)
 
 
-def _same_leaf(want: Any, have: Any, path: LeafPath) -> bool:
-    """canonical(want) and canonical(have) are the same JSON: the comparison of `_same`, with
-    a shortcut for the common case of two equal scalars of one type (equal before canonical
-    means equal after it)."""
-    kind = type(want)
-    if kind is type(have) and kind in _SCALARS and want == have:
-        return True
-    if want is None and have is None:
-        return True
-    return _same(canonical(want, path), canonical(have, path))
-
-
 def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[LeafDiff]:
     """The managed leaves whose remote value differs, in the manifest's order.
 
@@ -97,16 +85,42 @@ def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[L
     desired tree's keys), without building them. Which leaves are reported as changed stays
     DeepDiff's reading (see `deep_diff_leaves`) wherever it could differ from JSON's.
     """
-    changed = [
-        (path, want, have)
-        for path, want in iter_leaves(desired)
-        if not _same_leaf(want, have := value_at(remote, path), path)
-    ]
+    changed: list[tuple[LeafPath, Any, Any]] = []
+    _changed_leaves(desired, remote, (), changed)
     if not changed:
         return []
     if not _as_deepdiff_reads(changed, desired, remote):
         return deep_diff_leaves(desired, remote)
     return [LeafDiff(path, have, want) for path, want, have in changed]
+
+
+def _changed_leaves(
+    desired: Mapping[str, Any],
+    remote: Mapping[str, Any] | None,
+    prefix: LeafPath,
+    changed: list[tuple[LeafPath, Any, Any]],
+) -> None:
+    """(path, desired, remote value) of each leaf whose canonical JSON differs (`_same`), in
+    iter_leaves' order; the remote value as value_at reads it (None past a missing or
+    non-mapping step). One walk of both trees, dicts and scalars told apart by type before
+    any isinstance(Mapping); two equal scalars of one type are equal at once (equal before
+    canonical means equal after it)."""
+    for key, want in desired.items():
+        have = None if remote is None else remote.get(key)
+        kind = type(want)
+        if kind is dict or (kind not in _LEAF_SCALARS and kind is not list and _mapping(want)):
+            _changed_leaves(want, have if _mapping(have) else None, (*prefix, key), changed)
+        elif (kind is type(have) and kind in _SCALARS and want == have) or (
+            want is None and have is None
+        ):
+            continue
+        elif not _same(canonical(want, path := (*prefix, key)), canonical(have, path)):
+            changed.append((path, want, have))
+
+
+def _mapping(value: Any) -> bool:
+    kind = type(value)
+    return kind is dict or (kind not in _LEAF_SCALARS and isinstance(value, Mapping))
 
 
 def _as_deepdiff_reads(
