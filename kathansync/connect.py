@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from kathansync.remote.early import EarlyClient
 
 Report = Callable[[str], None]
-COLD_WALK_MAX = 5_000  # a cold load of this many peaks near 100 MB: room for the list beside it
+COLD_WALK_MAX = 5_000  # a cold load of this many peaks near 120 MB: room for the list beside it
 
 
 @dataclass(frozen=True)
