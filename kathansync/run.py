@@ -19,7 +19,7 @@ from kathansync.connect import ApiAccess, connect, listing_early
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult, load_manifests
 from kathansync.models import Manifest
-from kathansync.plan import Action, Change, DiffsAhead, FingerprintKeys, Plan, make_plan
+from kathansync.plan import Action, Change, FingerprintKeys, Plan, PlansAhead, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
 from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
 from kathansync.plan.saved import as_reviewed
@@ -192,12 +192,12 @@ class Run:
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
-        ahead = DiffsAhead(selected)
-        if api.early is not None:  # while the list walked early still arrives, diff what came
+        keys = api.keys(salt)
+        ahead = PlansAhead(selected, keys, adopted=adopted, fingerprint=fingerprint)
+        if api.early is not None:  # while the list walked early still arrives, plan what came
             api.early.meanwhile(ahead.add)
         remotes, unknown = self._fetch_known(api.client, selected, listed)
         blocked = {**held, **unknown}
-        keys = api.keys(salt)
         deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
         plan = make_plan(
             [m for m in selected if m.handle not in blocked],

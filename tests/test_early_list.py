@@ -232,3 +232,13 @@ def test_a_small_load_that_builds_the_cache_walks_early(fleet: Any, walks: list[
     shutil.rmtree(".kathansync/cache")
     early, requests = counted(fleet, "plan")
     assert early.exit_code == 0 and walks == ["started", "taken"] and requests == 2
+
+
+def test_a_plan_saved_from_an_early_walk_applies(fleet: Any, walks: list[str]) -> None:
+    # Its fingerprints were taken while the list arrived: apply re-checks against them.
+    assert invoke("plan", "--out", "plan.json").exit_code == 0
+    assert walks == ["started", "taken"]
+    result = invoke("apply", "plan.json")
+    assert result.exit_code == 0, result.output
+    assert "3 applied" in result.output and "0 stale" in result.output
+    assert [fleet.assistants[IDS[n]]["voice"]["speed"] for n in range(4)] == [1.2, 1.2, 1.2, 1]
