@@ -15,6 +15,7 @@ from typing import Any
 
 from kathansync.models import Manifest
 from kathansync.plan.diff import (
+    Digests,
     LeafDiff,
     build_payload,
     diff_leaves,
@@ -185,8 +186,8 @@ def plan_assistant(
         payload=build_payload(manifest.desired, remote, diffs),
         sensitive=manifest.sensitive,
         adopted=adopted,
-        remote_fingerprints=digest(remote),
-        desired_fingerprints=digest(manifest.desired),
+        remote_fingerprints=Digests(partial(digest, remote)),
+        desired_fingerprints=Digests(partial(digest, manifest.desired)),
         remote=remote,
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,8 +236,35 @@ def fingerprints(
     return digests
 
 
+class Digests(Mapping[str, str]):
+    """`fingerprints(...)` taken when first read: only a saved plan and a re-check read them,
+    and a plan of 10,000 with 1,000 updates would take 90,000 digests for nothing."""
+
+    def __init__(self, take: Callable[[], dict[str, str]]) -> None:
+        self._take: Callable[[], dict[str, str]] | None = take
+        self._digests: dict[str, str] = {}
+
+    def _all(self) -> dict[str, str]:
+        if self._take is not None:
+            self._digests, self._take = self._take(), None
+        return self._digests
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 # The tree helpers are re-exported for the modules that took them from here before tree.py.
 __all__ = [
+    "Digests",
     "LeafDiff",
     "build_payload",
     "canonical",
