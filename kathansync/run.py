@@ -15,13 +15,14 @@ from typing import TYPE_CHECKING, Any
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.backup.files import Backup, back_up, record_outcomes
 from kathansync.blocked import fetch_failure, held_creates, unknown_id
+from kathansync.connect import ApiAccess, connect, listing_early
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult
 from kathansync.models import Manifest
-from kathansync.plan import Action, Change, FingerprintKeys, Plan, make_plan
+from kathansync.plan import Action, Change, FingerprintKeys, Plan, PlansAhead, make_plan
 from kathansync.plan.adopt import adopt, find_adoptions
 from kathansync.plan.prune import DEFAULT_THRESHOLD, plan_deletes
-from kathansync.plan.saved import as_reviewed, new_keys
+from kathansync.plan.saved import as_reviewed
 from kathansync.plan.select import select
 from kathansync.record import record_ids
 from kathansync.remote.redact import sensitive_values, with_parts
@@ -30,6 +31,8 @@ from kathansync.state import PendingCreates, apply_lock, creates_settled
 
 if TYPE_CHECKING:
     from kathansync.remote.client import KathanClient
+
+__all__ = ["ApiAccess", "Planned", "Run"]
 
 Report = Callable[[str], None]
 # (label, total) -> a context manager yielding a function to call once per item done.
@@ -43,24 +46,6 @@ def _quiet(_: str) -> None:
 @contextmanager
 def _no_progress(label: str, total: int) -> Iterator[Callable[[], None]]:
     yield lambda: None
-
-
-@dataclass(frozen=True)
-class ApiAccess:
-    """How a run reaches the API: the client, and the key's one other use (never printed):
-    keying plan fingerprints."""
-
-    client: KathanClient
-    api_key: str = field(repr=False)
-
-    def keys(self, salt: str | None = None) -> FingerprintKeys:
-        return new_keys(self.api_key, salt=salt)
-
-    def __enter__(self) -> ApiAccess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
 
 
 @dataclass(frozen=True)
@@ -95,6 +80,7 @@ class Run:
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
         self.last_backup: Backup | None = None  # taken by this run's last apply (issue 15)
+        self._early: tuple[Network, ApiAccess] | None = None  # see listing_early
 
     def quietly(self) -> Run:
         """This run without remarks: for a re-check whose remarks were already made."""
@@ -125,24 +111,34 @@ class Run:
     # --- CONNECT -----------------------------------------------------------------------------
 
     def connect(self, network: Network | None = None) -> ApiAccess:
-        """A client for the selected API; missing credentials fail here, before any request."""
-        from kathansync.remote.client import KathanClient
-        from kathansync.remote.credentials import Credentials
-        from kathansync.remote.pacing import RetryPolicy
-
+        """A client for the selected API; missing credentials fail here, before any request.
+        Inside `listing_early`, the client it started (same network), walking the list."""
         network = network or Network()
-        credentials = Credentials.from_env(self.settings.environ)
-        client = KathanClient(
-            self.settings.api_url,
-            credentials,
-            timeout=network.timeout,
-            retry=RetryPolicy(max_tries=network.max_retries + 1),
-            parallelism=network.parallelism,
-            rate_limit=network.rate_limit or self.settings.rate_limit,
-            log=self.log,
-            notify=self.info,  # retries and rate-limit waits as they happen
+        early, self._early = self._early, None
+        if early is not None and early[0] == network:
+            return early[1]
+        if early is not None:
+            early[1].__exit__()
+        return connect(self.settings, network, self.info, self.log)
+
+    @contextmanager
+    def listing_early(
+        self, network: Network, *, targets: Sequence[str] = (), prune: bool = False
+    ) -> Iterator[None]:
+        """GET /assistants walked while the block loads the manifests, when the run will read
+        it (see connect.py); taken by `connect`, else stopped at the block's end, unsaid."""
+        access = (
+            None
+            if targets
+            else listing_early(self.settings, network, self.info, self.log, prune=prune)
         )
-        return ApiAccess(client, credentials.api_key)
+        self._early = None if access is None else (network, access)
+        try:
+            yield
+        finally:
+            if self._early is not None and access is not None:  # never connected: not read
+                self._early = None
+                access.__exit__()
 
     # --- PLAN: select, list, adopt, fetch, diff ----------------------------------------------
 
@@ -181,9 +177,12 @@ class Run:
         listed = self._list(api.client, selected, prune)
         selected, adopted = self._adopt(selected, manifests, listed)
         held = {} if force_create else self._held_creates(selected)
+        keys = api.keys(salt)
+        ahead = PlansAhead(selected, keys, adopted=adopted, fingerprint=fingerprint)
+        if api.early is not None:  # while the list walked early still arrives, plan what came
+            api.early.meanwhile(ahead.add)
         remotes, unknown = self._fetch_known(api.client, selected, listed)
         blocked = {**held, **unknown}
-        keys = api.keys(salt)
         deletes = self._deletes(listed or [], manifests, keys, force) if prune else []
         plan = make_plan(
             [m for m in selected if m.handle not in blocked],
@@ -194,6 +193,7 @@ class Run:
             deletes=deletes,
             adopted=adopted,
             fingerprint=fingerprint,
+            ahead=ahead,
         )
         return Planned(plan, selected, keys, blocked)
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import pytest
 
 from kathansync.models import Manifest
-from kathansync.plan import Action, FingerprintKeys, make_plan
+from kathansync.plan import Action, FingerprintKeys, make_plan, plan_assistant
+from kathansync.plan import change as change_module
+from kathansync.plan.diff import fingerprints
 
 ID = "33df85c1-dce4-4569-bac0-a9c4c70d0486"
 SECRET = "https://hooks.example/T0KEN-s3cret"
@@ -87,3 +90,23 @@ def test_each_action_has_one_symbol() -> None:
         "delete": "-",
         "no-op": " ",
     }
+
+
+def test_fingerprints_are_taken_when_first_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[int] = []
+
+    def counting(tree: Any, paths: Any, **kwargs: Any) -> dict[str, str]:
+        taken.append(len(paths))
+        return fingerprints(tree, paths, **kwargs)
+
+    monkeypatch.setattr(change_module, "fingerprints", counting)
+    m = manifest(voice={"speed": 1.2, "language": "en"})
+    planned = plan_assistant(m, remote(), KEYS)
+    assert planned.action is Action.UPDATE and taken == []  # planning takes none
+    eager = partial(fingerprints, paths=[("voice", "speed"), ("voice", "language")])
+    kwargs = {"salt": KEYS.salt, "secret_key": KEYS.secret, "sensitive": m.sensitive}
+    assert dict(planned.remote_fingerprints) == eager(remote(), **kwargs)
+    assert dict(planned.desired_fingerprints) == eager(m.desired, **kwargs)
+    assert taken == [2, 2]
+    assert dict(planned.remote_fingerprints) == eager(remote(), **kwargs)
+    assert taken == [2, 2], "taken once"

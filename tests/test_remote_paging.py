@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 from conftest import full_assistant
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kathansync.errors import ApiError
 from kathansync.remote import paging
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
-from kathansync.remote.paging import walk_pages
+from kathansync.remote.paging import read_json, walk_pages
 
 CREDS = Credentials(api_key="sk-test-paging-0123456789", user_id="user-1")
 
@@ -151,3 +154,50 @@ def test_a_server_inventing_ids_forever_is_stopped(monkeypatch: pytest.MonkeyPat
 
     with pytest.raises(ApiError, match="more than 500 assistants listed"):
         walk_pages(endless, page_size=50)
+
+
+# --- read_json: json.loads' values, in less memory -------------------------------------------
+
+# Inputs the two parsers read differently or not at all: json.loads decides.
+ODD_JSON = [
+    b"\xef\xbb\xbf[1]",  # a UTF-8 BOM
+    "[1]".encode("utf-16"),
+    b'["\\ud800"]',  # a lone surrogate, escaped
+    b'"a\x01b"',  # a raw control character
+    b"[1,]",
+    b"01",
+    b"NaN",
+    b"[-Infinity]",
+    b"1" * 5000,  # past int's digit limit
+    b'{"a": 1, "a": 2}',
+]
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.sampled_from([5e-324, 2.2250738585072011e-308, 1.7976931348623157e308, -0.0, 0.1]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=json_values, ascii_only=st.booleans())
+def test_read_json_reads_what_json_loads_reads(value: Any, ascii_only: bool) -> None:
+    data = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert repr(read_json(data)) == repr(json.loads(data))
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=40) | st.sampled_from(ODD_JSON))
+def test_read_json_refuses_what_json_loads_refuses(data: bytes) -> None:
+    try:
+        expected: Any = json.loads(data)
+    except ValueError:
+        with pytest.raises(ValueError):
+            read_json(data)
+    else:
+        assert repr(read_json(data)) == repr(expected)

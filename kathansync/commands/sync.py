@@ -152,12 +152,19 @@ def plan(
 
     opts = options_from(kwargs)
     session = session_for(opts)
-    manifests = load_or_fail(session, github=fmt == "github")
-    shown, force_create = echo_api_line(session, fmt), kwargs.pop("force_create")
-    with session.connect(network_from(kwargs)) as conn:
-        run = session.plan(
-            conn, manifests, targets=targets, prune=prune, force=force, force_create=force_create
-        )
+    force_create, network = kwargs.pop("force_create"), network_from(kwargs)
+    with session.listing_early(network, targets=targets, prune=prune):  # while loading
+        manifests = load_or_fail(session, github=fmt == "github")
+        shown = echo_api_line(session, fmt)
+        with session.connect(network) as conn:
+            run = session.plan(
+                conn,
+                manifests,
+                targets=targets,
+                prune=prune,
+                force=force,
+                force_create=force_create,
+            )
     shown_as = "markdown" if fmt == "github" else fmt
     click.echo(render_plan_for(run.plan, shown_as, opts, header=not shown), nl=False)
     if in_actions() or fmt == "github":

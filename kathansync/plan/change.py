@@ -15,6 +15,7 @@ from typing import Any
 
 from kathansync.models import Manifest
 from kathansync.plan.diff import (
+    Digests,
     LeafDiff,
     build_payload,
     diff_leaves,
@@ -185,8 +186,8 @@ def plan_assistant(
         payload=build_payload(manifest.desired, remote, diffs),
         sensitive=manifest.sensitive,
         adopted=adopted,
-        remote_fingerprints=digest(remote),
-        desired_fingerprints=digest(manifest.desired),
+        remote_fingerprints=Digests(partial(digest, remote)),
+        desired_fingerprints=Digests(partial(digest, manifest.desired)),
         remote=remote,
     )
 
@@ -247,6 +248,40 @@ def _field_change(diff: LeafDiff, manifest: Manifest) -> FieldChange:
     )
 
 
+class PlansAhead:
+    """Changes planned while the remote objects still arrive (a list being read): make_plan
+    takes one only for the very remote object it plans against, else plans as ever."""
+
+    def __init__(
+        self,
+        manifests: Sequence[Manifest],
+        keys: FingerprintKeys,
+        *,
+        adopted: Collection[str] = (),
+        fingerprint: Collection[str] = (),
+    ) -> None:
+        self._by_id = {m.id.lower(): m for m in manifests if m.id}
+        self._keys, self._adopted, self._fingerprint = keys, adopted, fingerprint
+        self._done: dict[str, tuple[Mapping[str, Any], Change]] = {}
+
+    def add(self, remotes: Sequence[Mapping[str, Any]]) -> None:
+        for remote in remotes:
+            m = self._by_id.get(str(remote.get("id", "")).lower())
+            if m is not None:
+                change = plan_assistant(
+                    m,
+                    remote,
+                    self._keys,
+                    adopted=m.handle in self._adopted,
+                    fingerprint=m.handle in self._fingerprint,
+                )
+                self._done[m.handle] = (remote, change)
+
+    def get(self, handle: str, remote: Mapping[str, Any] | None) -> Change | None:
+        known = self._done.get(handle)
+        return known[1] if known is not None and known[0] is remote else None
+
+
 def make_plan(
     manifests: Sequence[Manifest],
     remotes: Mapping[str, Mapping[str, Any]],
@@ -257,24 +292,25 @@ def make_plan(
     deletes: Sequence[Change] = (),
     adopted: frozenset[str] = frozenset(),
     fingerprint: Collection[str] = (),
+    ahead: PlansAhead | None = None,
 ) -> Plan:
     """One Change per manifest (sorted by handle), plus any planned deletes.
 
     `adopted` names the handles whose id was found by name: applying writes it back.
     `fingerprint` names handles fingerprinted even when unchanged (a saved plan's re-check).
+    `ahead`: changes already planned (with the same keys, adopted and fingerprint), used for
+    the remote objects they were planned against.
     """
-    # Every manifest with an id must have its remote here: a missing one is a fetch error the
-    # caller reports, never silently a create.
-    changes = [
-        plan_assistant(
-            m,
-            remotes[m.id] if m.id else None,
-            keys,
-            adopted=m.handle in adopted,
-            fingerprint=m.handle in fingerprint,
-        )
-        for m in manifests
-    ]
+    changes: list[Change] = []
+    for m in manifests:
+        # Every manifest with an id must have its remote here: a missing one is a fetch error
+        # the caller reports, never silently a create.
+        remote = remotes[m.id] if m.id else None
+        known = ahead.get(m.handle, remote) if ahead else None
+        if known is None:
+            adopt, digest = m.handle in adopted, m.handle in fingerprint
+            known = plan_assistant(m, remote, keys, adopted=adopt, fingerprint=digest)
+        changes.append(known)
     changes.extend(deletes)
     changes.sort(key=lambda c: (c.action is Action.DELETE, c.handle))
     return Plan(tuple(changes), api_url=api_url, environment=environment)

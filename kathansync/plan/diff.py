@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ def canonical(value: Any, path: LeafPath = ()) -> Any:
     if isinstance(value, list):
         items = [canonical(v, path) for v in value]
         if dotted(path) in UNORDERED_LISTS:  # a set: order and repeats do not count
-            unique = {json.dumps(v, sort_keys=True): v for v in items}
+            unique = {_encode(v): v for v in items}
             return [unique[k] for k in sorted(unique)]
         return items
     if isinstance(value, float):
@@ -66,18 +66,96 @@ def canonical(value: Any, path: LeafPath = ()) -> Any:
 
 
 _EXACT = 2**53  # beyond it a float is no longer a faithful copy of an integer
+# json.dumps(..., sort_keys=True) builds a new encoder on every call: one, built once.
+_encode: Callable[[Any], str] = json.JSONEncoder(sort_keys=True).encode
+_SCALARS = frozenset({str, int, float, bool})
+_LEAF_SCALARS = _SCALARS | {type(None)}
 
 
 def _same(a: Any, b: Any) -> bool:
     # Through JSON, so that True and 1.0 (equal in Python) stay different.
-    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return _encode(a) == _encode(b)
 
 
 def diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[LeafDiff]:
-    """The managed leaves whose remote value differs, in the manifest's order."""
+    """The managed leaves whose remote value differs, in the manifest's order.
+
+    Leaf by leaf, each canonical value against the remote's: the comparison of the whole
+    canonical trees (their JSON is equal exactly when every leaf's is, as both have the
+    desired tree's keys), without building them. Which leaves are reported as changed stays
+    DeepDiff's reading (see `deep_diff_leaves`) wherever it could differ from JSON's.
+    """
+    changed: list[tuple[LeafPath, Any, Any]] = []
+    _changed_leaves(desired, remote, (), changed)
+    if not changed:
+        return []
+    if not _as_deepdiff_reads(changed, desired, remote):
+        return deep_diff_leaves(desired, remote)
+    return [LeafDiff(path, have, want) for path, want, have in changed]
+
+
+def _changed_leaves(
+    desired: Mapping[str, Any],
+    remote: Mapping[str, Any] | None,
+    prefix: LeafPath,
+    changed: list[tuple[LeafPath, Any, Any]],
+) -> None:
+    """(path, desired, remote value) of each leaf whose canonical JSON differs (`_same`), in
+    iter_leaves' order; the remote value as value_at reads it (None past a missing or
+    non-mapping step). One walk of both trees, dicts and scalars told apart by type before
+    any isinstance(Mapping); two equal scalars of one type are equal at once (equal before
+    canonical means equal after it)."""
+    for key, want in desired.items():
+        have = None if remote is None else remote.get(key)
+        kind = type(want)
+        if kind is dict or (kind not in _LEAF_SCALARS and kind is not list and _mapping(want)):
+            _changed_leaves(want, have if _mapping(have) else None, (*prefix, key), changed)
+        elif (kind is type(have) and kind in _SCALARS and want == have) or (
+            want is None and have is None
+        ):
+            continue
+        elif not _same(canonical(want, path := (*prefix, key)), canonical(have, path)):
+            changed.append((path, want, have))
+
+
+def _mapping(value: Any) -> bool:
+    kind = type(value)
+    return kind is dict or (kind not in _LEAF_SCALARS and isinstance(value, Mapping))
+
+
+def _as_deepdiff_reads(
+    changed: list[tuple[LeafPath, Any, Any]], desired: Mapping[str, Any], remote: Mapping[str, Any]
+) -> bool:
+    """True when DeepDiff would report exactly the leaves whose JSON differs: every changed
+    leaf a scalar on both sides (DeepDiff matches list items by Python equality, where True
+    is 1), and the fields they are in plain JSON (`_plain`)."""
+    if not all(type(w) in _LEAF_SCALARS and type(h) in _LEAF_SCALARS for _, w, h in changed):
+        return False
+    keys = dict.fromkeys(path[0] for path, _, _ in changed)
+    return _plain({k: desired[k] for k in keys}) and _plain({k: remote.get(k) for k in keys})
+
+
+def _plain(value: Any) -> bool:
+    """A JSON value on which JSON equality and DeepDiff's agree: no NaN (equal as JSON, never
+    to DeepDiff), no key DeepDiff skips (`__x`) or JSON rewrites (not a string)."""
+    kind = type(value)
+    if kind is float:
+        return bool(value == value)
+    if kind is dict:
+        return all(
+            type(k) is str and not k.startswith("__") and _plain(v) for k, v in value.items()
+        )
+    if kind is list:
+        return all(_plain(v) for v in value)
+    return kind in _LEAF_SCALARS
+
+
+def deep_diff_leaves(desired: Mapping[str, Any], remote: Mapping[str, Any]) -> list[LeafDiff]:
+    """diff_leaves through DeepDiff: the reading for values that are not plain JSON, and the
+    reference the fast reading is tested against."""
     wanted = canonical(desired)
     actual = canonical(project(remote, desired))
-    if _same(wanted, actual):  # the common case costs one dumps, not a DeepDiff
+    if _same(wanted, actual):
         return []
     # DeepDiff only sees the top-level fields that differ: a small tree is a cheap diff.
     keys = [k for k in wanted if not _same(wanted[k], actual[k])]
@@ -149,7 +227,7 @@ def fingerprints(
     digests: dict[str, str] = {}
     for path in paths:
         name = dotted(path)
-        data = json.dumps(canonical(value_at(tree, path), path), sort_keys=True).encode()
+        data = _encode(canonical(value_at(tree, path), path)).encode()
         if name in sensitive:
             digest = hmac.new(secret_key, salt.encode() + data, hashlib.sha256).hexdigest()
         else:
@@ -158,11 +236,39 @@ def fingerprints(
     return digests
 
 
+class Digests(Mapping[str, str]):
+    """`fingerprints(...)` taken when first read: only a saved plan and a re-check read them,
+    and a plan of 10,000 with 1,000 updates would take 90,000 digests for nothing."""
+
+    def __init__(self, take: Callable[[], dict[str, str]]) -> None:
+        self._take: Callable[[], dict[str, str]] | None = take
+        self._digests: dict[str, str] = {}
+
+    def _all(self) -> dict[str, str]:
+        if self._take is not None:
+            self._digests, self._take = self._take(), None
+        return self._digests
+
+    def __getitem__(self, name: str) -> str:
+        return self._all()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __repr__(self) -> str:
+        return repr(self._all())
+
+
 # The tree helpers are re-exported for the modules that took them from here before tree.py.
 __all__ = [
+    "Digests",
     "LeafDiff",
     "build_payload",
     "canonical",
+    "deep_diff_leaves",
     "diff_leaves",
     "dotted",
     "fingerprints",

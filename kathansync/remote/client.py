@@ -38,7 +38,7 @@ from kathansync.remote.transport import encode_json, open_http
 
 REDIRECTS = frozenset({307, 308})  # the two that keep method and body
 MAX_REDIRECTS = 5
-LIST_SIZE_DEFAULT = 8  # with more than twice this many ids, one list walk beats per-id GETs
+LIST_SIZE_DEFAULT = paging.LIST_SIZE_DEFAULT  # past twice this many ids, one list walk
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -13,18 +13,37 @@ for past the end are fewer than the ones read (1,000 assistants: 31 requests for
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kathansync.errors import ApiError
 
 PAGE_SIZE = 50  # documented default of GET /calls
+LIST_SIZE_DEFAULT = 8  # with more than twice this many ids, one list walk beats per-id GETs
 MAX_ITEMS = 1_000_000  # far past any account: a server inventing ids must not loop us forever
 Page = list[dict[str, Any]]
 # (limit, offset) -> the items of that page, or None when the list cannot be read at all.
 FetchPage = Callable[[int, int], Page | None]
 # Runs a function over items concurrently, results in input order (KathanClient.run_concurrently).
 Runner = Callable[[Callable[[int], Page | None], Sequence[int]], list[Page | None]]
+
+
+class Stopped(Exception):
+    """A walk stopped by its caller (its result will not be used)."""
+
+
+def read_json(data: bytes) -> Any:
+    """`json.loads(data)`, read by pydantic-core's parser when it can: the same values, in a
+    third less memory at 10,000 assistants (it shares repeated strings: providers, languages,
+    keys). What that parser refuses (a BOM, UTF-16, a lone surrogate ...) is read, or refused,
+    by json.loads itself."""
+    from pydantic_core import from_json
+
+    try:
+        return from_json(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def walk_pages(

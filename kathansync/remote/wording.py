@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from kathansync.errors import ApiError
 from kathansync.models import Assistant
 from kathansync.remote.credentials import API_KEY_ENV, USER_ID_ENV
+from kathansync.remote.paging import read_json
 
 DETAIL_MAX = 500  # characters of a server's detail kept in a message
 
@@ -104,7 +105,7 @@ def unreachable_text(
 def json_of(response: httpx.Response, method: str, path: str) -> Any:
     """The decoded body, or an ApiError saying what came instead of JSON."""
     try:
-        return response.json()
+        return read_json(response.content)  # what response.json() reads, in less memory
     except ValueError:
         kind = response.headers.get("Content-Type") or "no content type"
         raise ApiError(

@@ -1,0 +1,130 @@
+"""CONNECT: a client for the selected API, and the list walk started while the manifests load.
+
+The list of assistants (GET /assistants) does not depend on the manifests, and at a few
+hundred assistants and more it is a dozen round trips: `listing_early` walks it on a thread
+of its own during loading (see remote/early.py for what is held and when it is said). It is
+started only when the run will read it, so it costs no request a plan would not make: more
+manifest files than the size past which the client lists rather than GETs each id, or
+`--prune`; never for `--target` (a few assistants, fetched one by one).
+
+Past COLD_WALK_MAX manifests, only when they load from the cache (`.kathansync/cache`): a
+load that builds the cache peaks as it writes it, and the walk's residue (the list read so
+far, ~3 KB an assistant) would add to that peak: 211-216 MB at 10,000, past issue 16's
+200 MB, against 192 MB walking after loading. Loading from the cache is short and light.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kathansync.load.discover import SUFFIXES
+from kathansync.plan import FingerprintKeys
+from kathansync.plan.saved import new_keys
+from kathansync.settings import Network, Settings
+
+if TYPE_CHECKING:
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.early import EarlyClient
+
+Report = Callable[[str], None]
+COLD_WALK_MAX = 5_000  # a cold load of this many peaks near 120 MB: room for the list beside it
+
+
+@dataclass(frozen=True)
+class ApiAccess:
+    """How a run reaches the API: the client, and the key's one other use (never printed):
+    keying plan fingerprints."""
+
+    client: KathanClient
+    api_key: str = field(repr=False)
+    early: EarlyClient | None = field(default=None, repr=False, compare=False)  # the same client
+
+    def keys(self, salt: str | None = None) -> FingerprintKeys:
+        return new_keys(self.api_key, salt=salt)
+
+    def __enter__(self) -> ApiAccess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+
+
+def connect(settings: Settings, network: Network, info: Report, log: Report) -> ApiAccess:
+    """A client for the selected API; missing credentials fail here, before any request."""
+    from kathansync.remote.client import KathanClient
+    from kathansync.remote.credentials import Credentials
+
+    credentials = Credentials.from_env(settings.environ)
+    # notify: retries and rate-limit waits as they happen
+    client = KathanClient(**_client_options(settings, network, credentials), notify=info, log=log)
+    return ApiAccess(client, credentials.api_key)
+
+
+def listing_early(
+    settings: Settings, network: Network, info: Report, log: Report, *, prune: bool
+) -> ApiAccess | None:
+    """A client already walking GET /assistants, or None when the run may not read the list,
+    or when connecting fails (said again by `connect`, in its place: after loading)."""
+    from kathansync.remote.paging import LIST_SIZE_DEFAULT, Stopped
+
+    lists_past = 2 * (network.parallelism or LIST_SIZE_DEFAULT)  # as fetch_assistants decides
+    if not prune and not more_manifests_than(settings.manifests, lists_past):
+        return None
+    if not loads_warm(settings) and more_manifests_than(settings.manifests, COLD_WALK_MAX):
+        return None
+    from kathansync.errors import KathansyncError
+    from kathansync.remote.credentials import Credentials
+    from kathansync.remote.early import EarlyClient, Held
+
+    stop = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):  # a walk nobody will read: no more waiting, no retry
+            raise Stopped
+
+    try:
+        credentials = Credentials.from_env(settings.environ)
+        options = _client_options(settings, network, credentials)
+        client = EarlyClient(**options, info=Held(info), log=Held(log), stop=stop, sleep=sleep)
+    except KathansyncError:
+        return None
+    return ApiAccess(client, credentials.api_key, client)
+
+
+def _client_options(settings: Settings, network: Network, credentials: Any) -> dict[str, Any]:
+    from kathansync.remote.pacing import RetryPolicy
+
+    return {
+        "api_url": settings.api_url,
+        "credentials": credentials,
+        "timeout": network.timeout,
+        "retry": RetryPolicy(max_tries=network.max_retries + 1),
+        "parallelism": network.parallelism,
+        "rate_limit": network.rate_limit or settings.rate_limit,
+    }
+
+
+def loads_warm(settings: Settings) -> bool:
+    """The manifests will load from the cache (its file is there, and the cache is on)."""
+    from kathansync.load.cache import CACHE_FILE, disabled
+
+    if settings.repository is None or disabled(settings.environ):
+        return False
+    return (settings.state_dir / "cache" / CACHE_FILE).is_file()
+
+
+def more_manifests_than(directory: Path, count: int) -> bool:
+    """More manifest files below `directory` than `count`, by discover's rules; reads no more
+    of the tree than it takes to see count + 1."""
+    seen = 0
+    for _current, dirs, files in os.walk(directory):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        seen += sum(1 for n in files if n.endswith(SUFFIXES) and not n.startswith(("_", ".")))
+        if seen > count:
+            return True
+    return False
