@@ -110,12 +110,11 @@ def _client_options(settings: Settings, network: Network, credentials: Any) -> d
 
 
 def loads_warm(settings: Settings) -> bool:
-    """The manifests will load from the cache (its file is there, and the cache is on)."""
-    from kathansync.load.cache import CACHE_FILE, disabled
+    """The manifests will load from the cache (this run's cache file is there, the cache on)."""
+    from kathansync.settings import manifest_cache_file
 
-    if settings.repository is None or disabled(settings.environ):
-        return False
-    return (settings.state_dir / "cache" / CACHE_FILE).is_file()
+    path = manifest_cache_file(settings)
+    return path is not None and path.is_file()
 
 
 def more_manifests_than(directory: Path, count: int) -> bool:

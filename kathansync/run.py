@@ -165,13 +165,9 @@ class Run:
         5. diff:   one Change per manifest (plus deletes, with `prune`) -> Plan.
 
         A manifest whose id the API does not know, or whose earlier create may still land
-        (unless `force_create`), is held back as `blocked`; the others are planned.
-        `fingerprint` names handles to fingerprint even when unchanged (see `recheck`).
+        (unless `force_create`), is held back as `blocked`. `fingerprint`: see `recheck`.
         """
-        if prune and targets:
-            # Whether an assistant is referenced depends on every manifest (ids and names).
-            raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
-        selected = list(only) if only is not None else select(manifests, targets)
+        selected = _selected(manifests, targets, only, prune)
         secrets = (v for m in manifests for v in sensitive_values(m.desired, m.sensitive))
         api.client.add_secrets(with_parts(secrets, self.settings.variables, self.settings.environ))
         listed = self._list(api.client, selected, prune)
@@ -383,3 +379,13 @@ class Run:
         return record_ids(
             planned.manifests, adopted, outcomes, env=self.settings.environment, info=self.info
         )
+
+
+def _selected(
+    manifests: list[Manifest], targets: Sequence[str], only: Sequence[Manifest] | None, prune: bool
+) -> list[Manifest]:
+    """Stage 1: the manifests named by `targets`, or exactly `only`."""
+    if prune and targets:
+        # Whether an assistant is referenced depends on every manifest (ids and names).
+        raise ConfigError("--prune looks at every manifest: it cannot be used with --target")
+    return list(only) if only is not None else select(manifests, targets)

@@ -200,9 +200,32 @@ def load_result(settings: Settings, *, strict: bool = False) -> LoadResult:
         strict=strict,
         root=settings.repository,
         environments=settings.config.environments or None,
-        # Outside a repository there is no place of ours to keep a cache in.
-        cache_dir=settings.state_dir / "cache" if settings.repository else None,
+        cache_dir=_cache_dir(settings),
     )
+
+
+def _cache_dir(settings: Settings) -> Path | None:
+    # Outside a repository there is no place of ours to keep a cache in.
+    return settings.state_dir / "cache" if settings.repository else None
+
+
+def manifest_cache_file(settings: Settings, *, strict: bool = False) -> Path | None:
+    """The cache file `load_result(settings, strict=strict)` reads, None when it reads none;
+    whether it is there says whether the load will be warm (it may still miss)."""
+    from kathansync.load.cache import cache_file, disabled
+    from kathansync.load.cached import run_context
+
+    folder = _cache_dir(settings)
+    if folder is None or settings.repository is None or disabled(settings.environ):
+        return None
+    context = run_context(
+        directory=settings.manifests,
+        root=settings.repository,
+        env=settings.environment,
+        strict=strict,
+        environments=settings.config.environments or None,
+    )
+    return cache_file(folder, context)
 
 
 def find_config(cwd: Path) -> tuple[Path | None, Path]:

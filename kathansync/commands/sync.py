@@ -165,12 +165,7 @@ def plan(
                 force=force,
                 force_create=force_create,
             )
-    shown_as = "markdown" if fmt == "github" else fmt
-    click.echo(render_plan_for(run.plan, shown_as, opts, header=not shown), nl=False)
-    if in_actions() or fmt == "github":
-        from kathansync import github
-
-        github.append_step_summary(render_plan_for(run.plan, "markdown", opts), os.environ)
+    _show_plan(run.plan, fmt, opts, header=not shown)
     if out:
         save_plan(run.plan, run.keys, out)
         opts.info(f"Saved the plan to {out}; apply it with: kathansync apply {out}")
@@ -181,6 +176,16 @@ def plan(
     if detailed_exitcode and run.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _show_plan(plan: Plan, fmt: str, opts: Options, *, header: bool) -> None:
+    """The plan on stdout; in GitHub Actions (or with --format github), in the job summary."""
+    shown_as = "markdown" if fmt == "github" else fmt
+    click.echo(render_plan_for(plan, shown_as, opts, header=header), nl=False)
+    if in_actions() or fmt == "github":
+        from kathansync import github
+
+        github.append_step_summary(render_plan_for(plan, "markdown", opts), os.environ)
 
 
 # --- apply -----------------------------------------------------------------------------------

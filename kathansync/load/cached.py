@@ -74,7 +74,25 @@ def open_cache(
 
     The working directory and the manifests directory as given are part of it: shown paths
     (`Manifest.file`, every Problem's file) are relative to them."""
-    context = context_key(
+    context = run_context(
+        directory=directory, root=root, env=env, strict=strict, environments=environments
+    )
+    handed = HANDED_OVER.get()
+    if handed is not None and handed.folder == folder and handed.context == context:
+        return handed
+    return ManifestCache.open(folder, context, os.environ if environ is None else environ)
+
+
+def run_context(
+    *,
+    directory: Path,
+    root: Path,
+    env: str | None,
+    strict: bool,
+    environments: Collection[str] | None,
+) -> str:
+    """The context digest of a run (see open_cache), which also names its cache file."""
+    return context_key(
         env=env,
         strict=strict,
         environments=None if environments is None else sorted(environments),
@@ -83,10 +101,6 @@ def open_cache(
         cwd=os.getcwd(),
         api_schema=file_digest(root / API_SCHEMA_NAME, MAX_SCHEMA_BYTES),
     )
-    handed = HANDED_OVER.get()
-    if handed is not None and handed.folder == folder and handed.context == context:
-        return handed
-    return ManifestCache.open(folder, context, os.environ if environ is None else environ)
 
 
 class WarmLoads:
