@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference(text: str) -> Any:
-    """ruamel's reading, or the SourceError it raises."""
+    """ruamel's reading, or the SourceError it raises (never the fast path: parse_fast tries
+    fastyaml first, and a comparison of the fast path with itself would prove nothing)."""
     try:
-        return yamlio.parse_fast(text)
+        return yamlio.parse_reference(text)
     except yamlio.SourceError as exc:
         return exc
 
@@ -55,6 +56,7 @@ def _same(a: Any, b: Any) -> bool:
         "list:\n  - one\n  - 2\n  - {a: [1, 2]}\n",
         "prompt: !file prompts/support.md\nvoice: {voice_id: !file 'ids/voice.txt'}\n",
         "first_message: Hello! How can I help?\n",
+        '"\\x21file": x\nb: Hi!\n',  # a key that reads `!file`, with no tag in the text
         "name: x # a comment\n# another\n",
         "--- \nname: x\n...\n",
         "id: a0e99841-438c-4a64-b679-ae501e7d6091\n",

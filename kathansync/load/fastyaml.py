@@ -63,7 +63,7 @@ def parse(text: str) -> Any | None:
         return None
     if data is None or not _read_alike(data):  # None: empty, or only comments (ruamel says why)
         return None
-    if "!" not in text:
+    if "!file" not in text:  # no tag (the scan refused every other `!` at a token's start)
         return data
     if _OTHER_BREAK.search(text):  # a `!file` position would be off: ruamel gives it
         return None

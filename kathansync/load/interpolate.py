@@ -150,9 +150,10 @@ class Resolver:
                 where=(1, 1),
             )
             return source
-        # Nothing to resolve in most files: no `${`, no `!file`, no alias to count through.
-        plain = "$" not in source.text and "!" not in source.text and "*" not in source.text
-        source.data = data if plain and _text_keys(data) else self.resolve(source, data, ())
+        # Nothing to resolve in most files: no `${`, no alias to count through, no `!file`
+        # (a FileRef, looked for in the data: a `%TAG` directive can spell the tag otherwise).
+        plain = "$" not in source.text and "*" not in source.text
+        source.data = data if plain and _plain_tree(data) else self.resolve(source, data, ())
         return source
 
     def resolve(self, source: Source, node: Any, loc: Loc) -> Any:
@@ -230,17 +231,18 @@ class Resolver:
         return ""
 
 
-def _text_keys(data: Any) -> bool:
-    """True when every mapping key in `data` is a string (what `resolve` would otherwise check)."""
+def _plain_tree(data: Any) -> bool:
+    """True when `data` holds nothing `resolve` would change: every mapping key a string, no
+    `!file` (FileRef) anywhere. Cheaper than `resolve`, which copies every container."""
     stack = [data]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not isinstance(key, str):
-                    return False
-                if isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(item for item in node if isinstance(item, (dict, list)))
+        values = node.values() if isinstance(node, dict) else node
+        if isinstance(node, dict) and not all(isinstance(key, str) for key in node):
+            return False
+        for value in values:
+            if isinstance(value, (dict, list)):
+                stack.append(value)
+            elif isinstance(value, yamlio.FileRef):
+                return False
     return True

@@ -206,7 +206,12 @@ def parse_fast(text: str) -> Any:
     from kathansync.load import fastyaml  # here: fastyaml imports this module's FileRef
 
     data = fastyaml.parse(text)
-    return data if data is not None else _parse(_fast_loader(), text)
+    return data if data is not None else parse_reference(text)
+
+
+def parse_reference(text: str) -> Any:
+    """ruamel's C safe loader alone: the reading every fast path must agree with."""
+    return _parse(_fast_loader(), text)
 
 
 def parse_positions(text: str) -> Any:

@@ -1,0 +1,161 @@
+"""Every shortcut of a cold load gives what the slow path gives: the same manifests, the same
+problems (file:line:column and wording), on a generated corpus of good and bad manifests."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kathansync.load import fastyaml, interpolate, load_manifests
+from kathansync.load.loader import LoadResult
+
+MakeRepo = Callable[..., Path]
+
+_WORDS = ["support", "Hello!", "on", "off", "Ünïcode", "100%", "a*b", "x: y", "#tag", "null"]
+# Each field: (values that load, values that are a problem); a problem is one pick in 15.
+Choices = tuple[list[str], list[str]]
+_VALUES: dict[str, Choices] = {
+    "name": (["'Bench'", "Hello!", "'${NAME}'", "!file prompts/name.txt", "null"], ["42"]),
+    "first_message": (['"Hi! ${GREETING}"', "Hello!", "'$${NOT_A_VAR}'", "~"], ["[1, 2]"]),
+    "system_instruction": (["|\n  Be brief!\n  Be kind.", "!file prompts/long.md"], ["1.5"]),
+    "assistant_speaks_first": (["true", "false", "null"], ["yes", "'true'"]),
+    "knowledge_base_ids": (["[a, b]", "[]", "null", "\n  - kb-1\n  - ${KB}"], ["a"]),
+    "machine_detection_timeout_seconds": (["3", "3.5", "1e3", "-0"], ["'3'", ".inf"]),
+    "icon": (["robot", "!file prompts/name.txt", "a*b", "100%"], ["{a: 1}"]),
+}
+_NESTED: dict[str, dict[str, Choices]] = {
+    "voice": {
+        "voice_id": (["voice-1", "${VOICE}"], ["7"]),
+        "speed": (["1", "1.0", "1.25", "2e0"], ["true", "'fast'"]),
+        "language": (["en", "de"], ["[en]"]),
+        "sped": ([], ["1.1"]),  # misspelt: an unknown key
+    },
+    "speech_settings": {
+        "interruptions": (["'on'", "on", "off", "true", "false"], ["maybe", "1"]),
+        "style": (["neutral", "professional", "${STYLE}"], ["nuetral"]),
+        "emotions": (["natural", "'off'"], ["excited"]),
+    },
+    "call_actions": {
+        "hangup_triggers": (["[bye, ciao]", "\n    - bye\n    - ${WORD}"], ["bye", "[1]"]),
+        "auto_hangup_silence_seconds": (["30"], ["30.0", "'30'", "true"]),
+        "transfer_mode": (["cold", "warm"], ["lukewarm"]),
+        "webhook_timeout_ms": (["3500", "-5"], ["1_000"]),
+    },
+    "recording": {"enabled": (["false", "null"], ["on"]), "stereo": (["true"], [])},
+}
+
+
+def _pick(rng: random.Random, choices: Choices) -> str | None:
+    good, bad = choices
+    if bad and (not good or rng.random() < 1 / 15):
+        return None if not good and rng.random() < 0.7 else rng.choice(bad)
+    return rng.choice(good)
+
+
+def _manifest(rng: random.Random, n: int) -> str:
+    lines = [f"# manifest {n}"]
+    if rng.random() < 0.7:
+        good = rng.random() < 0.97
+        lines.append(f"id: {f'00000000-0000-4000-8000-{n:012d}' if good else 'not-a-uuid'}")
+    for key in rng.sample(sorted(_VALUES), rng.randint(1, len(_VALUES))):
+        lines.append(f"{key}: {_pick(rng, _VALUES[key])}")
+    for key in rng.sample(sorted(_NESTED), rng.randint(0, len(_NESTED))):
+        lines.append(f"{key}:")
+        for name, choices in _NESTED[key].items():
+            value = _pick(rng, choices)
+            if value is not None:
+                lines.append(f"  {name}: {value}")
+    if rng.random() < 0.03:
+        lines.append(rng.choice(["name: again", "\tbad: tab", "oops: [", "x: *a"]))
+    if rng.random() < 0.03:
+        lines.append(f"extra_field_{n % 3}: {rng.choice(_WORDS)!r}")
+    return "\n".join(lines) + "\n"
+
+
+def corpus(make_repo: MakeRepo, count: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    files = {
+        "prompts/name.txt": "From a file!\n",
+        "prompts/long.md": "Be helpful.\n" * 20,
+        "assistants/_defaults.yaml": "voice:\n  language: en\nrecording:\n  enabled: false\n",
+        "assistants/team/_defaults.yaml": "speech_settings:\n  style: ${STYLE}\n",
+        "assistants/team/deep/_defaults.yml": "call_actions:\n  transfer_mode: warm\n",
+    }
+    folders = ["assistants", "assistants/team", "assistants/team/deep", "assistants/other"]
+    for n in range(count):
+        files[f"{rng.choice(folders)}/m{n:04d}.yaml"] = _manifest(rng, n)
+    return make_repo(config="manifests: assistants\n", files=files)
+
+
+def load(root: Path) -> LoadResult:
+    environ = {"NAME": "From env", "GREETING": "there!", "VOICE": "v-2", "STYLE": "neutral"}
+    return load_manifests(root / "assistants", environ={**environ, "KB": "kb-9", "WORD": "end"})
+
+
+def as_data(result: LoadResult) -> Any:
+    """Everything a load gives, types included (1 and 1.0 and True differ in JSON)."""
+    manifests = [
+        (m.handle, m.file, m.id, repr(m.desired), sorted(m.sensitive), sorted(m.origins.items()))
+        for m in result.manifests
+    ]
+    return manifests, [repr(p) for p in result.problems]
+
+
+def slow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every shortcut off: ruamel reads every file, every tree is walked and copied."""
+    monkeypatch.setattr(fastyaml, "parse", lambda text: None)
+    monkeypatch.setattr(interpolate, "_plain_tree", lambda data: False)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_generated_corpus_loads_alike_with_and_without_shortcuts(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    root = corpus(make_repo, 400, seed)
+    taken: list[bool] = []
+    real = fastyaml.parse
+    with monkeypatch.context() as patch:
+        patch.setattr(fastyaml, "parse", lambda text: taken.append(bool(r := real(text))) or r)
+        fast = as_data(load(root))
+    assert sum(taken) > 300  # the comparison is of the fast path, not of ruamel with itself
+    with monkeypatch.context() as patch:
+        slow(patch)
+        reference = as_data(load(root))
+    assert fast == reference
+    manifests, problems = fast
+    # The corpus exercises both outcomes: clean manifests and every kind of problem.
+    assert len(manifests) > 60 and len(problems) > 100
+
+
+def test_the_repository_examples_load_alike_with_and_without_shortcuts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    fast = as_data(load_manifests(root / "assistants", environ={}))
+    slow(monkeypatch)
+    assert fast == as_data(load_manifests(root / "assistants", environ={}))
+    assert fast[0]
+
+
+@pytest.mark.parametrize(
+    "tag", ["!%66ile ../prompts/p.md", "!f!le ../prompts/p.md"], ids=["escaped", "tag-directive"]
+)
+def test_a_file_tag_spelt_without_the_word_is_still_read(make_repo: MakeRepo, tag: str) -> None:
+    # No `$`, no `*`, no `!file` in the text: only the data shows the tag, so the shortcut
+    # that skips the resolving walk must look at the data, not the text.
+    directive = "%TAG !f! !fi\n---\n" if "!f!" in tag else ""
+    root = make_repo(
+        config="",
+        files={
+            "assistants/a.yaml": f"{directive}name: Hi!\nsystem_instruction: {tag}\n",
+            "prompts/p.md": "From the file.\n",
+        },
+    )
+    result = load(root)
+    assert not result.problems
+    assert result.manifests[0].desired == {"name": "Hi!", "system_instruction": "From the file.\n"}
