@@ -3,6 +3,7 @@ problems (file:line:column and wording), on a generated corpus of good and bad m
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from kathansync.load import fastyaml, interpolate, load_manifests
+from kathansync.load import fastyaml, interpolate, load_manifests, loader
 from kathansync.load.loader import LoadResult
 
 MakeRepo = Callable[..., Path]
@@ -159,3 +160,63 @@ def test_a_file_tag_spelt_without_the_word_is_still_read(make_repo: MakeRepo, ta
     result = load(root)
     assert not result.problems
     assert result.manifests[0].desired == {"name": "Hi!", "system_instruction": "From the file.\n"}
+
+
+# --- The PUT body's size: measured only when it could be near the budget -----------------------
+
+_ANY_FIELD = {
+    "format_version": "1",
+    "schema": {"type": "object", "properties": {"anything": {}, "name": {"type": "string"}}},
+}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "anything: [" + ", ".join(["9e15"] * 50) + "]\n",  # 9000000000000000.0: 4.5x a float
+        "anything: [" + ", ".join(["1e-5"] * 50) + "]\n",
+        "anything:\n" + "-\n" * 50,  # an empty item is `null, `
+        "anything:\n" + "".join(f"  k{i}:\n" for i in range(50)),  # `"k1": null, `
+        "anything: [" + ",".join(["[]"] * 50) + "]\n",
+        'name: "' + '\\"' * 50 + '"\n',  # every quote escaped again
+        'name: "' + "\\x01" * 50 + '"\n',  # \x01 (4 characters) is \u0001 (6)
+        "name: " + "\U0001f600" * 50 + "\n",  # one character, 4 bytes of UTF-8
+        'name: "' + "\\U0001F600" * 50 + '"\n',
+    ],
+)
+def test_a_body_grows_at_most_max_growth_times_its_text(make_repo: MakeRepo, text: str) -> None:
+    # The bound _body_size trusts to skip measuring a body: worst cases of YAML -> JSON growth.
+    root = make_repo(config="", files={"assistants/a.yaml": text})
+    (root / "kathan-api-schema.json").write_text(json.dumps(_ANY_FIELD), encoding="utf-8")
+    result = load(root)
+    assert result.manifests, result.problems
+    body = json.dumps(result.manifests[0].desired, ensure_ascii=False).encode()
+    assert len(body) <= len(text) * loader._MAX_GROWTH
+
+
+def test_a_body_over_the_budget_is_refused_with_its_size(make_repo: MakeRepo) -> None:
+    # 1,000,000 control characters through !file: 6 MB of JSON escapes from a 1 MB file.
+    root = make_repo(
+        config="",
+        files={
+            "assistants/big.yaml": "name: x\nsystem_instruction: !file ../big.txt\n",
+            "assistants/small.yaml": "name: y\n",
+            "big.txt": "\x01" * 1_000_000,
+        },
+    )
+    result = load(root)
+    assert [m.handle for m in result.manifests] == ["small"]
+    assert [str(p) for p in result.problems] == [
+        "assistants/big.yaml:1:1: error: the PUT body would be 6000039 bytes, more than 4194304"
+    ]
+
+
+def test_a_large_plain_text_has_its_body_measured(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past MAX_BODY_BYTES / _MAX_GROWTH characters the bound proves nothing: measure.
+    monkeypatch.setattr(loader, "MAX_BODY_BYTES", 1000)
+    files = {"assistants/a.yaml": "name: " + "x" * 990 + "\n", "assistants/b.yaml": "name: x\n"}
+    result = load(make_repo(config="", files=files))
+    assert [m.handle for m in result.manifests] == ["b"]
+    assert "the PUT body would be 1002 bytes, more than 1000" in str(result.problems[0])

@@ -153,7 +153,8 @@ class Resolver:
         # Nothing to resolve in most files: no `${`, no alias to count through, no `!file`
         # (a FileRef, looked for in the data: a `%TAG` directive can spell the tag otherwise).
         plain = "$" not in source.text and "*" not in source.text
-        source.data = data if plain and _plain_tree(data) else self.resolve(source, data, ())
+        source.plain = plain and _plain_tree(data)
+        source.data = data if source.plain else self.resolve(source, data, ())
         return source
 
     def resolve(self, source: Source, node: Any, loc: Loc) -> Any:

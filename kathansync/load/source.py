@@ -46,6 +46,7 @@ class Source:
     sensitive: set[Loc] = field(default_factory=set)  # where a ${VAR} value was put
     problems: list[Problem] = field(default_factory=list)
     included: dict[str, str] = field(default_factory=dict)  # !file path -> digest (see cache)
+    plain: bool = False  # data is the text as parsed: nothing expanded through ${VAR} or !file
     _tree: Any = None
 
     @property
