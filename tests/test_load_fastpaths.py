@@ -13,6 +13,7 @@ import pytest
 
 from kathansync.load import fastyaml, interpolate, load_manifests, loader
 from kathansync.load.loader import LoadResult
+from kathansync.load.source import ShownFiles, shown_file
 
 MakeRepo = Callable[..., Path]
 
@@ -220,3 +221,68 @@ def test_a_large_plain_text_has_its_body_measured(
     result = load(make_repo(config="", files=files))
     assert [m.handle for m in result.manifests] == ["b"]
     assert "the PUT body would be 1002 bytes, more than 1000" in str(result.problems[0])
+
+
+# --- Paths: shown once a folder, opened without an lstat -----------------------------------------
+
+
+def test_shown_files_shows_every_file_as_shown_file_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inside = tmp_path / "repo"
+    (inside / "a" / "b").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (inside / "linked").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.chdir(inside)
+    names = ["m.yaml", "é.yaml", "x\udcff.yaml", "\udcc3", "\udca9.yaml", ".h.yaml", "a b.yml"]
+    folders = [
+        "",
+        ".",
+        "a",
+        "a/b",
+        "./a//b",
+        "a/../a",
+        str(inside),
+        str(inside / "a"),
+        "..",
+        str(tmp_path),
+        "linked",
+        str(inside / "linked"),
+        "/",
+        "../repo/a",
+    ]
+    shown = ShownFiles()
+    for folder in folders:
+        for name in names:
+            path = Path(folder, name) if folder else Path(name)
+            assert shown(path) == shown_file(path), path
+    monkeypatch.chdir("/")
+    shown = ShownFiles()
+    for path in [Path("/m.yaml"), Path("etc/x.yaml"), Path(tmp_path, "é.yaml")]:
+        assert shown(path) == shown_file(path), path
+
+
+def test_a_manifest_symlinked_inside_the_repository_loads_under_its_own_name(
+    make_repo: MakeRepo,
+) -> None:
+    root = make_repo(config="", files={"shared/base.yaml": "name: Shared!\n"})
+    (root / "assistants" / "link.yaml").symlink_to(root / "shared" / "base.yaml")
+    (root / "assistants" / "rel.yaml").symlink_to("../shared/base.yaml")
+    result = load(root)
+    assert not result.problems
+    assert [(m.handle, m.file, m.desired) for m in result.manifests] == [
+        ("link", "assistants/link.yaml", {"name": "Shared!"}),
+        ("rel", "assistants/rel.yaml", {"name": "Shared!"}),
+    ]
+
+
+def test_a_dangling_symlink_is_worded_as_before(make_repo: MakeRepo) -> None:
+    # The first, lstat-free open refuses the link; the careful way resolves it and words why.
+    root = make_repo(config="")
+    (root / "assistants" / "a.yaml").symlink_to("gone.txt")
+    (root / "assistants" / "b.yaml").symlink_to("../../outside.txt")
+    assert [str(p) for p in load(root).problems] == [
+        "assistants/a.yaml: error: cannot read file: No such file or directory",
+        "assistants/b.yaml: error: refusing to read this file: its path leaves the"
+        f" repository root {root.resolve()}",
+    ]

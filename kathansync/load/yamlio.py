@@ -51,20 +51,26 @@ class FileRef:
 # --- Reading --------------------------------------------------------------------------------------
 
 
-def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
+def read_text(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = True) -> str:
     """The text of a regular file (see `read_bytes`): strict UTF-8, a BOM dropped."""
-    return decode_utf8(read_bytes(path, max_bytes=max_bytes))
+    return decode_utf8(read_bytes(path, max_bytes=max_bytes, follow=follow))
 
 
-def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
-    """The bytes of a regular file: at most `max_bytes`.
+# Refuses to open a symlink (the last part of a path): 0 where the platform has no such flag.
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = True) -> bytes:
+    """The bytes of a regular file: at most `max_bytes`; `follow=False`: never through a symlink
+    (opening one fails), for callers that check a symlink's target themselves.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
     would hang, the other never end. The size is checked on the open file, and the read itself
     is bounded, so a file that grows after the check cannot get past it.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags if follow else flags | NOFOLLOW)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise SourceError(f"cannot read file: {_reason(exc)}") from None
     try:
