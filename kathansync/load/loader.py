@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from kathansync.errors import Problem, display_path
 from kathansync.load.apischema import (
@@ -32,6 +32,7 @@ from kathansync.load.ids import IdChecker
 from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.source import Source, is_utf8_name, shown_file
+from kathansync.load.specdict import FAST_FROM, spec_validator
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
 
@@ -103,11 +104,15 @@ class _Loader:
         self.noted: set[LeafPath] = set()
         self.warm: WarmLoads | None = None
         self.defaults_problems: dict[Path, list[Problem]] = {}  # what each added to the run
+        self.fast: TypeAdapter[dict[str, Any]] | None = None  # see `validated`
 
     def load_all(self, directory: Path) -> None:
         """Every manifest under `directory`, in order; one file per handle."""
         handles: dict[str, Path] = {}
-        for path in discover(directory):
+        paths = discover(directory)
+        if len(paths) >= FAST_FROM:
+            self.fast = spec_validator()
+        for path in paths:
             if not is_utf8_name(path):
                 message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
                 self.problems.add(Problem(shown_file(path), 0, 0, message))
@@ -240,9 +245,7 @@ class _Loader:
         found: list[tuple[Loc, str, bool]] = []
         known = _without(merged, extra)
         try:
-            desired = AssistantSpec.model_validate(known).model_dump(
-                mode="json", exclude_unset=True
-            )
+            desired = self.validated(known)
         except ValidationError as exc:
             top_level = [path[0] for path in self.extra if len(path) == 1]
             found = describe_errors(exc, AssistantSpec, extra_keys=("id", *top_level))
@@ -255,6 +258,17 @@ class _Loader:
                 message = mask_value(message)
             layer.problem(loc, message, at_key=at_key)
         return None if found else _with(desired, extra)
+
+    def validated(self, known: dict[str, Any]) -> dict[str, Any]:
+        """The desired state as the model dumps it; through the TypedDicts when many manifests
+        are loaded (see specdict), and through the model again for any error, to word it."""
+        if self.fast is not None:
+            try:
+                return self.fast.validate_python(known)
+            except ValidationError:
+                pass
+        spec = AssistantSpec.model_validate(known)
+        return spec.model_dump(mode="json", exclude_unset=True)
 
     def note(self, path: LeafPath, layers: list[Source]) -> None:
         """Once a run per field: it is typed by the saved API schema, not the built-in models."""
