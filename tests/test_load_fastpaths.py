@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from kathansync.load import fastyaml, interpolate, load_manifests, loader, specdict
+from kathansync.load import fastyaml, interpolate, load_manifests, loader, specdict, yamlio
 from kathansync.load.loader import LoadResult
 from kathansync.load.source import ShownFiles, shown_file
 from kathansync.models import AssistantSpec, ManifestSpec, Spec
@@ -112,6 +112,7 @@ def as_data(result: LoadResult) -> Any:
 def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every shortcut off: ruamel reads every file, every tree is walked and copied."""
     monkeypatch.setattr(fastyaml, "parse", lambda text: None)
+    monkeypatch.setattr(fastyaml, "took", lambda data: False)
     monkeypatch.setattr(interpolate, "_plain_tree", lambda data: False)
     monkeypatch.setattr(loader, "FAST_FROM", 10**9)  # the model validates every manifest
 
@@ -363,3 +364,12 @@ def test_the_typeddicts_validate_as_the_model_does() -> None:
 def test_a_model_the_typeddicts_cannot_follow_is_left_to_the_model() -> None:
     # ManifestSpec checks its id with a validator a TypedDict would not carry over.
     assert specdict._typed(ManifestSpec) is None
+
+
+def test_took_tells_the_fast_paths_data_from_ruamels() -> None:
+    fast = yamlio.parse_fast("name: Hi!\n")
+    assert fastyaml.took(fast)
+    slow_data = yamlio.parse_fast("a: &x 1\nb: *x\n")  # an alias: ruamel reads it
+    assert slow_data == {"a": 1, "b": 1} and not fastyaml.took(slow_data)
+    assert not fastyaml.took(fast)  # another text was parsed since: no longer known
+    assert not fastyaml.took(None) and not fastyaml.took(yamlio.parse_fast(""))

@@ -48,8 +48,25 @@ _DOUBTFUL_TEXT = re.compile(
 )
 
 
+# The document parse() returned last, for `took`: identity with a live object is exact, and a
+# call from another thread in between only turns a True into a (safe) False.
+_last: Any = None
+
+
+def took(data: Any) -> bool:
+    """True when `data` came from this fast path (through yamlio.parse_fast): every key is text,
+    no alias, and a FileRef only where the text says `!file`. Its callers skip their own walk."""
+    return data is not None and data is _last
+
+
 def parse(text: str) -> Any | None:
     """The document as plain data (FileRef for `!file`), or None when ruamel must read it."""
+    global _last
+    _last = data = _parse(text)
+    return data
+
+
+def _parse(text: str) -> Any | None:
     # ryaml is quadratic in unclosed `[`/`{` (100,000 of them: 40 s before it refuses them).
     if _needs_reference(text) or text.count("[") + text.count("{") > 1000:
         return None

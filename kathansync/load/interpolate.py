@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kathansync.load import yamlio
+from kathansync.load import fastyaml, yamlio
 from kathansync.load.cache import digest
 from kathansync.load.problems import describe_value
 from kathansync.load.source import ShownFiles, Source
@@ -175,10 +175,7 @@ class Resolver:
                 where=(1, 1),
             )
             return source
-        # Nothing to resolve in most files: no `${`, no alias to count through, no `!file`
-        # (a FileRef, looked for in the data: a `%TAG` directive can spell the tag otherwise).
-        plain = "$" not in source.text and "*" not in source.text
-        source.plain = plain and _plain_tree(data)
+        source.plain = _is_plain(source.text, data)
         source.data = data if source.plain else self.resolve(source, data, ())
         return source
 
@@ -255,6 +252,17 @@ class Resolver:
             at = f" (line {text.line}, column {text.column})" if text.line else ""
             source.problem((), f"!file {shown!r}: {text.message}{at}", where=where)
         return ""
+
+
+def _is_plain(text: str, data: Any) -> bool:
+    """True when `resolve` would change nothing: no `${`, no alias to count through, no `!file`.
+    The fast path's data is known to hold text keys and no alias; ruamel's is looked through
+    (a `%TAG` directive can spell the `!file` tag without the word)."""
+    if "$" in text:
+        return False
+    if fastyaml.took(data):
+        return "!file" not in text
+    return "*" not in text and _plain_tree(data)
 
 
 def _plain_tree(data: Any) -> bool:

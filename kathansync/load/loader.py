@@ -36,6 +36,11 @@ from kathansync.load.specdict import FAST_FROM, spec_validator
 from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
 from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
 
+# KNOWN_VALUES by path, split once: per manifest the splitting cost more than the lookups.
+_KNOWN_AT: list[tuple[str, Loc, tuple[str, ...]]] = [
+    (name, tuple(name.split(".")), known) for name, known in KNOWN_VALUES.items()
+]
+
 # What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -284,8 +289,7 @@ class _Loader:
 
     def check_known_values(self, merged: dict[str, Any], layers: list[Source]) -> None:
         """Unknown enum-like values: a warning with a suggestion (an error when strict)."""
-        for name, known in KNOWN_VALUES.items():
-            loc: Loc = tuple(name.split("."))
+        for name, loc, known in _KNOWN_AT:
             value = value_at(merged, loc)
             # Non-strings are type errors (or YAML 1.1 booleans the model reads as on/off).
             if not isinstance(value, str) or value in known:

@@ -86,7 +86,7 @@ class Source:
 
     @property
     def has_errors(self) -> bool:
-        return any(p.severity == "error" for p in self.problems)
+        return bool(self.problems) and any(p.severity == "error" for p in self.problems)
 
     def problem(
         self,
