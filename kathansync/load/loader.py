@@ -25,6 +25,7 @@ from kathansync.load.apischema import (
     describe_type,
     load_api_schema,
 )
+from kathansync.load.cache import paused_gc
 from kathansync.load.cached import WarmLoads, open_cache
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
@@ -88,7 +89,10 @@ def load_manifests(
     if cache_dir is not None:
         loader.open_cache(cache_dir, directory, env, environments, environ)
     loader.read_api_schema()
-    loader.load_all(directory)
+    # Tens of containers a manifest, all kept and none in a cycle: the cyclic GC's collections
+    # walked them again and again, 15 % of a cold load of 10,000. Reference counting frees.
+    with paused_gc():
+        loader.load_all(directory)
     loader.problems.update(loader.ids.duplicates())
     if loader.warm is not None:
         loader.warm.cache.save()
