@@ -122,29 +122,36 @@ def _position(text: str, offset: int) -> tuple[int, int]:
 
 def _read_alike(data: Any) -> bool:
     """True when no value may read differently through ruamel (see _DOUBTFUL_TEXT), every key
-    is text, and the loader's bounds hold (no alias here: every node is counted once)."""
+    is text, and the loader's bounds hold (no alias here: every node is counted once).
+
+    Exact types (ryaml builds nothing else; a subclass would only step aside), keys and values
+    in separate loops: this walk runs on every manifest."""
     if not isinstance(data, (dict, list)):  # a document that is one scalar
         return not (isinstance(data, str) and _DOUBTFUL_TEXT.fullmatch(data))
     nodes, text = MAX_NODES, MAX_TEXT
+    doubtful, match = _DOUBTFUL_START, _DOUBTFUL_TEXT.fullmatch
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             return False
-        items = node.items() if isinstance(node, dict) else enumerate(node)
         nodes -= len(node)
-        for key, value in items:
-            if isinstance(node, dict):
-                if not isinstance(key, str):
+        values = node
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str:
                     return False
                 text -= len(key)
-                if key[:1] in _DOUBTFUL_START and _DOUBTFUL_TEXT.fullmatch(key):
+                if key and key[0] in doubtful and match(key):
                     return False
-            if isinstance(value, str):
+            values = node.values()
+        for value in values:
+            kind = type(value)
+            if kind is str:
                 text -= len(value)
-                if value[:1] in _DOUBTFUL_START and _DOUBTFUL_TEXT.fullmatch(value):
+                if value and value[0] in doubtful and match(value):
                     return False
-            elif isinstance(value, (dict, list)):
+            elif kind is dict or kind is list:
                 stack.append((value, depth + 1))
         if nodes < 0 or text < 0:
             return False
