@@ -3,6 +3,7 @@ problems (file:line:column and wording), on a generated corpus of good and bad m
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from collections.abc import Callable
@@ -373,3 +374,15 @@ def test_took_tells_the_fast_paths_data_from_ruamels() -> None:
     assert slow_data == {"a": 1, "b": 1} and not fastyaml.took(slow_data)
     assert not fastyaml.took(fast)  # another text was parsed since: no longer known
     assert not fastyaml.took(None) and not fastyaml.took(yamlio.parse_fast(""))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_load_leaves_the_cyclic_gc_as_it_found_it(make_repo: MakeRepo, enabled: bool) -> None:
+    root = corpus(make_repo, 50, 4)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert load(root).manifests
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
