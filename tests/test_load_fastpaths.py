@@ -386,3 +386,41 @@ def test_a_load_leaves_the_cyclic_gc_as_it_found_it(make_repo: MakeRepo, enabled
         assert gc.isenabled() is enabled
     finally:
         (gc.enable if was else gc.disable)()
+
+
+def _clean_fleet(make_repo: MakeRepo, **extra: str) -> Path:
+    """More manifests than FAST_FROM, with defaults, !file and a ${VAR}, all valid."""
+    files = {
+        f"assistants/t/m{n}.yaml": f"name: M{n}!\nfirst_message: ${{NAME}}\n" for n in range(250)
+    }
+    files["assistants/_defaults.yaml"] = "system_instruction: !file ../prompt.md\n"
+    files["prompt.md"] = "Be brief.\n"
+    return make_repo(config="", files={**files, **extra})
+
+
+def test_a_clean_load_leaves_no_cycle_behind(make_repo: MakeRepo) -> None:
+    # A large clean fleet's result is frozen out of the cyclic GC: whatever the run left in a
+    # cycle (once: every Source it read, through the defaults chain's bound method) would stay.
+    root = _clean_fleet(make_repo)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        gc.unfreeze()
+        gc.collect()
+        result = load(root)
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()  # what the load froze, back in sight: is any of it garbage?
+        assert gc.collect() == 0
+    finally:
+        if was:
+            gc.enable()
+    assert len(result.manifests) == 250 and not result.problems
+
+
+def test_a_load_with_problems_freezes_nothing(make_repo: MakeRepo) -> None:
+    # A problem's position comes from a ruamel round-trip tree, which holds cycles.
+    root = _clean_fleet(make_repo, **{"assistants/x.yaml": "speech_settings:\n  style: nuetral\n"})
+    frozen = gc.get_freeze_count()
+    result = load(root)
+    assert len(result.manifests) == 251 and len(result.problems) == 1
+    assert gc.get_freeze_count() == frozen

@@ -91,17 +91,20 @@ def load_manifests(
         loader.open_cache(cache_dir, directory, env, environments, environ)
     loader.read_api_schema()
     # Tens of containers a manifest, all kept and none in a cycle: the cyclic GC's collections
-    # walked them again and again, 15 % of a cold load of 10,000. Reference counting frees
-    # them. Frozen (large fleets only: a frozen cycle is never collected), the first collection
-    # after the pause does not walk them all once more, nor does any later one (another 15 %).
+    # walked them again and again, 15 % of a cold load of 10,000. Reference counting frees.
     with paused_gc():
         loader.load_all(directory)
-        if len(loader.manifests) >= FAST_FROM:
+        loader.problems.update(loader.ids.duplicates())
+        result, warm = loader.result(), loader.warm
+        del loader  # and with it every Source read: nothing of it is in a cycle (see result)
+        if warm is not None:  # after: the texts and parsed trees are freed before it encodes
+            warm.cache.save()
+        # Out of every later collection's sight too (another 15 %), from a large fleet on: a
+        # frozen cycle is never collected, so only when this run's garbage is surely gone (a
+        # problem's position comes from a ruamel round-trip tree, which holds cycles).
+        if len(result.manifests) >= FAST_FROM and not result.problems:
             gc.freeze()
-    loader.problems.update(loader.ids.duplicates())
-    if loader.warm is not None:
-        loader.warm.cache.save()
-    return LoadResult(sorted(loader.manifests, key=lambda m: m.handle), sorted(loader.problems))
+    return result
 
 
 class _Loader:
@@ -119,6 +122,13 @@ class _Loader:
         self.warm: WarmLoads | None = None
         self.defaults_problems: dict[Path, list[Problem]] = {}  # what each added to the run
         self.fast: TypeAdapter[dict[str, Any]] | None = None  # see `validated`
+
+    def result(self) -> LoadResult:
+        """What the run found. The defaults chain's way back to this loader (a bound method)
+        is cut: in that cycle every Source read (text, data) waited for a full collection."""
+        self.defaults.read_folder = _read_nothing
+        manifests = sorted(self.manifests, key=lambda m: m.handle)
+        return LoadResult(manifests, sorted(self.problems))
 
     def load_all(self, directory: Path) -> None:
         """Every manifest under `directory`, in order; one file per handle."""
@@ -326,6 +336,11 @@ def _body_size(desired: dict[str, Any], layers: list[Source]) -> int:
     if plain and sum(len(layer.text) for layer in layers) * _MAX_GROWTH <= MAX_BODY_BYTES:
         return 0
     return len(json.dumps(desired, ensure_ascii=False).encode())
+
+
+def _read_nothing(folder: Path) -> Source | None:
+    """The defaults chain's reader once a load is over (see `_Loader.result`)."""
+    return None
 
 
 def _without(data: dict[str, Any], paths: Mapping[LeafPath, Any]) -> dict[str, Any]:
