@@ -78,7 +78,9 @@ def _parse(text: str) -> Any | None:
         data = loads(text)
     except Exception:  # any refusal is ruamel's to word, with a line and column
         return None
-    if data is None or not _read_alike(data):  # None: empty, or only comments (ruamel says why)
+    # Without aliases each node and character of the data stands on its own characters of the
+    # text: a text shorter than a budget cannot exceed it (the walk need not count).
+    if data is None or not _read_alike(data, counted=len(text) > min(MAX_NODES, MAX_TEXT)):
         return None
     if "!file" not in text:  # no tag (the scan refused every other `!` at a token's start)
         return data
@@ -120,14 +122,41 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _read_alike(data: Any) -> bool:
+def _read_alike(data: Any, *, counted: bool = True) -> bool:
     """True when no value may read differently through ruamel (see _DOUBTFUL_TEXT), every key
-    is text, and the loader's bounds hold (no alias here: every node is counted once).
+    is text, and the loader's bounds hold (no alias here: every node is counted once; nodes and
+    characters only when `counted`, else depth alone).
 
     Exact types (ryaml builds nothing else; a subclass would only step aside), keys and values
     in separate loops: this walk runs on every manifest."""
     if not isinstance(data, (dict, list)):  # a document that is one scalar
         return not (isinstance(data, str) and _DOUBTFUL_TEXT.fullmatch(data))
+    if counted:
+        return _read_alike_counted(data)
+    doubtful, match = _DOUBTFUL_START, _DOUBTFUL_TEXT.fullmatch
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
+        values = node
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str or (key and key[0] in doubtful and match(key)):
+                    return False
+            values = node.values()
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if value and value[0] in doubtful and match(value):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((value, depth + 1))
+    return True
+
+
+def _read_alike_counted(data: dict[str, Any] | list[Any]) -> bool:
+    """_read_alike, counting nodes and characters against the loader's budgets."""
     nodes, text = MAX_NODES, MAX_TEXT
     doubtful, match = _DOUBTFUL_START, _DOUBTFUL_TEXT.fullmatch
     stack: list[tuple[Any, int]] = [(data, 0)]
