@@ -424,3 +424,21 @@ def test_a_load_with_problems_freezes_nothing(make_repo: MakeRepo) -> None:
     result = load(root)
     assert len(result.manifests) == 251 and len(result.problems) == 1
     assert gc.get_freeze_count() == frozen
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"a: 1\n", b"\xef\xbb\xbfa: 1\n", b"\xef\xbb\xbf\xef\xbb\xbfa", b"\xef\xbb", b"\xef\xbbx",
+     b"\xef\xbb\xbfa: \xff\n", b"a\nb: \xc3\n", "é\U0001f600".encode()],
+)  # fmt: skip
+def test_decoding_is_the_utf8_sig_codecs(data: bytes) -> None:
+    try:
+        expected: Any = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        expected = UnicodeDecodeError
+    try:
+        got: Any = yamlio.decode_utf8(data)
+    except yamlio.SourceError as exc:
+        got = UnicodeDecodeError
+        assert exc.line and exc.column  # where the bad byte is
+    assert got == expected

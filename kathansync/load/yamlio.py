@@ -8,6 +8,7 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
@@ -106,7 +107,8 @@ def _reason(exc: Exception) -> str:
 def decode_utf8(data: bytes) -> str:
     """Decode strict UTF-8, or raise SourceError at the line and column of the first bad byte."""
     try:
-        return data.decode("utf-8-sig")
+        # Not the utf-8-sig codec: it decodes in Python; this is the C decoder, BOM dropped.
+        return (data[3:] if data.startswith(codecs.BOM_UTF8) else data).decode("utf-8")
     except UnicodeDecodeError as exc:
         start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
         line_start = data.rfind(b"\n", 0, start) + 1
