@@ -24,13 +24,13 @@ _WORDS = ["support", "Hello!", "on", "off", "Ünïcode", "100%", "a*b", "x: y", 
 # Each field: (values that load, values that are a problem); a problem is one pick in 15.
 Choices = tuple[list[str], list[str]]
 _VALUES: dict[str, Choices] = {
-    "name": (["'Bench'", "Hello!", "'${NAME}'", "!file prompts/name.txt", "null"], ["42"]),
+    "name": (["'Bench'", "Hello!", "'${NAME}'", "!file ../prompts/name.txt", "null"], ["42"]),
     "first_message": (['"Hi! ${GREETING}"', "Hello!", "'$${NOT_A_VAR}'", "~"], ["[1, 2]"]),
-    "system_instruction": (["|\n  Be brief!\n  Be kind.", "!file prompts/long.md"], ["1.5"]),
+    "system_instruction": (["|\n  Be brief!\n  Be kind.", "!file ../prompts/long.md"], ["1.5"]),
     "assistant_speaks_first": (["true", "false", "null"], ["yes", "'true'"]),
     "knowledge_base_ids": (["[a, b]", "[]", "null", "\n  - kb-1\n  - ${KB}"], ["a"]),
     "machine_detection_timeout_seconds": (["3", "3.5", "1e3", "-0"], ["'3'", ".inf"]),
-    "icon": (["robot", "!file prompts/name.txt", "a*b", "100%"], ["{a: 1}"]),
+    "icon": (["robot", "!file ../prompts/name.txt", "a*b", "100%"], ["{a: 1}"]),
 }
 _NESTED: dict[str, dict[str, Choices]] = {
     "voice": {
