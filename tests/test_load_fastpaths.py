@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from kathansync.load import fastyaml, interpolate, load_manifests, loader, specdict, yamlio
+from kathansync.load.discover import discover
 from kathansync.load.loader import LoadResult
 from kathansync.load.source import ShownFiles, shown_file
 from kathansync.models import AssistantSpec, ManifestSpec, Spec
@@ -442,3 +444,23 @@ def test_decoding_is_the_utf8_sig_codecs(data: bytes) -> None:
         got = UnicodeDecodeError
         assert exc.line and exc.column  # where the bad byte is
     assert got == expected
+
+
+def test_discover_finds_and_orders_files_as_pathlib_does(tmp_path: Path) -> None:
+    names = ["b.yaml", "a.yml", "_defaults.yaml", ".hidden.yaml", "A.yaml", "a b.yaml", "é.yaml",
+             "x.txt", "a-b.yaml", "a.b.yaml"]  # fmt: skip
+    for folder in ["", "sub", "sub/deeper", "sub-x", "sub.x", ".git", "Z", "é"]:
+        for name in names:
+            (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+            (tmp_path / folder / name).write_text("name: x\n")
+    expected = sorted(
+        (
+            Path(current, name)
+            for current, dirs, files in os.walk(tmp_path)
+            if ".git" not in Path(current).parts
+            for name in files
+            if name.endswith((".yaml", ".yml")) and not name.startswith(("_", "."))
+        ),
+        key=lambda path: path.parts,
+    )
+    assert discover(tmp_path) == expected and len(expected) == 49

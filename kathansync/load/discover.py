@@ -16,9 +16,10 @@ def discover(directory: Path) -> list[Path]:
     found: list[tuple[tuple[str, ...], Path]] = []
     for current, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        parts = Path(current).parts  # Path's own order (by parts), worked out once a folder
+        folder = Path(current)  # `folder / name`: half the cost of Path(current, name)
+        parts = folder.parts  # Path's own order (by parts), worked out once a folder
         found.extend(
-            ((*parts, name), Path(current, name))
+            ((*parts, name), folder / name)
             for name in files
             if name.endswith(SUFFIXES) and not name.startswith(("_", "."))
         )
