@@ -8,7 +8,6 @@ Every failure here is a `SourceError` carrying a 1-based line and column (0 when
 
 from __future__ import annotations
 
-import codecs
 import os
 import re
 import stat
@@ -26,6 +25,7 @@ MAX_NODES = 100_000
 # Nodes alone do not bound the cost: one 600 KB string aliased 90,000 times is 54 GB of text.
 MAX_TEXT = 8 * 1024 * 1024  # characters of keys and strings, counted through aliases
 MAX_DEPTH = 64  # nesting; far beyond any manifest, far below Python's recursion limit
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # no open through a symlink (0: no such flag here)
 
 FILE_TAG = "!file"
 
@@ -57,13 +57,8 @@ def read_text(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = Tr
     return decode_utf8(read_bytes(path, max_bytes=max_bytes, follow=follow))
 
 
-# Refuses to open a symlink (the last part of a path): 0 where the platform has no such flag.
-NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-
-
 def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = True) -> bytes:
-    """The bytes of a regular file: at most `max_bytes`; `follow=False`: never through a symlink
-    (opening one fails), for callers that check a symlink's target themselves.
+    """The bytes of a regular file: at most `max_bytes`; never through a symlink if not `follow`.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
     would hang, the other never end. The size is checked on the open file, and the read itself
@@ -105,10 +100,10 @@ def _reason(exc: Exception) -> str:
 
 
 def decode_utf8(data: bytes) -> str:
-    """Decode strict UTF-8, or raise SourceError at the line and column of the first bad byte."""
+    """Decode strict UTF-8, or raise SourceError at the line and column of the first bad byte.
+    The BOM is dropped here: the utf-8-sig codec decodes in Python, "utf-8" in C."""
     try:
-        # Not the utf-8-sig codec: it decodes in Python; this is the C decoder, BOM dropped.
-        return (data[3:] if data.startswith(codecs.BOM_UTF8) else data).decode("utf-8")
+        return (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
     except UnicodeDecodeError as exc:
         start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
         line_start = data.rfind(b"\n", 0, start) + 1
