@@ -120,11 +120,37 @@ def slow(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loader, "FAST_FROM", 10**9)  # the model validates every manifest
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+# Fields only a saved API schema types: validated beside the models, then put back.
+_SCHEMA_FIELDS = {
+    "format_version": "1",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "max_turns": {"type": "integer"},
+            "voice": {"type": "object", "properties": {"pitch": {"type": "number"}}},
+        },
+    },
+}
+
+
+def _with_schema_fields(root: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    (root / "kathan-api-schema.json").write_text(json.dumps(_SCHEMA_FIELDS), encoding="utf-8")
+    for path in sorted(root.glob("assistants/**/m*.yaml"))[::3]:
+        text = path.read_text(encoding="utf-8")
+        text += f"max_turns: {rng.choice(['5', '7', 'many'])}\n"
+        if "\nvoice:\n" in text:
+            text = text.replace("\nvoice:\n", f"\nvoice:\n  pitch: {rng.choice(['1', '1.5'])}\n")
+        path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_a_generated_corpus_loads_alike_with_and_without_shortcuts(
     make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     root = corpus(make_repo, 400, seed)
+    if seed == 4:
+        _with_schema_fields(root, seed)
     taken: list[bool] = []
     real = fastyaml.parse
     with monkeypatch.context() as patch:
@@ -138,6 +164,9 @@ def test_a_generated_corpus_loads_alike_with_and_without_shortcuts(
     manifests, problems = fast
     # The corpus exercises both outcomes: clean manifests and every kind of problem.
     assert len(manifests) > 60 and len(problems) > 100
+    if seed == 4:  # and the schema's fields, typed and refused
+        assert any("'max_turns'" in m[3] and "'pitch'" in m[3] for m in manifests)  # desired
+        assert any("max_turns: expected a whole number" in p for p in problems)
 
 
 def test_the_repository_examples_load_alike_with_and_without_shortcuts(
