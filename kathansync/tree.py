@@ -27,7 +27,7 @@ def value_at(tree: Any, path: Sequence[str | int]) -> Any:
     """The value at `path` through mappings, or None when any step is missing (absent and null
     read alike)."""
     for key in path:
-        if not isinstance(tree, Mapping):
+        if not isinstance(tree, dict) and not isinstance(tree, Mapping):  # dict: no ABC check
             return None
         tree = tree.get(key)
     return tree

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def reference(text: str) -> Any:
-    """ruamel's reading, or the SourceError it raises."""
+    """ruamel's reading, or the SourceError it raises (never the fast path: parse_fast tries
+    fastyaml first, and a comparison of the fast path with itself would prove nothing)."""
     try:
-        return yamlio.parse_fast(text)
+        return yamlio.parse_reference(text)
     except yamlio.SourceError as exc:
         return exc
 
@@ -55,6 +56,7 @@ def _same(a: Any, b: Any) -> bool:
         "list:\n  - one\n  - 2\n  - {a: [1, 2]}\n",
         "prompt: !file prompts/support.md\nvoice: {voice_id: !file 'ids/voice.txt'}\n",
         "first_message: Hello! How can I help?\n",
+        '"\\x21file": x\nb: Hi!\n',  # a key that reads `!file`, with no tag in the text
         "name: x # a comment\n# another\n",
         "--- \nname: x\n...\n",
         "id: a0e99841-438c-4a64-b679-ae501e7d6091\n",
@@ -180,3 +182,52 @@ def test_random_texts_read_alike_or_step_aside() -> None:
         assert agrees(text), repr(text)
         taken += fastyaml.parse(text) is not None
     assert taken > 1_000  # the comparison did run on texts the fast path took
+
+
+def _sizes(data: Any) -> tuple[int, int]:
+    """(nodes, characters of keys and strings) as the loader's budgets count them."""
+    if isinstance(data, dict):
+        inner = [_sizes(k) for k in data] + [_sizes(v) for v in data.values()]
+        return len(data) + sum(n for n, _ in inner), sum(c for _, c in inner)
+    if isinstance(data, list):
+        inner = [_sizes(v) for v in data]
+        return len(data) + sum(n for n, _ in inner), sum(c for _, c in inner)
+    return 0, len(data) if isinstance(data, str) else 0
+
+
+_ESCAPES = ['"\\U0001F600\\x41\\t"', "'it''s'", '"a\\\n  b"', "|+\n  x\n\n\n", ">-\n  a\n\n  b\n"]
+
+
+def test_without_aliases_data_is_never_larger_than_its_text() -> None:
+    # What lets _read_alike skip counting for short texts: every node and every character of
+    # the data stands on characters of its own in the text (the fast path refuses aliases).
+    from ryaml._ryaml import loads
+
+    rng = random.Random(11)
+    pieces = [*_PIECES, *_ESCAPES, "[a, b, ]", "{a, b}", "- - - x\n", "a:\n- \n- \n"]
+    checked = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        if "*" in text:
+            continue
+        try:
+            data = loads(text)
+        except Exception:
+            continue
+        nodes, characters = _sizes(data)
+        assert nodes <= len(text) and characters <= len(text), repr(text)
+        checked += isinstance(data, (dict, list))
+    assert checked > 500
+
+
+def test_the_uncounted_walk_agrees_with_the_counted_one() -> None:
+    rng = random.Random(12)
+    for n in range(1000):
+        data = yamlio.parse_reference(_manifest(rng, n))
+        if isinstance(data, dict):
+            plain = fastyaml._read_alike(data, counted=False)
+            assert plain == fastyaml._read_alike(data, counted=True)
+    deep: Any = "x"
+    for _ in range(yamlio.MAX_DEPTH + 2):
+        deep = [deep]
+    assert not fastyaml._read_alike(deep, counted=False)

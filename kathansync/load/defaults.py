@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ class DefaultsChain:
         self.top = directory.resolve()
         self.read_folder = read_folder
         self.cache: dict[Path, Source | None] = {}
-        self.chains: dict[Path, list[Source]] = {}
+        self.chains: dict[str, list[Source]] = {}  # by folder, spelt as the manifest's path
         self.folders: dict[Path, list[Path]] = {}
 
     def for_manifest(self, manifest_path: Path) -> list[Source]:
         """The _defaults files that apply to a manifest, outermost first."""
-        parent = manifest_path.parent
+        # A string key: a Path's `parent` and its hash, per manifest, cost more than the rest.
+        parent = os.path.dirname(manifest_path)
         if parent not in self.chains:
             chain = [self.in_folder(f) for f in self.folders_of(manifest_path)]
             self.chains[parent] = [source for source in chain if source is not None]

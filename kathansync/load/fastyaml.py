@@ -48,8 +48,25 @@ _DOUBTFUL_TEXT = re.compile(
 )
 
 
+# The document parse() returned last, for `took`: identity with a live object is exact, and a
+# call from another thread in between only turns a True into a (safe) False.
+_last: Any = None
+
+
+def took(data: Any) -> bool:
+    """True when `data` came from this fast path (through yamlio.parse_fast): every key is text,
+    no alias, and a FileRef only where the text says `!file`. Its callers skip their own walk."""
+    return data is not None and data is _last
+
+
 def parse(text: str) -> Any | None:
     """The document as plain data (FileRef for `!file`), or None when ruamel must read it."""
+    global _last
+    _last = data = _parse(text)
+    return data
+
+
+def _parse(text: str) -> Any | None:
     # ryaml is quadratic in unclosed `[`/`{` (100,000 of them: 40 s before it refuses them).
     if _needs_reference(text) or text.count("[") + text.count("{") > 1000:
         return None
@@ -61,9 +78,11 @@ def parse(text: str) -> Any | None:
         data = loads(text)
     except Exception:  # any refusal is ruamel's to word, with a line and column
         return None
-    if data is None or not _read_alike(data):  # None: empty, or only comments (ruamel says why)
+    # Without aliases each node and character of the data stands on its own characters of the
+    # text: a text shorter than a budget cannot exceed it (the walk need not count).
+    if data is None or not _read_alike(data, counted=len(text) > min(MAX_NODES, MAX_TEXT)):
         return None
-    if "!" not in text:
+    if "!file" not in text:  # no tag (the scan refused every other `!` at a token's start)
         return data
     if _OTHER_BREAK.search(text):  # a `!file` position would be off: ruamel gives it
         return None
@@ -103,31 +122,65 @@ def _position(text: str, offset: int) -> tuple[int, int]:
     return text.count("\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _read_alike(data: Any) -> bool:
+def _read_alike(data: Any, *, counted: bool = True) -> bool:
     """True when no value may read differently through ruamel (see _DOUBTFUL_TEXT), every key
-    is text, and the loader's bounds hold (no alias here: every node is counted once)."""
+    is text, and the loader's bounds hold (no alias here: every node is counted once; nodes and
+    characters only when `counted`, else depth alone).
+
+    Exact types (ryaml builds nothing else; a subclass would only step aside), keys and values
+    in separate loops: this walk runs on every manifest."""
     if not isinstance(data, (dict, list)):  # a document that is one scalar
         return not (isinstance(data, str) and _DOUBTFUL_TEXT.fullmatch(data))
-    nodes, text = MAX_NODES, MAX_TEXT
+    if counted:
+        return _read_alike_counted(data)
+    doubtful, match = _DOUBTFUL_START, _DOUBTFUL_TEXT.fullmatch
     stack: list[tuple[Any, int]] = [(data, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             return False
-        items = node.items() if isinstance(node, dict) else enumerate(node)
+        values = node
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str or (key and key[0] in doubtful and match(key)):
+                    return False
+            values = node.values()
+        for value in values:
+            kind = type(value)
+            if kind is str:
+                if value and value[0] in doubtful and match(value):
+                    return False
+            elif kind is dict or kind is list:
+                stack.append((value, depth + 1))
+    return True
+
+
+def _read_alike_counted(data: dict[str, Any] | list[Any]) -> bool:
+    """_read_alike, counting nodes and characters against the loader's budgets."""
+    nodes, text = MAX_NODES, MAX_TEXT
+    doubtful, match = _DOUBTFUL_START, _DOUBTFUL_TEXT.fullmatch
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return False
         nodes -= len(node)
-        for key, value in items:
-            if isinstance(node, dict):
-                if not isinstance(key, str):
+        values = node
+        if type(node) is dict:
+            for key in node:
+                if type(key) is not str:
                     return False
                 text -= len(key)
-                if key[:1] in _DOUBTFUL_START and _DOUBTFUL_TEXT.fullmatch(key):
+                if key and key[0] in doubtful and match(key):
                     return False
-            if isinstance(value, str):
+            values = node.values()
+        for value in values:
+            kind = type(value)
+            if kind is str:
                 text -= len(value)
-                if value[:1] in _DOUBTFUL_START and _DOUBTFUL_TEXT.fullmatch(value):
+                if value and value[0] in doubtful and match(value):
                     return False
-            elif isinstance(value, (dict, list)):
+            elif kind is dict or kind is list:
                 stack.append((value, depth + 1))
         if nodes < 0 or text < 0:
             return False

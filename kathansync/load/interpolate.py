@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from kathansync.load import yamlio
+from kathansync.load import fastyaml, yamlio
 from kathansync.load.cache import digest
 from kathansync.load.problems import describe_value
-from kathansync.load.source import Source, shown_file
+from kathansync.load.source import ShownFiles, Source
 from kathansync.tree import Loc
 
 # What one file may expand to through ${VAR} and !file (characters of strings, aliases counted
@@ -54,6 +54,10 @@ def substitute(
     return _INTERPOLATION.sub(replace, text)
 
 
+class Refused(Exception):
+    """A path that may not be read: the message says why (see `Resolver.locate`)."""
+
+
 class Resolver:
     """Reads files for one run: `variables` (kathansync.yaml vars) win over `environ` for
     `${NAME}`, and `!file` targets may not leave `root`."""
@@ -67,15 +71,17 @@ class Resolver:
         self.left = MAX_EXPANDED  # reset for each file
         self.included: dict[Path, str | yamlio.SourceError] = {}  # !file targets, read once
         self.folders: dict[str, str] = {}  # folder -> resolved, for `resolved`
+        self.shown = ShownFiles()
 
     def confine(self, path: Path) -> Path | str:
         """The resolved `path` when it may be read, else why not (see `locate`)."""
         target, refused = self.locate(path)
         return refused if refused else Path(target)
 
-    def locate(self, path: Path) -> tuple[str, str]:
+    def locate(self, path: Path, *, links: bool = True) -> tuple[str, str]:
         """(the resolved `path`, "") when it may be read, else ("", why not); strings, for the
-        warm (cached) load, where building 10,000 Paths was a third of the time.
+        warm (cached) load, where building 10,000 Paths was a third of the time. `links=False`:
+        a symlink as the last part is not looked at (the caller opens without following it).
 
         Everything read must be inside the repository root, and never under `.git/`: in CI it
         holds the token actions/checkout leaves, and a fork's pull request must not print it.
@@ -86,7 +92,7 @@ class Resolver:
         if len(text) > MAX_PATH + len(str(self.root)):
             return "", f"is longer than {MAX_PATH} characters"
         try:
-            inside = self.resolved(path)
+            inside = self.resolved(path, links=links)
         except (OSError, RuntimeError, ValueError) as exc:  # RuntimeError: a symlink loop
             why = getattr(exc, "strerror", None) or "a symlink loop"
             return "", f"cannot be resolved ({why})"
@@ -101,9 +107,10 @@ class Resolver:
             return "", "is inside .git/, which is never read (it may hold credentials)"
         return inside, ""
 
-    def resolved(self, path: Path) -> str:
+    def resolved(self, path: Path, *, links: bool = True) -> str:
         """`str(path.resolve())`, with each folder resolved once a run: at 10,000 manifests the
-        realpath walk (one lstat per part, per file) was a tenth of the load."""
+        realpath walk (one lstat per part, per file) was a tenth of the load. `links=False`:
+        the folder resolved, the name as it is (see `read_file`)."""
         if path.name in ("", ".", ".."):
             return str(path.resolve())
         head, name = os.path.split(str(path))  # strings: hashing a Path costs a parse
@@ -111,19 +118,37 @@ class Resolver:
         if folder is None:
             folder = self.folders[head] = str(Path(head).resolve())
         target = os.path.join(folder, name)
-        return str(Path(target).resolve()) if os.path.islink(target) else target
+        return str(Path(target).resolve()) if links and os.path.islink(target) else target
+
+    def read_file(self, path: Path) -> str:
+        """The text of `path` when it may be read (see `locate`), else SourceError or Refused.
+
+        First without a syscall of its own: the name opened in its folder's resolved path,
+        never through a symlink (O_NOFOLLOW), which is all a plain file needs. Anything else (a
+        symlink, a problem) goes the careful way, which resolves links and words the problem.
+        """
+        if yamlio.NOFOLLOW:
+            target, refused = self.locate(path, links=False)
+            if not refused:
+                try:
+                    return yamlio.read_text(target, follow=False)
+                except yamlio.SourceError:
+                    pass
+        target, refused = self.locate(path)
+        if refused:
+            raise Refused(refused)
+        return yamlio.read_text(target)
 
     def read(self, path: Path, *, is_defaults: bool) -> Source:
         """Parse `path` into a Source: data resolved, or None with the problems recorded."""
-        source = Source(path, shown_file(path))
+        source = Source(path, self.shown(path))
         self.left = MAX_EXPANDED
-        target = self.confine(path)
-        if isinstance(target, str):
-            source.problem((), f"refusing to read this file: its path {target}", where=(0, 0))
-            return source
         try:
-            source.text = yamlio.read_text(target)
+            source.text = self.read_file(path)
             data = yamlio.parse_fast(source.text)
+        except Refused as refused:
+            source.problem((), f"refusing to read this file: its path {refused}", where=(0, 0))
+            return source
         except yamlio.SourceError as exc:
             source.problem((), exc.message, where=(exc.line, exc.column))
             return source
@@ -150,9 +175,8 @@ class Resolver:
                 where=(1, 1),
             )
             return source
-        # Nothing to resolve in most files: no `${`, no `!file`, no alias to count through.
-        plain = "$" not in source.text and "!" not in source.text and "*" not in source.text
-        source.data = data if plain and _text_keys(data) else self.resolve(source, data, ())
+        source.plain = _is_plain(source.text, data)
+        source.data = data if source.plain else self.resolve(source, data, ())
         return source
 
     def resolve(self, source: Source, node: Any, loc: Loc) -> Any:
@@ -230,17 +254,29 @@ class Resolver:
         return ""
 
 
-def _text_keys(data: Any) -> bool:
-    """True when every mapping key in `data` is a string (what `resolve` would otherwise check)."""
+def _is_plain(text: str, data: Any) -> bool:
+    """True when `resolve` would change nothing: no `${`, no alias to count through, no `!file`.
+    The fast path's data is known to hold text keys and no alias; ruamel's is looked through
+    (a `%TAG` directive can spell the `!file` tag without the word)."""
+    if "$" in text:
+        return False
+    if fastyaml.took(data):
+        return "!file" not in text
+    return "*" not in text and _plain_tree(data)
+
+
+def _plain_tree(data: Any) -> bool:
+    """True when `data` holds nothing `resolve` would change: every mapping key a string, no
+    `!file` (FileRef) anywhere. Cheaper than `resolve`, which copies every container."""
     stack = [data]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if not isinstance(key, str):
-                    return False
-                if isinstance(value, (dict, list)):
-                    stack.append(value)
-        elif isinstance(node, list):
-            stack.extend(item for item in node if isinstance(item, (dict, list)))
+        values = node.values() if isinstance(node, dict) else node
+        if isinstance(node, dict) and not all(isinstance(key, str) for key in node):
+            return False
+        for value in values:
+            if isinstance(value, (dict, list)):
+                stack.append(value)
+            elif isinstance(value, yamlio.FileRef):
+                return False
     return True

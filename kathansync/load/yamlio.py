@@ -25,6 +25,7 @@ MAX_NODES = 100_000
 # Nodes alone do not bound the cost: one 600 KB string aliased 90,000 times is 54 GB of text.
 MAX_TEXT = 8 * 1024 * 1024  # characters of keys and strings, counted through aliases
 MAX_DEPTH = 64  # nesting; far beyond any manifest, far below Python's recursion limit
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # no open through a symlink (0: no such flag here)
 
 FILE_TAG = "!file"
 
@@ -51,20 +52,21 @@ class FileRef:
 # --- Reading --------------------------------------------------------------------------------------
 
 
-def read_text(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
+def read_text(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = True) -> str:
     """The text of a regular file (see `read_bytes`): strict UTF-8, a BOM dropped."""
-    return decode_utf8(read_bytes(path, max_bytes=max_bytes))
+    return decode_utf8(read_bytes(path, max_bytes=max_bytes, follow=follow))
 
 
-def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES) -> bytes:
-    """The bytes of a regular file: at most `max_bytes`.
+def read_bytes(path: Path | str, *, max_bytes: int = MAX_BYTES, follow: bool = True) -> bytes:
+    """The bytes of a regular file: at most `max_bytes`; never through a symlink if not `follow`.
 
     A FIFO, a device (a symlink to /dev/zero) or a directory is refused before any read: one
     would hang, the other never end. The size is checked on the open file, and the read itself
     is bounded, so a file that grows after the check cannot get past it.
     """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, flags if follow else flags | NOFOLLOW)
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         raise SourceError(f"cannot read file: {_reason(exc)}") from None
     try:
@@ -98,9 +100,10 @@ def _reason(exc: Exception) -> str:
 
 
 def decode_utf8(data: bytes) -> str:
-    """Decode strict UTF-8, or raise SourceError at the line and column of the first bad byte."""
+    """Decode strict UTF-8, or raise SourceError at the line and column of the first bad byte.
+    The BOM is dropped here: the utf-8-sig codec decodes in Python, "utf-8" in C."""
     try:
-        return data.decode("utf-8-sig")
+        return (data[3:] if data.startswith(b"\xef\xbb\xbf") else data).decode("utf-8")
     except UnicodeDecodeError as exc:
         start = exc.start + (3 if data.startswith(b"\xef\xbb\xbf") else 0)
         line_start = data.rfind(b"\n", 0, start) + 1
@@ -206,7 +209,12 @@ def parse_fast(text: str) -> Any:
     from kathansync.load import fastyaml  # here: fastyaml imports this module's FileRef
 
     data = fastyaml.parse(text)
-    return data if data is not None else _parse(_fast_loader(), text)
+    return data if data is not None else parse_reference(text)
+
+
+def parse_reference(text: str) -> Any:
+    """ruamel's C safe loader alone: the reading every fast path must agree with."""
+    return _parse(_fast_loader(), text)
 
 
 def parse_positions(text: str) -> Any:
