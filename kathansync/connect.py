@@ -73,9 +73,10 @@ def listing_early(
     from kathansync.remote.paging import LIST_SIZE_DEFAULT, Stopped
 
     lists_past = 2 * (network.parallelism or LIST_SIZE_DEFAULT)  # as fetch_assistants decides
-    if not prune and not more_manifests_than(settings.manifests, lists_past):
+    files = count_manifests(settings.manifests)
+    if not prune and files <= lists_past:
         return None
-    if not loads_warm(settings) and more_manifests_than(settings.manifests, COLD_WALK_MAX):
+    if files > COLD_WALK_MAX and not loads_warm(settings):
         return None
     from kathansync.errors import KathansyncError
     from kathansync.remote.credentials import Credentials
@@ -90,7 +91,10 @@ def listing_early(
     try:
         credentials = Credentials.from_env(settings.environ)
         options = _client_options(settings, network, credentials)
-        client = EarlyClient(**options, info=Held(info), log=Held(log), stop=stop, sleep=sleep)
+        # Each manifest file is an assistant the list most likely holds: fewer page rounds.
+        client = EarlyClient(
+            **options, info=Held(info), log=Held(log), stop=stop, sleep=sleep, expected=files
+        )
     except KathansyncError:
         return None
     return ApiAccess(client, credentials.api_key, client)
@@ -117,13 +121,10 @@ def loads_warm(settings: Settings) -> bool:
     return path is not None and path.is_file()
 
 
-def more_manifests_than(directory: Path, count: int) -> bool:
-    """More manifest files below `directory` than `count`, by discover's rules; reads no more
-    of the tree than it takes to see count + 1."""
+def count_manifests(directory: Path) -> int:
+    """The manifest files below `directory`, by discover's rules (file names only: cheap)."""
     seen = 0
     for _current, dirs, files in os.walk(directory):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         seen += sum(1 for n in files if n.endswith(SUFFIXES) and not n.startswith(("_", ".")))
-        if seen > count:
-            return True
-    return False
+    return seen

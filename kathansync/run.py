@@ -200,7 +200,7 @@ class Run:
         needed, or the API cannot list)."""
         if not prune and all(m.id for m in selected):
             return None
-        listed = client.list_assistants()
+        listed = client.list_assistants(expected=len({m.id for m in selected if m.id}))
         if listed is None:
             if prune:
                 raise ConfigError("--prune needs GET /assistants, which this API does not answer")

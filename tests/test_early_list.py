@@ -15,7 +15,7 @@ from conftest import MakeRepo, invoke
 
 from kathansync import connect
 from kathansync import run as run_module
-from kathansync.connect import more_manifests_than
+from kathansync.connect import count_manifests
 from kathansync.plan import change
 from kathansync.remote.early import EarlyClient, Held
 from kathansync.run import Run
@@ -55,9 +55,9 @@ def walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("started")
         walk(self)
 
-    def taken(self: EarlyClient) -> Any:
+    def taken(self: EarlyClient, expected: int = 0) -> Any:
         seen.extend([] if self._taken else ["taken"])
-        return take(self)
+        return take(self, expected)
 
     monkeypatch.setattr(EarlyClient, "_walk", started)
     monkeypatch.setattr(EarlyClient, "list_assistants", taken)
@@ -184,15 +184,14 @@ def test_held_lines_are_said_in_order_once_released() -> None:
     assert said == ["one", "two", "three"]
 
 
-def test_more_manifests_than_counts_as_discover_does(tmp_path: Path) -> None:
+def test_count_manifests_counts_as_discover_does(tmp_path: Path) -> None:
     for name in ("a.yaml", "b.yml", "_defaults.yaml", ".hidden.yaml", "notes.txt"):
         (tmp_path / name).write_text("")
     (tmp_path / ".git").mkdir()
     (tmp_path / ".git" / "c.yaml").write_text("")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.yaml").write_text("")
-    assert more_manifests_than(tmp_path, 2)
-    assert not more_manifests_than(tmp_path, 3)
+    assert count_manifests(tmp_path) == 3
 
 
 def test_a_large_load_that_builds_the_cache_walks_after_it(

@@ -132,6 +132,46 @@ def test_later_pages_are_fetched_several_at_a_time_when_the_budget_allows() -> N
     assert len(asked) == 1 + 2 + 4 + 8
 
 
+def rounds_of(
+    items: list[dict[str, Any]], *, expected: int, batch: int, cap: int | None = None
+) -> tuple[list[dict[str, Any]] | None, list[list[int]]]:
+    """walk_pages over `items` (pages of 50, or `cap`), and the offsets asked in each round."""
+    rounds: list[list[int]] = [[0]]
+
+    def fetch(limit: int, offset: int) -> list[dict[str, Any]]:
+        return items[offset : offset + min(limit, cap or limit)]
+
+    def run(each: Callable[[int], Any], offsets: Any) -> list[Any]:
+        rounds.append(list(offsets))
+        return [each(offset) for offset in offsets]
+
+    listed = walk_pages(fetch, batch=lambda: batch, run=run, expected=expected)
+    return listed, rounds
+
+
+def test_the_pages_expected_items_need_are_asked_for_in_one_round() -> None:
+    # 1,000 ids in the manifests: page 1, then the other 19 and the one showing the end.
+    items = fleet(1000)
+    listed, rounds = rounds_of(items, expected=1000, batch=32)
+    assert listed == items
+    assert rounds == [[0], [50 * page for page in range(1, 21)]]  # 2 rounds, 21 requests
+
+
+def test_a_wrong_expectation_costs_no_more_than_the_budgets_batch() -> None:
+    items = fleet(120)  # the manifests expected 1,000: most of them are not there
+    listed, rounds = rounds_of(items, expected=1000, batch=8)
+    assert listed == items
+    assert rounds == [[0], [50 * page for page in range(1, 9)]]  # 9 requests, not 21
+
+
+def test_an_expectation_never_skips_items_of_a_server_capping_limit() -> None:
+    items = fleet(230)
+    listed, rounds = rounds_of(items, expected=230, batch=32, cap=20)
+    assert listed == items
+    assert rounds[1] == [20]  # one page ahead until a second page proves the cap
+    assert all(offset % 20 == 0 for offsets in rounds for offset in offsets)
+
+
 def test_a_small_budget_fetches_pages_one_at_a_time() -> None:
     items = fleet(200)
     handler, asked = paged_server(items)

@@ -104,14 +104,16 @@ class KathanClient:
             )
         return data
 
-    def list_assistants(self) -> list[dict[str, Any]] | None:
+    def list_assistants(self, expected: int = 0) -> list[dict[str, Any]] | None:
         """GET /assistants, every page (assumed: paged like GET /calls); None when the API
-        cannot list full assistants (the caller then fetches one by one)."""
+        cannot list full assistants (the caller then fetches one by one). `expected`: how many
+        the caller expects at least, to ask for the pages in fewer rounds (paging.walk_pages)."""
         before = self.requests_sent
         listed = paging.walk_pages(
             self.list_page,
             batch=lambda: page_batch(self.parallelism, self.budget.remaining),
             run=self.run_concurrently,
+            expected=expected,
         )
         if listed is not None:
             sent = self.requests_sent - before
@@ -148,7 +150,7 @@ class KathanClient:
         unique = list(dict.fromkeys(ids))
         if listed is None and len(unique) > 2 * (self._parallelism or LIST_SIZE_DEFAULT):
             try:
-                listed = self.list_assistants()
+                listed = self.list_assistants(expected=len(unique))
             except ApiError as error:
                 if isinstance(error, ApiUnreachable) or error.status in (401, 403):
                     return dict.fromkeys(unique, error)  # every per-id GET would fail the same

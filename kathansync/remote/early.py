@@ -60,9 +60,11 @@ class EarlyClient(KathanClient):
     set, ends the walk: the client is made with a sleep that raises paging.Stopped then.
     """
 
-    def __init__(self, *, info: Held, log: Held, stop: threading.Event, **options: Any) -> None:
+    def __init__(
+        self, *, info: Held, log: Held, stop: threading.Event, expected: int = 0, **options: Any
+    ) -> None:
         super().__init__(notify=info, log=log, **options)
-        self._held, self._stop = (info, log), stop
+        self._held, self._stop, self._expected = (info, log), stop, expected
         self._arrived: queue.SimpleQueue[Page | None] = queue.SimpleQueue()
         self._taken = self._drained = self._finished = self._closing = False
         self._end = threading.Lock()
@@ -71,10 +73,10 @@ class EarlyClient(KathanClient):
         self._thread = threading.Thread(target=self._walk, name="kathansync-list", daemon=True)
         self._thread.start()
 
-    def list_assistants(self) -> Listed:
+    def list_assistants(self, expected: int = 0) -> Listed:
         """The early walk's list (or its error), once; later calls walk again."""
         if self._taken:
-            return super().list_assistants()
+            return super().list_assistants(expected)
         self._taken = self._drained = True
         self._release()
         self._thread.join()
@@ -123,6 +125,7 @@ class EarlyClient(KathanClient):
                 self._page,
                 batch=lambda: page_batch(self.parallelism, self.budget.remaining),
                 run=self.run_concurrently,
+                expected=self._expected,
             )
             if listed is not None:
                 sent = self.requests_sent - before
