@@ -43,12 +43,12 @@ def add_assistant_routes(
     @api.get("/assistants", response_model=list[out])  # type: ignore[valid-type]
     async def list_assistants(
         limit: int = Query(DEFAULT_PAGE_SIZE, ge=1), offset: int = Query(0, ge=0)
-    ) -> JSONResponse:
+    ) -> Response:
         # Past the cap a page is silently shorter, as many servers do: a client must not take a
         # page shorter than the limit it asked for as the last one unless it knows the cap.
         if max_page_size is not None:
             limit = min(limit, max_page_size)
-        return JSONResponse(store.page(offset, limit))
+        return Response(store.page(offset, limit), media_type="application/json")
 
     @api.post("/assistants", status_code=201, response_model=out)
     async def create_assistant(body: create_model) -> JSONResponse:  # type: ignore[valid-type]

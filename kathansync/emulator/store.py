@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import os
 import secrets
@@ -66,10 +67,13 @@ class Store:
         if state_file is not None:
             self.assistants = load_state(state_file)
 
-    def page(self, offset: int, limit: int) -> list[dict[str, Any]]:
-        """`limit` assistants from the `offset`-th, in creation order (as GET /calls pages)."""
+    def page(self, offset: int, limit: int) -> bytes:
+        """`limit` assistants from the `offset`-th, in creation order (as GET /calls pages), as
+        the JSON body of the answer: encoded under the lock, which copies them as deepcopy
+        would, at a third of its cost (a list of 10,000 is 200 pages: the bench's walk)."""
         with self.lock:
-            return copy.deepcopy(list(self.assistants.values())[offset : offset + limit])
+            chosen = list(itertools.islice(self.assistants.values(), offset, offset + limit))
+            return json.dumps(chosen, ensure_ascii=False, separators=(",", ":")).encode()
 
     def get(self, assistant_id: str) -> dict[str, Any] | None:
         with self.lock:
