@@ -16,6 +16,7 @@ from kathansync.errors import ApiError
 from kathansync.remote import paging
 from kathansync.remote.client import KathanClient
 from kathansync.remote.credentials import Credentials
+from kathansync.remote.pacing import page_batch
 from kathansync.remote.paging import read_json, walk_pages
 
 CREDS = Credentials(api_key="sk-test-paging-0123456789", user_id="user-1")
@@ -145,19 +146,19 @@ def rounds_of(
         rounds.append(list(offsets))
         return [each(offset) for offset in offsets]
 
-    listed = walk_pages(fetch, batch=lambda: batch, run=run, expected=expected)
+    listed = walk_pages(fetch, batch=lambda needed: batch, run=run, expected=expected)
     return listed, rounds
 
 
 def test_the_pages_expected_items_need_are_asked_for_in_one_round() -> None:
     # 1,000 ids in the manifests: page 1, then the other 19 and the one showing the end.
     items = fleet(1000)
-    listed, rounds = rounds_of(items, expected=1000, batch=32)
+    listed, rounds = rounds_of(items, expected=1000, batch=20)
     assert listed == items
     assert rounds == [[0], [50 * page for page in range(1, 21)]]  # 2 rounds, 21 requests
 
 
-def test_a_wrong_expectation_costs_no_more_than_the_budgets_batch() -> None:
+def test_a_wrong_expectation_costs_no_more_than_the_budget_allows_a_round() -> None:
     items = fleet(120)  # the manifests expected 1,000: most of them are not there
     listed, rounds = rounds_of(items, expected=1000, batch=8)
     assert listed == items
@@ -241,3 +242,27 @@ def test_read_json_refuses_what_json_loads_refuses(data: bytes) -> None:
             read_json(data)
     else:
         assert repr(read_json(data)) == repr(expected)
+
+
+@pytest.mark.parametrize(
+    ("parallelism", "remaining", "needed", "pages"),
+    [
+        (32, None, 0, 32),  # no budget known, nothing expected: as many as run at once
+        (32, None, 200, 200),  # 10,000 expected: all of them, 32 in flight at a time
+        (32, 1000, 200, 100),  # a tenth of what the budget has left
+        (32, 90, 200, 9),
+        (8, 5, 0, 1),  # never less than one
+    ],
+)
+def test_a_round_asks_for_the_pages_needed_within_the_budget(
+    parallelism: int, remaining: int | None, needed: int, pages: int
+) -> None:
+    assert page_batch(parallelism, remaining, needed) == pages
+
+
+def test_ten_thousand_expected_assistants_are_walked_in_two_rounds() -> None:
+    items = fleet(10_000)
+    handler, asked = paged_server(items)
+    with client_for(handler, parallelism=32) as client:
+        assert client.list_assistants(expected=10_000) == items
+    assert len(asked) == 201  # every page once, and the empty one that shows the end

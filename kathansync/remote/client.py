@@ -111,7 +111,7 @@ class KathanClient:
         before = self.requests_sent
         listed = paging.walk_pages(
             self.list_page,
-            batch=lambda: page_batch(self.parallelism, self.budget.remaining),
+            batch=lambda needed: page_batch(self.parallelism, self.budget.remaining, needed),
             run=self.run_concurrently,
             expected=expected,
         )

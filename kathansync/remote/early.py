@@ -123,7 +123,7 @@ class EarlyClient(KathanClient):
             before = self.requests_sent
             listed = walk_pages(
                 self._page,
-                batch=lambda: page_batch(self.parallelism, self.budget.remaining),
+                batch=lambda needed: page_batch(self.parallelism, self.budget.remaining, needed),
                 run=self.run_concurrently,
                 expected=self._expected,
             )

@@ -368,8 +368,12 @@ def parallelism_for(explicit: int | None, per_minute: int | None) -> int:
     return max(1, chosen if per_minute is None else min(chosen, per_minute))
 
 
-def page_batch(parallelism: int, remaining: int | None) -> int:
-    """The most list pages to ask for at once after the first: as many as run in parallel,
-    while the budget keeps room (nine tenths of it) for the pages that may come back empty."""
-    room = parallelism if remaining is None else remaining // 10
-    return max(1, min(parallelism, room))
+def page_batch(parallelism: int, remaining: int | None, needed: int = 0) -> int:
+    """The most list pages to ask for in one round after the first: as many as run in
+    parallel, or every page the expected assistants still need (`needed`: the pool still runs
+    `parallelism` at a time, each thread taking the next page as it ends, with no wait for a
+    whole round), while the budget keeps room (nine tenths of it) for pages that come back
+    empty."""
+    wanted = max(parallelism, needed)
+    room = wanted if remaining is None else remaining // 10
+    return max(1, min(wanted, room))

@@ -13,7 +13,8 @@ for past the end are fewer than the ones read (1,000 assistants: 31 requests for
 When the caller knows how many items to expect at least (`expected`: the ids its manifests
 name, which exist unless a manifest is stale), the second round asks at once for every page
 those need, plus the one that shows the end: 1,000 assistants in 2 rounds and 21 requests.
-The round stays within `batch`, so a wrong guess costs no more than a doubling round can.
+`batch` bounds a round by the rate-limit budget, so a wrong guess costs at most what the
+budget can spare (pacing.page_batch).
 """
 
 from __future__ import annotations
@@ -55,12 +56,13 @@ def walk_pages(
     fetch: FetchPage,
     *,
     page_size: int = PAGE_SIZE,
-    batch: Callable[[], int] = lambda: 1,
+    batch: Callable[[int], int] = lambda needed: 1,
     run: Runner | None = None,
     expected: int = 0,
 ) -> Page | None:
     """Every item of every page, each id once, in server order; None if a page is unreadable.
-    `expected`: how many items the caller expects at least (a hint for the round sizes)."""
+    `batch(needed)`: the most pages one round may ask for, when `needed` more pages are
+    expected. `expected`: how many items the caller expects at least."""
     first = fetch(page_size, 0)
     if first is None:
         return None
@@ -76,7 +78,7 @@ def walk_pages(
         # Never fewer than the pages `expected` still needs, and the one after them: the end.
         needed = -(-max(0, expected - offset) // step) + 1
         round_size = max(round_size * 2, needed) if ahead else 1
-        count = min(max(1, batch()), round_size) if ahead else 1
+        count = min(max(1, batch(needed)), round_size) if ahead else 1
         offsets = [offset + i * step for i in range(count)]
         pages = run(lambda o: fetch(page_size, o), offsets) if run else [fetch(page_size, offset)]
         for page in pages:
