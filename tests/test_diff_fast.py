@@ -138,6 +138,19 @@ def test_equal_scalars_of_one_type_take_the_shortcut() -> None:
     assert diff_leaves({"a": 1}, {"a": 1.0000000001}) == []
 
 
+def test_identical_lists_take_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: object) -> None:
+        raise AssertionError("an identical list was compared through canonical JSON")
+
+    lists = {"t": ["bye", {"k": [1, 2.5, None]}]}
+    monkeypatch.setattr(diff, "canonical", refuse)
+    assert diff.diff_leaves(lists, {"t": ["bye", {"k": [1, 2.5, None]}]}) == []
+    monkeypatch.undo()
+    # Not identical: read as before (canonical JSON, then DeepDiff's reading for lists).
+    assert [d.dotted for d in diff.diff_leaves({"t": ["1"]}, {"t": [1]})] == ["t"]
+    assert diff.diff_leaves({"t": [1.0]}, {"t": [1]}) == []
+
+
 def test_a_plain_scalar_change_needs_no_deepdiff(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*_: object) -> None:
         raise AssertionError("the DeepDiff reading was used for a plain change")

@@ -110,12 +110,27 @@ def _changed_leaves(
         kind = type(want)
         if kind is dict or (kind not in _LEAF_SCALARS and kind is not list and _mapping(want)):
             _changed_leaves(want, have if _mapping(have) else None, (*prefix, key), changed)
-        elif (kind is type(have) and kind in _SCALARS and want == have) or (
-            want is None and have is None
+        elif (
+            (kind is type(have) and kind in _SCALARS and want == have)
+            or (want is None and have is None)
+            or (kind is list and _identical(want, have))
         ):
             continue
         elif not _same(canonical(want, path := (*prefix, key)), canonical(have, path)):
             changed.append((path, want, have))
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal, with identical types all the way down (so True is not 1): their canonical forms
+    are equal too, found without building them (a list on every manifest: hangup_triggers)."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is list:
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    if kind is dict:
+        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+    return bool(a == b)
 
 
 def _mapping(value: Any) -> bool:
