@@ -37,14 +37,8 @@ def load_manifests(
     environments: Collection[str] | None = None,
     cache_dir: Path | None = None,
 ) -> LoadResult:
-    """Load and validate every manifest under `directory`; never raises for user errors.
-
-    `variables` (kathansync.yaml vars) win over `environ` (default: os.environ) for `${NAME}`.
-    `root` bounds `!file` paths (default: see `find_root`). `strict` makes unknown enum values
-    errors instead of warnings. `environments` (kathansync.yaml's names) makes an unknown key in
-    a per-environment `id` mapping an error: a misspelt one would otherwise plan a create.
-    `cache_dir` (`.kathansync/cache`) keeps clean loads for the next run (see cache.py).
-    """
+    """loader.load_manifests (its docstring says what each parameter means), answered by the
+    cache alone when every manifest is a hit; otherwise handed over to the loader whole."""
     handed: ManifestCache | None = None
     if cache_dir is not None and directory.is_dir():
         resolver = Resolver(variables or {}, environ, (root or find_root(directory)).resolve())
