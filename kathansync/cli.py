@@ -152,7 +152,8 @@ def _report_error(error: Exception) -> None:
         for problem in error.problems:
             click.echo(str(problem), err=True)
         errors = sum(p.severity == "error" for p in error.problems)
-        click.echo(f"Error: {errors} error(s) in manifests; nothing was sent.", err=True)
+        # "No change": `plan` may have started reading GET /assistants while it loaded.
+        click.echo(f"Error: {errors} error(s) in manifests; no change was sent.", err=True)
     elif isinstance(error, KathansyncError | OSError):
         click.echo(f"Error: {error}", err=True)
     else:

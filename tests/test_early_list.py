@@ -130,6 +130,8 @@ def test_a_broken_manifest_stops_the_walk_and_hears_nothing_of_it(
     assert walks == ["started"]
     assert result.exit_code == 1
     assert "line-05.yaml:2:1: error: invalid YAML" in result.output
+    # One GET went out before loading failed: the message promises no more than it keeps.
+    assert "Error: 1 error(s) in manifests; no change was sent." in result.output
     for unsaid in ("Kathan API", "503", "retrying", "listed"):
         assert unsaid not in result.output
     assert requests == 1, "stopped before its next request"
