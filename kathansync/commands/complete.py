@@ -31,7 +31,17 @@ def complete_handles(
     from kathansync.load.discover import discover, handle_of
 
     handles = [handle_of(path, settings.manifests) for path in discover(settings.manifests)]
-    return [CompletionItem(h) for h in handles if h.startswith(incomplete)]
+    # A file name that is not UTF-8 (validate: "rename it") is no handle, and click could not
+    # encode it for the shell: a traceback on every <TAB>.
+    return [CompletionItem(h) for h in handles if h.startswith(incomplete) and _utf8(h)]
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def complete_environments(
