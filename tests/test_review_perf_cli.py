@@ -7,9 +7,13 @@ import os
 import subprocess
 import sys
 import tomllib
+import uuid
 from pathlib import Path
 
+import httpx
 from packaging.requirements import Requirement
+
+from kathansync.emulator import EmulatorServer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,3 +63,24 @@ def test_completion_of_handles_skips_a_file_name_that_is_not_utf8(tmp_path: Path
     done = _complete(tmp_path, "kathansync plan --target ", 3)
     assert "Traceback" not in done.stderr and done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["plain,support"]
+
+
+def test_emulator_list_page_far_past_the_end_is_an_answer_not_a_500() -> None:
+    """Store.page took the page with itertools.islice, which refuses a bound above
+    sys.maxsize: `?limit=10**20` (no maximum is documented) or a huge offset answered 500
+    with a traceback, where the list slice it replaced answered the rest or nothing."""
+    huge = 10**20
+    with (
+        EmulatorServer() as emulator,
+        httpx.Client(base_url=emulator.url, headers=emulator.headers) as client,
+    ):
+        for n in range(3):
+            emulator.seed(str(uuid.UUID(int=n + 1, version=4)), name=f"n{n}")
+        whole = client.get("/assistants", params={"limit": huge})
+        rest = client.get("/assistants", params={"limit": huge, "offset": 1})
+        past = client.get("/assistants", params={"offset": huge})
+
+    assert [whole.status_code, rest.status_code, past.status_code] == [200, 200, 200]
+    assert [a["name"] for a in whole.json()] == ["n0", "n1", "n2"]
+    assert [a["name"] for a in rest.json()] == ["n1", "n2"]
+    assert past.json() == []

@@ -72,7 +72,10 @@ class Store:
         the JSON body of the answer: encoded under the lock, which copies them as deepcopy
         would, at a third of its cost (a list of 10,000 is 200 pages: the bench's walk)."""
         with self.lock:
-            chosen = list(itertools.islice(self.assistants.values(), offset, offset + limit))
+            # Bounded by the store's size: islice refuses bounds above sys.maxsize (a 500).
+            size = len(self.assistants)
+            start, stop = min(offset, size), min(offset + limit, size)
+            chosen = list(itertools.islice(self.assistants.values(), start, stop))
             return json.dumps(chosen, ensure_ascii=False, separators=(",", ":")).encode()
 
     def get(self, assistant_id: str) -> dict[str, Any] | None:
