@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from packaging.requirements import Requirement
 
 from kathansync.emulator import EmulatorServer
@@ -84,3 +85,13 @@ def test_emulator_list_page_far_past_the_end_is_an_answer_not_a_500() -> None:
     assert [a["name"] for a in whole.json()] == ["n0", "n1", "n2"]
     assert [a["name"] for a in rest.json()] == ["n1", "n2"]
     assert past.json() == []
+
+
+def test_emulator_list_page_never_answers_json_it_cannot_read() -> None:
+    """JSONResponse refused NaN; the page encoded by hand must too (NaN is not JSON)."""
+    from kathansync.emulator.store import Store
+
+    store = Store()
+    store.assistants["a"] = {"id": "a", "voice": {"speed": float("nan")}}
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        store.page(0, 50)

@@ -76,7 +76,9 @@ class Store:
             size = len(self.assistants)
             start, stop = min(offset, size), min(offset + limit, size)
             chosen = list(itertools.islice(self.assistants.values(), start, stop))
-            return json.dumps(chosen, ensure_ascii=False, separators=(",", ":")).encode()
+            # allow_nan=False as JSONResponse: never an answer that is not JSON.
+            text = json.dumps(chosen, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+            return text.encode()
 
     def get(self, assistant_id: str) -> dict[str, Any] | None:
         with self.lock:
