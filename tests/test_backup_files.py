@@ -218,3 +218,14 @@ def test_a_backup_reads_back_as_written_one_assistant_a_line(tmp_path: Path) -> 
         for n, entry in enumerate(backup.data["assistants"])
     ]
     assert '  "summary": {' in lines and '  "created": []' in lines
+
+
+def test_a_lone_surrogate_from_the_server_is_backed_up_escaped(tmp_path: Path) -> None:
+    # json.loads reads "\\udc80" from an answer; UTF-8 cannot write it: no traceback, and the
+    # backup reads back with the very string the server sent.
+    odd = {"name": "caf\udc80", "voice": {"speed": 1}}
+    plan = Plan((Change("a", "a.yaml", A, Action.UPDATE, remote=odd),), "http://api.example")
+    backup = write_backup(tmp_path, plan=plan, changes=plan.changes, root=tmp_path, keep=5)
+    assert load_backup(backup.path).data["assistants"][0]["remote"] == odd
+    recorded = record_outcomes(load_backup(backup.path), _outcomes(), info=pytest.fail)
+    assert load_backup(backup.path).data == recorded.data

@@ -202,21 +202,25 @@ def _entry(change: Change) -> dict[str, Any]:
 _ONE_A_LINE = frozenset({"assistants", "created"})
 
 
-def _encode(data: Mapping[str, Any]) -> str:
+def _encode(data: Mapping[str, Any], *, ascii_only: bool = False) -> str:
     """The file's text: an object of indented keys, the big lists one object a line."""
     items = []
     for key, value in data.items():
         if key in _ONE_A_LINE and isinstance(value, list) and value:
-            rows = ",\n".join(f"    {json.dumps(v, ensure_ascii=False)}" for v in value)
+            rows = ",\n".join(f"    {json.dumps(v, ensure_ascii=ascii_only)}" for v in value)
             text = f"[\n{rows}\n  ]"
         else:  # JSON strings hold no raw newline: every "\n" here is layout
-            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
-        items.append(f"  {json.dumps(key, ensure_ascii=False)}: {text}")
+            text = json.dumps(value, indent=2, ensure_ascii=ascii_only).replace("\n", "\n  ")
+        items.append(f"  {json.dumps(key, ensure_ascii=ascii_only)}: {text}")
     return "{\n" + ",\n".join(items) + "\n}\n"
 
 
 def _write(path: Path, data: Mapping[str, Any], text: str | None = None) -> str:
     text = _encode(data) if text is None else text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from the server: UTF-8 cannot hold it
+        text = _encode(data, ascii_only=True)  # JSON's \udc80 escape can, and reads back
     write_atomic(path, text, mode=0o600)
     return text
 
