@@ -349,6 +349,7 @@ class Run:
         taken = None
         if backup:  # before the first request: no backup, no request
             taken = back_up(self.settings, planned.plan, pending, refused, restore_of, self.info)
+        self.last_backup = taken  # its outcomes are recorded below, or by a Ctrl-C's handler
         outcomes = apply_changes(
             pending, api.client, refused=refused, on_done=on_done, on_start=on_start
         )

@@ -110,6 +110,41 @@ def test_a_create_in_flight_at_ctrl_c_is_remembered_and_not_sent_again(
     assert kathan_env.stats()["methods"].get("POST", 0) == 1, again.output
 
 
+def test_creates_landed_before_ctrl_c_are_recorded_in_the_backup(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """`restore --delete-created` reads the backup's `created`: an apply stopped by Ctrl-C
+    must record the creates that had landed, as a finished apply does."""
+    files = {"assistants/a-first.yaml": "name: First\n", "assistants/b-slow.yaml": NEW}
+    repo = make_repo(config="manifests: assistants\n", files=files)
+    # The second POST is held back 3 s (faults are taken in order); Ctrl-C comes meanwhile.
+    kathan_env.inject({"method": "POST", "path": "/assistants", "delay_ms": 1})
+    kathan_env.inject({"method": "POST", "path": "/assistants", "delay_ms": 3000})
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(kathan_env.assistants) < 1:
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    interrupted = invoke("apply", "--auto-approve")
+    watcher.join()
+    assert interrupted.exit_code == 1
+    [backup] = (repo / ".kathansync" / "backups").glob("*.json")
+    data = json.loads(backup.read_text(encoding="utf-8"))
+    # The pool lets the request in flight finish before the interrupt is handled: both creates
+    # were answered, and both must be in the backup, or restore cannot delete them.
+    assert "done: a-first (created), b-slow (created)" in interrupted.output
+    names = {"a-first": "First", "b-slow": "Brand new"}
+    assert {c["handle"] for c in data["created"]} == set(names)
+    for created in data["created"]:
+        assert kathan_env.assistants[created["id"]]["name"] == names[created["handle"]]
+    assert data["outcomes"] == {"a-first": "created", "b-slow": "created"}
+
+
 # --- restore puts back every field ------------------------------------------------------------
 
 A = "33df85c1-dce4-4569-bac0-a9c4c70d0486"

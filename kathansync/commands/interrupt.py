@@ -46,6 +46,10 @@ def send_watched(
             click.echo(watch.report(), err=True)
             # A create on the wire may still land: remembered, or the next apply sends it again.
             _remember_creates(session, run, [*watch.outcomes(), *watch.unanswered_creates()])
+            if session.last_backup is not None:  # the creates that landed: restore can delete
+                from kathansync.backup.files import record_outcomes
+
+                record_outcomes(session.last_backup, watch.outcomes(), session.info)
             for message in session.write_back_ids(run, watch.outcomes()):
                 click.echo(f"Error: {message}", err=True)
             raise
