@@ -1,0 +1,74 @@
+"""Review of issue 16's loading fast paths: the warm lane and the cache must give exactly what
+the full loader gives, and the loader must not quietly skip what it cannot read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kathansync.load import LoadResult, load_manifests, loader
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "kathansync.yaml", "")
+    write(tmp_path / "assistants/a.yaml", "name: A\n")
+    return tmp_path
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _folder(path: Path) -> None:
+    path.mkdir()
+
+
+def _dangling(path: Path) -> None:
+    path.symlink_to(path.parent / "nowhere.yaml")
+
+
+ODD_DEFAULTS: dict[str, Callable[[Path], None]] = {
+    "fifo": _fifo,
+    "directory": _folder,
+    "dangling-link": _dangling,
+}
+
+
+def _defaults_problem(result: LoadResult) -> bool:
+    return any("_defaults.yaml" in p.file for p in result.errors) and not result.manifests
+
+
+@pytest.mark.parametrize("kind", ODD_DEFAULTS)
+def test_unreadable_defaults_file_is_a_problem_not_absent(repo: Path, kind: str) -> None:
+    """A `_defaults.yaml` that is there but not a regular file was treated as absent: the
+    manifest was planned without its defaults. It must be an error naming the file."""
+    ODD_DEFAULTS[kind](repo / "assistants/_defaults.yaml")
+    result = loader.load_manifests(repo / "assistants")
+    assert _defaults_problem(result), result.problems
+
+
+@pytest.mark.parametrize("kind", ODD_DEFAULTS)
+def test_cached_manifest_misses_when_defaults_become_unreadable(repo: Path, kind: str) -> None:
+    """A manifest cached while it had no `_defaults.yaml` must not be replayed (warm lane or
+    loader) once a `_defaults.yaml` that cannot be read appears beside it."""
+    options = {
+        "cache_dir": repo / ".kathansync/cache",
+        "environ": {"XDG_CACHE_HOME": str(repo.parent / "xdg")},  # where the signing key is
+    }
+    first = load_manifests(repo / "assistants", **options)
+    assert not first.problems and first.manifests
+    assert list((repo / ".kathansync/cache").glob("manifests-*.bin"))  # stored: a hit next
+    ODD_DEFAULTS[kind](repo / "assistants/_defaults.yaml")
+    assert _defaults_problem(load_manifests(repo / "assistants", **options))
+    write(repo / "assistants/b.yaml", "name: B\n")  # not servable whole: the loader's replay
+    assert _defaults_problem(load_manifests(repo / "assistants", **options))
