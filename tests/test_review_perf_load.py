@@ -72,3 +72,28 @@ def test_cached_manifest_misses_when_defaults_become_unreadable(repo: Path, kind
     assert _defaults_problem(load_manifests(repo / "assistants", **options))
     write(repo / "assistants/b.yaml", "name: B\n")  # not servable whole: the loader's replay
     assert _defaults_problem(load_manifests(repo / "assistants", **options))
+
+
+@pytest.mark.parametrize("linked", [".kathansync/cache", ".kathansync"])
+def test_a_cache_folder_that_is_a_symlink_is_not_written_through(
+    repo: Path, tmp_path_factory: pytest.TempPathFactory, linked: str
+) -> None:
+    """A branch can commit `.kathansync/cache` (or `.kathansync`) as a symlink: the cache was
+    written wherever it pointed, and pruning there deleted any file named `manifests*`."""
+    outside = tmp_path_factory.mktemp("outside")
+    keep = outside / "manifests.txt"
+    keep.write_text("not ours\n", encoding="utf-8")
+    target = outside / "cache" if linked == ".kathansync" else outside
+    target.mkdir(exist_ok=True)
+    (repo / linked).parent.mkdir(parents=True, exist_ok=True)
+    (repo / linked).symlink_to(outside)
+    if linked == ".kathansync":
+        keep = target / "manifests.txt"
+        keep.write_text("not ours\n", encoding="utf-8")
+    environ = {"XDG_CACHE_HOME": str(repo.parent / "xdg")}
+    result = load_manifests(
+        repo / "assistants", cache_dir=repo / ".kathansync/cache", environ=environ
+    )
+    assert result.manifests and not result.problems
+    assert keep.read_text(encoding="utf-8") == "not ours\n"
+    assert not list(outside.rglob("manifests-*"))
