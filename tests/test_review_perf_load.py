@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from kathansync.errors import ConfigError
 from kathansync.load import LoadResult, load_manifests, loader
+from kathansync.settings import load_config
 
 
 def write(path: Path, text: str) -> None:
@@ -97,3 +99,19 @@ def test_a_cache_folder_that_is_a_symlink_is_not_written_through(
     assert result.manifests and not result.problems
     assert keep.read_text(encoding="utf-8") == "not ours\n"
     assert not list(outside.rglob("manifests-*"))
+
+
+@pytest.mark.parametrize("sign", ["", "-"])
+def test_a_number_too_large_for_a_float_in_settings_is_a_clean_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sign: str
+) -> None:
+    """`prune_threshold: 1000...0` (400 digits): the hand-written check found the bound broken,
+    then converted it with float() anyway: OverflowError, a traceback. pydantic, which the file
+    was read with before, says it is not a number."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "kathansync.yaml", f"prune_threshold: {sign}1{'0' * 400}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    message = str(caught.value)
+    assert message.startswith("kathansync.yaml:1:18: error: prune_threshold: expected a number,")
+    assert "\n" not in message
