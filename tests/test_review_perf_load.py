@@ -4,6 +4,8 @@ the full loader gives, and the loader must not quietly skip what it cannot read.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -115,3 +117,25 @@ def test_a_number_too_large_for_a_float_in_settings_is_a_clean_error(
     message = str(caught.value)
     assert message.startswith("kathansync.yaml:1:18: error: prune_threshold: expected a number,")
     assert "\n" not in message
+
+
+@pytest.mark.parametrize("kind", ODD_DEFAULTS)
+def test_a_kathansync_yaml_that_cannot_be_read_is_an_error_not_absent(
+    tmp_path: Path, kind: str
+) -> None:
+    """kathansync.yaml as a FIFO, a folder or a dangling link was taken for no file at all:
+    the run went on with the built-in settings (URL, manifests folder, no environments)."""
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / "assistants/a.yaml", "name: A\n")
+    ODD_DEFAULTS[kind](tmp_path / "kathansync.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "kathansync", "validate"],
+        cwd=tmp_path,
+        env={**os.environ, "KATHANSYNC_NO_CACHE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "kathansync.yaml" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
