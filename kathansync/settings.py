@@ -9,6 +9,7 @@ everything one run needs (URL, manifests, vars, repository root, the environment
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from kathansync.load import yamlio
 from kathansync.load.discover import CONFIG_NAME
 from kathansync.load.positions import position
 from kathansync.load.problems import did_you_mean
+from kathansync.load.source import shown_file
 from kathansync.settings_spec import (
     DEFAULT_BACKUP_DIR,
     DEFAULT_BACKUP_KEEP,
@@ -236,7 +238,9 @@ def find_config(cwd: Path) -> tuple[Path | None, Path]:
     """
     start = cwd.resolve()
     for folder in (start, *start.parents):
-        if (folder / CONFIG_NAME).is_file():
+        # There at all (a folder, a FIFO, a dangling link): load_config says why it cannot be
+        # read. Taken for absent, the run went on with the built-in settings.
+        if os.path.lexists(folder / CONFIG_NAME):
             return folder / CONFIG_NAME, folder
         if (folder / ".git").exists():
             return None, folder
@@ -246,9 +250,9 @@ def find_config(cwd: Path) -> tuple[Path | None, Path]:
 def load_config(folder: Path) -> Config:
     """Read `folder/kathansync.yaml`; absent -> defaults. Errors: ConfigError, file:line:col."""
     path = folder / CONFIG_NAME
-    if not path.is_file():
+    if not os.path.lexists(path):
         return Config(path=None)
-    shown = display_path(path)
+    shown = shown_file(path)  # a symlink by its own name: a dangling one names no other file
     try:
         text = yamlio.read_text(path)
         data = yamlio.parse_fast(text)

@@ -123,13 +123,22 @@ def _number(*, optional: bool, **bounds: int) -> Check:
     def check(value: Any, loc: Loc, found: Found) -> Any:
         if value is None and optional:
             return None
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not _fits(value):
             _wrong(loc, "a number", value, found)
             return value
         _bounded(value, loc, found, bounds)
         return float(value)
 
     return check
+
+
+def _fits(value: int | float) -> bool:
+    """False for an integer too large for a float (OverflowError): pydantic said "a number"."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
 
 
 def _strings(value: Any, loc: Loc, found: Found) -> Any:

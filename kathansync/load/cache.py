@@ -260,7 +260,12 @@ def _write(path: Path, data: bytes) -> None:
     """Replace the cache file atomically (a reader sees the old file or the new one).
 
     Not fsync'd: after a crash a torn or empty file fails its signature and is ignored, and
-    syncing 7 MB would cost a cold run more than the cache saves it."""
+    syncing 7 MB would cost a cold run more than the cache saves it.
+
+    Never through a symlinked `.kathansync/` or `cache/` (a branch can commit one): the file
+    would be written, and `_prune` would delete, wherever it points, outside the repository."""
+    if os.path.islink(path.parent) or os.path.islink(path.parent.parent):
+        raise OSError("the cache folder is a symlink: not written")
     if not (path.parent.parent / ".gitignore").is_file():  # state imports the whole pipeline
         from kathansync.state import state_folder
 

@@ -157,7 +157,7 @@ class WarmLoads:
     def dep_digest(self, name: str) -> str:
         if name not in self.digests:
             path = Path(name)
-            if not path.is_file():  # as read_defaults tells a _defaults file is there
+            if not os.path.lexists(path):  # as read_defaults tells a _defaults file is there
                 self.digests[name] = ABSENT
             else:
                 data = self.read(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,9 @@ class _Loader:
         return True
 
     def read_defaults(self, folder: Path) -> Source | None:
-        present = [folder / name for name in DEFAULTS_NAMES if (folder / name).is_file()]
+        # There at all (a FIFO, a folder, a dangling link): read, so the reader says why it
+        # cannot be; taken for absent, the manifests were planned without their defaults.
+        present = [folder / name for name in DEFAULTS_NAMES if os.path.lexists(folder / name)]
         if not present:
             return None
         source = self.resolver.read(present[0], is_defaults=True)
