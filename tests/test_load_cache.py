@@ -398,3 +398,30 @@ def test_without_o_nofollow_every_manifest_takes_the_general_way(
     (repo / "assistants/sales.yaml").unlink()
     (repo / "assistants/sales.yaml").symlink_to(outside)
     assert "leaves the repository root" in str(load(repo).errors[0])
+
+
+def test_an_upgraded_reader_library_invalidates(
+    repo: Path, parsed: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ryaml, ruamel.yaml or pydantic upgraded: kathansync's version and code are the same, but
+    a file may be read or checked differently, so nothing loaded before is replayed."""
+    from importlib.machinery import ModuleSpec
+
+    import kathansync.load.cache as cache
+
+    installed = tmp_path / "site" / "ryaml.py"
+    installed.parent.mkdir()
+    installed.write_text("# 0.5\n")
+    real = cache.importlib.util.find_spec
+
+    def find_spec(name: str) -> ModuleSpec | None:
+        return ModuleSpec(name, None, origin=str(installed)) if name == "ryaml" else real(name)
+
+    monkeypatch.setattr(cache.importlib.util, "find_spec", find_spec)
+    load(repo)
+    parsed.clear()
+    load(repo)
+    assert parsed == []  # warm
+    installed.write_text("# 0.6, a new reading\n")
+    load(repo)
+    assert parsed, "the upgrade was not seen: old loads replayed"

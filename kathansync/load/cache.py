@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import hmac
+import importlib.util
 import json
 import marshal
 import os
@@ -81,11 +82,16 @@ def file_digest(path: Path, max_bytes: int) -> str:
     return digest(data) if len(data) <= max_bytes else ""
 
 
+# The libraries that read and check a manifest: an upgrade of one may read a file differently.
+READERS = ("ryaml", "ruamel.yaml", "pydantic", "pydantic_core")
+
+
 def code_stamp() -> str:
-    """Size and mtime of kathansync's own modules: an editable install keeps its version while
-    its code changes, and a loader fixed since the last run must not be served old results."""
+    """Size and mtime of kathansync's own modules, and of the readers' (READERS): an editable
+    install keeps its version while its code changes, an upgraded library keeps ours, and a
+    loader fixed since the last run must not be served old results."""
     package = Path(kathansync.__file__).parent
-    stamps = []
+    stamps = [_library_stamp(name) for name in READERS]
     for folder in (package, package / "load"):
         try:
             with os.scandir(folder) as found:
@@ -98,6 +104,16 @@ def code_stamp() -> str:
         except OSError:
             return secrets.token_hex(8)  # unknowable: a context no cache file can match
     return digest("\n".join(sorted(stamps)).encode())
+
+
+def _library_stamp(name: str) -> str:
+    """`name`'s installed file, found without importing it (a warm run imports no pydantic)."""
+    try:
+        spec = importlib.util.find_spec(name)
+        info = os.stat(spec.origin) if spec is not None and spec.origin else None
+    except (ImportError, ValueError, OSError):
+        info = None
+    return f"{name}:{info.st_size}:{info.st_mtime_ns}" if info else f"{name}:-"
 
 
 def context_key(**parts: Any) -> str:
