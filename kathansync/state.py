@@ -44,7 +44,15 @@ class LockHeld(KathansyncError):
 
 
 def state_folder(state_dir: Path) -> Path:
-    """`.kathansync/`, created on first use with a `.gitignore` that keeps it out of git."""
+    """`.kathansync/`, created on first use with a `.gitignore` that keeps it out of git.
+
+    Never a symlink: a branch can commit one, and the lock, the pending creates and the
+    backups (the server's real values) would be written wherever it points."""
+    if os.path.islink(state_dir):
+        raise KathansyncError(
+            f"{state_dir} is a symbolic link: kathansync keeps its lock, pending creates and"
+            " backups only in a real folder (remove the link). Nothing was sent."
+        )
     state_dir.mkdir(parents=True, exist_ok=True)
     write_once(state_dir / ".gitignore", LOCAL_IGNORE)
     return state_dir

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import MakeRepo, invoke
 
 from kathansync.blocked import fetch_failure
+from kathansync.emulator import EmulatorServer
 from kathansync.errors import ApiError, KathansyncError
 from kathansync.state import LockHeld, PendingCreates, apply_lock, write_once
 
@@ -88,3 +90,17 @@ def test_the_backups_folder_gitignore_is_never_written_through_a_link(tmp_path: 
     assert not outside.exists()
     write_once(tmp_path / "fresh", "*\n")
     assert (tmp_path / "fresh").read_text() == "*\n"
+
+
+def test_a_symlinked_state_folder_is_refused_before_any_request(
+    make_repo: MakeRepo, kathan_env: EmulatorServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A branch commits `.kathansync -> /somewhere`: backups hold the server's real values.
+    outside = tmp_path_factory.mktemp("outside")
+    repo = make_repo(files={"assistants/support.yaml": "name: Support\n"})
+    (repo / ".kathansync").symlink_to(outside, target_is_directory=True)
+    result = invoke("apply", "--auto-approve")
+    assert result.exit_code == 1
+    assert ".kathansync is a symbolic link" in result.stderr
+    assert list(outside.iterdir()) == []
+    assert kathan_env.stats()["methods"].get("POST", 0) == 0
