@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
 import uuid
 from typing import Any
 
-from conftest import MakeRepo
+import pytest
+from conftest import MakeRepo, invoke
+from test_early_list import counted, fleet, late, walks  # noqa: F401
 
 COUNT = 60  # past one page of 50: the walk's second round runs on a pool
 LOADING = 4500
@@ -48,3 +51,54 @@ def test_a_broken_manifest_exits_at_once_while_later_pages_hang(
     # The second round was in flight when loading failed (its requests took their faults).
     assert kathan_env.stats()["faults_pending"] < 4
     assert took < 5, f"the process waited {took:.1f} s for a walk nobody reads"
+
+
+SECRET = "hook-token-8f2c1e9a7b"
+
+
+def test_a_walk_error_echoing_a_manifest_secret_is_redacted(
+    make_repo: MakeRepo, kathan_env: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early walk's error was made before the manifests (and their secrets) were read:
+    it is said with those secrets hidden all the same, as a walk after loading says it."""
+    files = {f"assistants/a{n:02}.yaml": f"name: A {n}\n" for n in range(20)}
+    files["assistants/hook.yaml"] = "name: Hook\nsystem_instruction: call ${HOOK}\n"
+    make_repo(config="manifests: assistants\n", files=files)
+    monkeypatch.setenv("HOOK", SECRET)
+    kathan_env.inject({"status": 400, "method": "GET", "path": "/assistants", "detail": SECRET})
+    result = invoke("plan")
+    assert result.exit_code == 1
+    assert "HTTP 400 from GET /assistants" in result.output
+    assert SECRET not in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 401, "detail": "bad key"},
+        {"status": 429, "retry_after": 1},
+        {"status": 500, "detail": "boom"},
+        {"drop": True},
+    ],
+)
+def test_a_walk_error_reads_as_a_late_walk_reads_it(
+    fleet: Any, walks: list[str], monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any]
+) -> None:
+    """401, 429, 5xx, a dropped connection on the list: the same output (but for the
+    jittered waits) and exit code, and the same requests, walked early or after loading."""
+    faults = [{**fault, "method": "GET", "path": "/assistants"}] * 4
+    fleet.inject(*faults)
+    early, early_requests = counted(fleet, "plan", "-v", "--max-retries", "1")
+    assert walks == ["started", "taken"]
+    fleet.controls.reset()  # faults the first run left
+    late(monkeypatch)
+    fleet.inject(*faults)
+    again, late_requests = counted(fleet, "plan", "-v", "--max-retries", "1")
+    assert (early.exit_code, said(early.output)) == (again.exit_code, said(again.output))
+    assert early_requests == late_requests
+
+
+def said(output: str) -> list[str]:
+    """The output's lines, a retry's or a wait's seconds (jittered, or to the next whole
+    second of a rate-limit reset) left out."""
+    return [re.sub(r"\d+(\.\d+)? s\b", "N s", line) for line in output.splitlines()]
