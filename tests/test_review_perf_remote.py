@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from conftest import MakeRepo, invoke
-from test_early_list import counted, fleet, late, walks  # noqa: F401
+from test_early_list import counted, fleet, late, walks  # noqa: F401 - fixtures
 
 COUNT = 60  # past one page of 50: the walk's second round runs on a pool
 LOADING = 4500
@@ -82,7 +82,10 @@ def test_a_walk_error_echoing_a_manifest_secret_is_redacted(
     ],
 )
 def test_a_walk_error_reads_as_a_late_walk_reads_it(
-    fleet: Any, walks: list[str], monkeypatch: pytest.MonkeyPatch, fault: dict[str, Any]
+    fleet: Any,  # noqa: F811 - the fixture
+    walks: list[str],  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    fault: dict[str, Any],
 ) -> None:
     """401, 429, 5xx, a dropped connection on the list: the same output (but for the
     jittered waits) and exit code, and the same requests, walked early or after loading."""
