@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 from conftest import MakeRepo, invoke
 from test_early_list import counted, fleet, late, walks  # noqa: F401 - fixtures
+
+from kathansync.remote.early import Held
 
 COUNT = 60  # past one page of 50: the walk's second round runs on a pool
 LOADING = 4500
@@ -105,3 +108,23 @@ def said(output: str) -> list[str]:
     """The output's lines, a retry's or a wait's seconds (jittered, or to the next whole
     second of a rate-limit reset) left out."""
     return [re.sub(r"\d+(\.\d+)? s\b", "N s", line) for line in output.splitlines()]
+
+
+def test_held_lines_stay_before_a_line_said_while_they_are_released() -> None:
+    """A walk thread's new line must not overtake the held lines still being said."""
+    said: list[str] = []
+    late_line: list[threading.Thread] = []
+
+    def say(line: str) -> None:
+        said.append(line)
+        if line == "first held" and not late_line:  # the walk says a line meanwhile
+            late_line.append(threading.Thread(target=held, args=("said later",)))
+            late_line[0].start()
+            late_line[0].join(timeout=0.3)
+
+    held = Held(say)
+    held("first held")
+    held("second held")
+    held.release()
+    late_line[0].join(timeout=5)
+    assert said == ["first held", "second held", "said later"]

@@ -35,17 +35,17 @@ class Held:
         self._lock = threading.Lock()
 
     def __call__(self, line: str) -> None:
-        with self._lock:
+        with self._lock:  # said under the lock: never before the held lines still being said
             if self._held is not None:
                 self._held.append(line)
-                return
-        self._say(line)
+            else:
+                self._say(line)
 
     def release(self) -> None:
         with self._lock:
             lines, self._held = self._held or [], None
-        for line in lines:
-            self._say(line)
+            for line in lines:
+                self._say(line)
 
     def drop(self) -> None:
         """Forget what was held, and hold whatever comes later: nobody will read it."""
