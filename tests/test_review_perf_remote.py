@@ -9,13 +9,16 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import MakeRepo, invoke
 from test_early_list import counted, fleet, late, walks  # noqa: F401 - fixtures
 
+from kathansync.connect import listing_early
 from kathansync.remote.early import Held
+from kathansync.settings import Network, resolve_settings
 
 COUNT = 60  # past one page of 50: the walk's second round runs on a pool
 LOADING = 4500
@@ -128,3 +131,28 @@ def test_held_lines_stay_before_a_line_said_while_they_are_released() -> None:
     held.release()
     late_line[0].join(timeout=5)
     assert said == ["first held", "second held", "said later"]
+
+
+def test_held_remarks_and_log_lines_keep_their_order(make_repo: MakeRepo, kathan_env: Any) -> None:
+    """-v: a retry's log line ("retrying GET ...") comes before its remark ("..., retrying in"),
+    as a walk after loading says them; held apart, every remark came before every log line."""
+    make_repo(config="manifests: assistants\n")
+    kathan_env.inject({"status": 503, "method": "GET", "path": "/assistants"})
+    settings = resolve_settings(
+        directory=None, env=None, api_url=None, environ=dict(os.environ), cwd=Path.cwd()
+    )
+    said: list[str] = []
+    access = listing_early(
+        settings,
+        Network(),
+        lambda line: said.append(f"info {line}"),
+        lambda line: said.append(f"log {line}"),
+        prune=True,
+    )
+    assert access is not None and access.early is not None
+    with access:
+        access.early._thread.join(timeout=10)  # every line held
+        assert said == []
+        assert access.client.list_assistants() == []
+    assert [line.split()[0] for line in said] == ["log", "info", "info"], said
+    assert said[0].startswith("log retrying GET /assistants") and "503" in said[1]

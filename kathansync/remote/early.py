@@ -27,30 +27,41 @@ Listed = list[dict[str, Any]] | None
 
 
 class Held:
-    """A line sink that holds its lines until released, then passes them (and later ones) on."""
+    """A line sink that holds its lines until released, then passes them (and later ones) on.
+    A sink made `beside` another shares its hold: the remarks and the log lines of a walk are
+    said in the order they came, not all of one sink's first."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(self, say: Callable[[str], None], *, beside: Held | None = None) -> None:
         self._say = say
-        self._held: list[str] | None = []
-        self._lock = threading.Lock()
+        self._hold: _Hold = beside._hold if beside is not None else _Hold()
 
     def __call__(self, line: str) -> None:
-        with self._lock:  # said under the lock: never before the held lines still being said
-            if self._held is not None:
-                self._held.append(line)
+        hold = self._hold
+        with hold.lock:  # said under the lock: never before the held lines still being said
+            if hold.lines is not None:
+                hold.lines.append((self._say, line))
             else:
                 self._say(line)
 
     def release(self) -> None:
-        with self._lock:
-            lines, self._held = self._held or [], None
-            for line in lines:
-                self._say(line)
+        hold = self._hold
+        with hold.lock:
+            lines, hold.lines = hold.lines or [], None
+            for say, line in lines:
+                say(line)
 
     def drop(self) -> None:
         """Forget what was held, and hold whatever comes later: nobody will read it."""
-        with self._lock:
-            self._held = []
+        with self._hold.lock:
+            self._hold.lines = []
+
+
+class _Hold:
+    """The lines held by one or more Held sinks, each with the sink that says it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lines: list[tuple[Callable[[str], None], str]] | None = []
 
 
 class EarlyClient(KathanClient):
