@@ -156,3 +156,21 @@ def test_held_remarks_and_log_lines_keep_their_order(make_repo: MakeRepo, kathan
         assert access.client.list_assistants() == []
     assert [line.split()[0] for line in said] == ["log", "info", "info"], said
     assert said[0].startswith("log retrying GET /assistants") and "503" in said[1]
+
+
+@pytest.mark.parametrize("early", [True, False])
+def test_a_list_the_api_cannot_answer_is_asked_for_once(
+    fleet: Any,  # noqa: F811 - the fixture
+    monkeypatch: pytest.MonkeyPatch,
+    early: bool,
+) -> None:
+    """GET /assistants answered 404 for adoption: the fetch then GETs each id, without
+    asking for the list a second time."""
+    Path("assistants/new.yaml").write_text("name: New one\n")  # no id: adoption lists
+    if not early:
+        late(monkeypatch)
+    fleet.inject(*[{"status": 404, "method": "GET", "path": "/assistants"}] * 2)
+    result, requests = counted(fleet, "plan")
+    assert result.exit_code == 0, result.output
+    assert "cannot list assistants" in result.output
+    assert requests == 1 + 20  # the list once, then each id
