@@ -12,11 +12,15 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from conftest import MakeRepo, invoke
 from test_early_list import counted, fleet, late, walks  # noqa: F401 - fixtures
 
 from kathansync.connect import listing_early
+from kathansync.errors import ApiError
+from kathansync.remote.client import KathanClient
+from kathansync.remote.credentials import Credentials
 from kathansync.remote.early import Held
 from kathansync.settings import Network, resolve_settings
 
@@ -174,3 +178,20 @@ def test_a_list_the_api_cannot_answer_is_asked_for_once(
     assert result.exit_code == 0, result.output
     assert "cannot list assistants" in result.output
     assert requests == 1 + 20  # the list once, then each id
+
+
+def test_an_answer_nested_too_deeply_is_an_api_error_not_a_traceback() -> None:
+    """pydantic-core refuses JSON nested past its limit, and json.loads, its fallback, raised
+    RecursionError (no ValueError): a traceback for what is only an unreadable answer."""
+    deep = b"[" * 100_000 + b"]" * 100_000
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=deep, headers={"Content-Type": "application/json"})
+
+    client = KathanClient(
+        "http://127.0.0.1:9",
+        Credentials("key-123456", "user"),
+        transport=httpx.MockTransport(answer),
+    )
+    with client, pytest.raises(ApiError, match="expected JSON"):
+        client.get_protected()
