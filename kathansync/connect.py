@@ -92,8 +92,9 @@ def listing_early(
         credentials = Credentials.from_env(settings.environ)
         options = _client_options(settings, network, credentials)
         # Each manifest file is an assistant the list most likely holds: fewer page rounds.
+        held = Held(info)  # and the log lines beside, in one order
         client = EarlyClient(
-            **options, info=Held(info), log=Held(log), stop=stop, sleep=sleep, expected=files
+            **options, info=held, log=Held(log, beside=held), stop=stop, sleep=sleep, expected=files
         )
     except KathansyncError:
         return None

@@ -197,7 +197,7 @@ class Run:
         self, client: KathanClient, selected: Sequence[Manifest], prune: bool
     ) -> list[dict[str, Any]] | None:
         """The remote list, needed to prune and to adopt by name before a create (None: not
-        needed, or the API cannot list)."""
+        needed; empty: the API cannot list)."""
         if not prune and all(m.id for m in selected):
             return None
         listed = client.list_assistants(expected=len({m.id for m in selected if m.id}))
@@ -205,6 +205,7 @@ class Run:
             if prune:
                 raise ConfigError("--prune needs GET /assistants, which this API does not answer")
             self.info("the API cannot list assistants: adoption by name was not checked")
+            return []  # the fetch then GETs each id, rather than asking for the list again
         return listed
 
     def _adopt(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kathansync.errors import ApiError
@@ -27,30 +27,41 @@ Listed = list[dict[str, Any]] | None
 
 
 class Held:
-    """A line sink that holds its lines until released, then passes them (and later ones) on."""
+    """A line sink that holds its lines until released, then passes them (and later ones) on.
+    A sink made `beside` another shares its hold: the remarks and the log lines of a walk are
+    said in the order they came, not all of one sink's first."""
 
-    def __init__(self, say: Callable[[str], None]) -> None:
+    def __init__(self, say: Callable[[str], None], *, beside: Held | None = None) -> None:
         self._say = say
-        self._held: list[str] | None = []
-        self._lock = threading.Lock()
+        self._hold: _Hold = beside._hold if beside is not None else _Hold()
 
     def __call__(self, line: str) -> None:
-        with self._lock:
-            if self._held is not None:
-                self._held.append(line)
-                return
-        self._say(line)
+        hold = self._hold
+        with hold.lock:  # said under the lock: never before the held lines still being said
+            if hold.lines is not None:
+                hold.lines.append((self._say, line))
+            else:
+                self._say(line)
 
     def release(self) -> None:
-        with self._lock:
-            lines, self._held = self._held or [], None
-        for line in lines:
-            self._say(line)
+        hold = self._hold
+        with hold.lock:
+            lines, hold.lines = hold.lines or [], None
+            for say, line in lines:
+                say(line)
 
     def drop(self) -> None:
         """Forget what was held, and hold whatever comes later: nobody will read it."""
-        with self._lock:
-            self._held = []
+        with self._hold.lock:
+            self._hold.lines = []
+
+
+class _Hold:
+    """The lines held by one or more Held sinks, each with the sink that says it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lines: list[tuple[Callable[[str], None], str]] | None = []
 
 
 class EarlyClient(KathanClient):
@@ -118,13 +129,50 @@ class EarlyClient(KathanClient):
             self._arrived.put(page)
         return page
 
+    def _run_daemons(self, fn: Callable[[int], Page | None], items: Sequence[int]) -> list[Any]:
+        """run_concurrently on daemon threads: ThreadPoolExecutor's workers are joined when the
+        process exits, so a walk nobody reads would hold a failed run's exit until its answers
+        came (up to the timeout). Items are taken in order; after an error none is started,
+        and the first error in input order is raised, as run_concurrently does."""
+        workers = min(self.parallelism, len(items))
+        if workers <= 1:
+            return [fn(item) for item in items]
+        results: list[Any] = [None] * len(items)
+        errors: dict[int, BaseException] = {}
+        indexes = iter(range(len(items)))
+        lock = threading.Lock()
+
+        def work() -> None:
+            while True:
+                with lock:
+                    index = None if errors else next(indexes, None)
+                if index is None:
+                    return
+                try:
+                    results[index] = fn(items[index])
+                except BaseException as error:
+                    with lock:
+                        errors[index] = error
+
+        threads = [
+            threading.Thread(target=work, name="kathansync-list-page", daemon=True)
+            for _ in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[min(errors)]
+        return results
+
     def _walk(self) -> None:
         try:  # as KathanClient.list_assistants walks, through _page
             before = self.requests_sent
             listed = walk_pages(
                 self._page,
                 batch=lambda needed: page_batch(self.parallelism, self.budget.remaining, needed),
-                run=self.run_concurrently,
+                run=self._run_daemons,
                 expected=self._expected,
             )
             if listed is not None:

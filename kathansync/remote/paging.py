@@ -49,7 +49,11 @@ def read_json(data: bytes) -> Any:
     try:
         return from_json(data)
     except ValueError:
+        pass
+    try:
         return json.loads(data)
+    except RecursionError:  # nested past the stack (pydantic-core: past its limit)
+        raise ValueError("JSON nested too deeply") from None
 
 
 def walk_pages(
