@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kathansync.load.discover import SUFFIXES
-from kathansync.plan import FingerprintKeys
-from kathansync.plan.saved import new_keys
 from kathansync.settings import Network, Settings
 
 if TYPE_CHECKING:
+    from kathansync.plan import FingerprintKeys
     from kathansync.remote.client import KathanClient
     from kathansync.remote.early import EarlyClient
 
@@ -45,6 +44,9 @@ class ApiAccess:
     early: EarlyClient | None = field(default=None, repr=False, compare=False)  # the same client
 
     def keys(self, salt: str | None = None) -> FingerprintKeys:
+        # Imported here: `plan` starts the list walk before it imports the pipeline (models).
+        from kathansync.plan.saved import new_keys
+
         return new_keys(self.api_key, salt=salt)
 
     def __enter__(self) -> ApiAccess:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kathansync.apply import Outcome, Status, apply_changes, stale_outcome
 from kathansync.backup.files import Backup, back_up, record_outcomes
 from kathansync.blocked import fetch_failure, held_creates, unknown_id
-from kathansync.connect import ApiAccess, connect, listing_early
+from kathansync.connect import ApiAccess, connect
 from kathansync.errors import ApiError, ConfigError, KathansyncError, ManifestError
 from kathansync.load import LoadResult
 from kathansync.models import Manifest
@@ -80,7 +80,7 @@ class Run:
         self.log = log  # verbose detail (stderr, --verbose)
         self.progress = progress or _no_progress  # "fetching 37/1000" while a long fetch runs
         self.last_backup: Backup | None = None  # taken by this run's last apply (issue 15)
-        self._early: tuple[Network, ApiAccess] | None = None  # see listing_early
+        self._early: tuple[Network, ApiAccess] | None = None  # see walking
 
     def quietly(self) -> Run:
         """This run without remarks: for a re-check whose remarks were already made."""
@@ -112,7 +112,7 @@ class Run:
 
     def connect(self, network: Network | None = None) -> ApiAccess:
         """A client for the selected API; missing credentials fail here, before any request.
-        Inside `listing_early`, the client it started (same network), walking the list."""
+        Inside `walking`, the client already walking the list (same network)."""
         network = network or Network()
         early, self._early = self._early, None
         if early is not None and early[0] == network:
@@ -122,16 +122,10 @@ class Run:
         return connect(self.settings, network, self.info, self.log)
 
     @contextmanager
-    def listing_early(
-        self, network: Network, *, targets: Sequence[str] = (), prune: bool = False
-    ) -> Iterator[None]:
-        """GET /assistants walked while the block loads the manifests, when the run will read
-        it (see connect.py); taken by `connect`, else stopped at the block's end, unsaid."""
-        access = (
-            None
-            if targets
-            else listing_early(self.settings, network, self.info, self.log, prune=prune)
-        )
+    def walking(self, network: Network, access: ApiAccess | None) -> Iterator[None]:
+        """`access`, a client already walking GET /assistants (connect.listing_early, started
+        before this module was imported), is the one `connect` takes in the block; else it is
+        stopped at the block's end, unsaid."""
         self._early = None if access is None else (network, access)
         try:
             yield

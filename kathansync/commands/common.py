@@ -146,10 +146,34 @@ def settings_for(opts: Options) -> Settings:
     )
 
 
-def session_for(opts: Options) -> Run:
+def session_for(opts: Options, settings: Settings | None = None) -> Run:
     from kathansync.run import Run
 
-    return Run(settings_for(opts), info=opts.info, log=opts.log, progress=opts.progress)
+    settings = settings or settings_for(opts)
+    return Run(settings, info=opts.info, log=opts.log, progress=opts.progress)
+
+
+@contextmanager
+def walking_session(
+    opts: Options, network: Network, *, targets: Sequence[str], prune: bool
+) -> Iterator[Run]:
+    """`plan`'s run, GET /assistants already walking (when the run will read it: see
+    connect.listing_early) before the pipeline is imported: those 0.1 to 0.2 s of imports,
+    and loading the manifests, overlap the first pages instead of coming before them."""
+    from kathansync import connect
+
+    settings = settings_for(opts)
+    walk = None
+    if not targets:
+        walk = connect.listing_early(settings, network, opts.info, opts.log, prune=prune)
+    try:
+        session = session_for(opts, settings)
+    except BaseException:
+        if walk is not None:
+            walk.__exit__()
+        raise
+    with session.walking(network, walk):
+        yield session
 
 
 def load_or_fail(session: Run, *, github: bool = False) -> list[Manifest]:

@@ -31,6 +31,7 @@ from kathansync.commands.common import (
     session_for,
     settings_for,
     target_option,
+    walking_session,
 )
 
 if TYPE_CHECKING:
@@ -148,12 +149,9 @@ def plan(
       kathansync plan --target support --format json
       kathansync plan --out plan.json --detailed-exitcode   # CI: 2 means changes
     """
-    from kathansync.plan.saved import save_plan
-
     opts = options_from(kwargs)
-    session = session_for(opts)
     force_create, network = kwargs.pop("force_create"), network_from(kwargs)
-    with session.listing_early(network, targets=targets, prune=prune):  # while loading
+    with walking_session(opts, network, targets=targets, prune=prune) as session:
         manifests = load_or_fail(session, github=fmt == "github")
         shown = echo_api_line(session, fmt)
         with session.connect(network) as conn:
@@ -167,6 +165,8 @@ def plan(
             )
     _show_plan(run.plan, fmt, opts, header=not shown)
     if out:
+        from kathansync.plan.saved import save_plan
+
         save_plan(run.plan, run.keys, out)
         opts.info(f"Saved the plan to {out}; apply it with: kathansync apply {out}")
     for held in run.blocked.values():  # not planned: said after the plan of the others
