@@ -114,7 +114,7 @@ class WarmLoads:
         self.resolver = resolver
         self.defaults = defaults
         self.digests: dict[str, str] = {}
-        self.by_folder: dict[Path, dict[str, str]] = {}  # see chain_deps
+        self.by_folder: dict[str, dict[str, str]] = {}  # see chain_deps
         self.folders: dict[str, str] = {}  # folder as given -> confined and resolved, or ""
 
     def read(self, path: Path) -> bytes | None:
@@ -221,7 +221,8 @@ class WarmLoads:
     def chain_deps(self, path: Path, chain: Sequence[Source]) -> dict[str, str]:
         """The _defaults files of a manifest's folder and above (present or absent) and their
         !file targets: the same for every manifest of a folder, so worked out once."""
-        deps = self.by_folder.get(path.parent)
+        folder_key = os.path.dirname(path)  # a string: a Path's parent and hash cost more
+        deps = self.by_folder.get(folder_key)
         if deps is None:
             assert self.defaults is not None, "stores come from the loader, which has a chain"
             by_path = {str(layer.path): layer for layer in chain}
@@ -233,7 +234,7 @@ class WarmLoads:
                     deps[key] = ABSENT if layer is None else digest(layer.text.encode())
             for layer in chain:
                 deps.update(layer.included)
-            self.by_folder[path.parent] = deps
+            self.by_folder[folder_key] = deps
         return deps
 
 
