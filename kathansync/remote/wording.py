@@ -6,16 +6,19 @@ Redactor before it leaves the remote package.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationError
 
 from kathansync.errors import ApiError
-from kathansync.models import Assistant
 from kathansync.remote.credentials import API_KEY_ENV, USER_ID_ENV
 from kathansync.remote.paging import read_json
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from kathansync.models import Assistant
 
 DETAIL_MAX = 500  # characters of a server's detail kept in a message
 
@@ -129,6 +132,7 @@ def redirect_refused(status: int, method: str, path: str, target: httpx.URL) -> 
 
 def assistant_of(response: httpx.Response, method: str, path: str) -> dict[str, Any]:
     """The response body as a raw dict, after checking it is an assistant."""
+    Assistant, ValidationError = _assistant_model()
     data = json_of(response, method, path)
     try:
         Assistant.model_validate(data)
@@ -165,6 +169,7 @@ def chat_reply_of(response: httpx.Response) -> dict[str, str]:
 
 def not_a_list_of_assistants(data: Any) -> str:
     """Why a list answer cannot be used ('' when it can): the caller falls back to GETs."""
+    Assistant, ValidationError = _assistant_model()
     if not isinstance(data, list):
         return "not a JSON array"
     try:
@@ -173,6 +178,16 @@ def not_a_list_of_assistants(data: Any) -> str:
     except ValidationError:
         return "items are not full assistants"
     return ""
+
+
+def _assistant_model() -> tuple[type[Assistant], type[ValidationError]]:
+    """Imported when the first answer is checked, not with the client: `plan` starts its list
+    walk before the models are built (pydantic's 0.1 s then overlaps the first page)."""
+    from pydantic import ValidationError
+
+    from kathansync.models import Assistant
+
+    return Assistant, ValidationError
 
 
 def assistant_path(assistant_id: str) -> str:
