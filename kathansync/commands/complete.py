@@ -29,19 +29,12 @@ def complete_handles(
     from click.shell_completion import CompletionItem
 
     from kathansync.load.discover import discover, handle_of
+    from kathansync.load.source import is_utf8_name
 
     handles = [handle_of(path, settings.manifests) for path in discover(settings.manifests)]
     # A file name that is not UTF-8 (validate: "rename it") is no handle, and click could not
     # encode it for the shell: a traceback on every <TAB>.
-    return [CompletionItem(h) for h in handles if h.startswith(incomplete) and _utf8(h)]
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return [CompletionItem(h) for h in handles if h.startswith(incomplete) and is_utf8_name(h)]
 
 
 def complete_environments(

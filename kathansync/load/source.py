@@ -57,7 +57,7 @@ def _shown_prefix(folder: str) -> str | None:
     return shown.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def is_utf8_name(path: Path) -> bool:
+def is_utf8_name(path: Path | str) -> bool:
     """False for a name with bytes that are not UTF-8 (os.walk hands them over as surrogates)."""
     try:
         str(path).encode("utf-8")

@@ -23,6 +23,7 @@ from kathansync.load.cached import HANDED_OVER, WarmLoads, open_cache, replayed
 from kathansync.load.discover import SUFFIXES, find_root, handle_of
 from kathansync.load.interpolate import Resolver
 from kathansync.load.result import LoadResult
+from kathansync.load.source import is_utf8_name
 from kathansync.manifest import Manifest
 
 
@@ -128,7 +129,7 @@ def _manifest_files(directory: Path) -> list[tuple[str, str]] | None:
             path = os.path.join(current, name)
             if top == "." and path.startswith("./"):  # as str(Path(".", "a.yaml")) is "a.yaml"
                 path = path[2:]
-            if not path.isascii() and not _utf8(path):
+            if not path.isascii() and not is_utf8_name(path):
                 return None
             if path.startswith(prefix):
                 stem = os.path.splitext(path[len(prefix) :])[0]
@@ -136,11 +137,3 @@ def _manifest_files(directory: Path) -> list[tuple[str, str]] | None:
             else:
                 found.append((path, handle_of(Path(path), directory)))
     return found
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
