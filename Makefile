@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install test lint demo bench fuzz dist clean
+.PHONY: install test lint demo bench fuzz dist spec-shape clean
 
 $(BIN)/kathansync: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: install ## targets of issues 11 and 16 beside the floor, ~3 min, not part
 fuzz: install ## the fuzz and property tests with many more examples than `make test` runs
 	KATHANSYNC_FUZZ_EXAMPLES=20000 $(BIN)/pytest -q tests/test_load_fuzz.py
 	KATHANSYNC_HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/test_property_convergence.py
+
+spec-shape: install ## rewrite kathansync/load/spec_shape.py after changing the manifest models
+	$(BIN)/python scripts/spec_shape.py
+	$(BIN)/ruff format kathansync/load/spec_shape.py
 
 dist: install ## sdist + wheel in dist/, checked as PyPI would (warnings fail the build)
 	rm -rf dist

@@ -17,7 +17,6 @@ UUID_PATTERN = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE
 )
 
-
 UUID_EXPECTED = (
     "expected a UUID like 3f2b8c1e-0000-4000-8000-000000000000 (8-4-4-4-12 hex digits, hyphens)"
 )
@@ -26,6 +25,17 @@ UUID_EXPECTED = (
 def is_uuid(value: str) -> bool:
     """A UUID in the 8-4-4-4-12 hyphenated form (any case)."""
     return UUID_PATTERN.fullmatch(value) is not None
+
+
+# Values the seed shows for enum-like fields. Not complete sets (DESIGN.md): an unknown value is
+# a warning with a suggestion, and an error only under `validate --strict`.
+KNOWN_VALUES: dict[str, tuple[str, ...]] = {
+    "speech_settings.style": ("professional", "neutral"),
+    "speech_settings.responsiveness": ("instant", "balanced"),
+    "speech_settings.interruptions": ("on", "off"),
+    "speech_settings.emotions": ("off", "natural"),
+    "call_actions.transfer_mode": ("warm", "cold"),
+}
 
 
 @dataclass(frozen=True)

@@ -11,25 +11,16 @@ Field types follow ../shared/seed/update-assistant.txt. Where the seed only show
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 # Re-exported: they live in manifest.py, which a cache-answered run imports without pydantic.
+from kathansync.manifest import KNOWN_VALUES as KNOWN_VALUES
 from kathansync.manifest import UUID_EXPECTED as UUID_EXPECTED
 from kathansync.manifest import UUID_PATTERN as UUID_PATTERN
 from kathansync.manifest import Manifest as Manifest
 from kathansync.manifest import is_uuid as is_uuid
-
-# Values the seed shows for enum-like fields. Not complete sets (DESIGN.md): an unknown value is
-# a warning with a suggestion, and an error only under `validate --strict`.
-KNOWN_VALUES: dict[str, tuple[str, ...]] = {
-    "speech_settings.style": ("professional", "neutral"),
-    "speech_settings.responsiveness": ("instant", "balanced"),
-    "speech_settings.interruptions": ("on", "off"),
-    "speech_settings.emotions": ("off", "natural"),
-    "call_actions.transfer_mode": ("warm", "cold"),
-}
 
 # Set-valued lists: compared without regard to order.
 UNORDERED_LISTS = frozenset({"knowledge_base_ids"})
@@ -298,3 +289,61 @@ OBJECT_FIELDS: frozenset[str] = frozenset(
     for name, field in AssistantSpec.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, Spec)
 )
+
+
+# --- The manifest fields as plain data (load/spec_shape.py) -----------------------------------
+
+# What changes a model's validation or dump beyond its fields' annotations.
+_DECORATORS = (
+    "validators",
+    "field_validators",
+    "root_validators",
+    "model_validators",
+    "field_serializers",
+    "model_serializers",
+    "computed_fields",
+)
+
+_SCALARS: dict[Any, str] = {str: "str", bool: "bool", int: "int", float: "float", list[str]: "list"}
+
+
+def shape_of(model: type[Spec]) -> dict[str, Any]:
+    """`model`'s fields as plain data: name -> kind ("str", "bool", "int", "float", "list" of
+    strings, "on/off"; a "?" after it when null is allowed) or a nested shape.
+
+    load/conform.py checks manifests against it without importing pydantic. Raises on anything
+    that check does not know (a validator, a constraint, another type or config), so a model
+    cannot change its rules without the check being taught them first.
+    """
+    decorators = model.__pydantic_decorators__
+    if model.model_config != Spec.model_config or any(
+        getattr(decorators, kind) for kind in _DECORATORS
+    ):
+        raise TypeError(f"{model.__name__}: a validator or config the plain shape cannot carry")
+    shape: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        where = f"{model.__name__}.{name}"
+        if field.alias or field.validation_alias or field.serialization_alias or field.exclude:
+            raise TypeError(f"{where}: an alias or exclusion the plain shape cannot carry")
+        if field.default is not None or field.validate_default or field.default_factory:
+            raise TypeError(f"{where}: a default other than UNSET")
+        annotation: Any = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Spec):
+            shape[name] = shape_of(annotation)
+            continue
+        args = get_args(annotation)
+        nullable = type(None) in args
+        if nullable:
+            others = [arg for arg in args if arg is not type(None)]
+            annotation = others[0] if len(others) == 1 else annotation
+        kind = _SCALARS.get(annotation)
+        if [type(meta) for meta in field.metadata] == [BeforeValidator] and kind == "str":
+            if field.metadata[0].func is not _on_off:
+                raise TypeError(f"{where}: a validator the plain shape cannot carry")
+            kind = "on/off"
+        elif field.metadata:
+            raise TypeError(f"{where}: a constraint the plain shape cannot carry")
+        if kind is None:
+            raise TypeError(f"{where}: a type the plain shape cannot carry: {annotation}")
+        shape[name] = f"{kind}?" if nullable else kind
+    return shape

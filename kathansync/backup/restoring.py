@@ -129,7 +129,6 @@ def _schema_fields(root: Path) -> frozenset[str]:
     """Fields the API's saved schema documents and the models lack, dotted, at the top level
     and inside known objects (`voice.new_setting`): restored as backed up."""
     from kathansync.load.apischema import ApiSchemaError, load_api_schema
-    from kathansync.models import AssistantSpec
 
     try:
         schema = load_api_schema(root)
@@ -137,7 +136,7 @@ def _schema_fields(root: Path) -> frozenset[str]:
         return frozenset()
     if schema is None:
         return frozenset()
-    return frozenset(".".join(path) for path in schema.extra_fields(AssistantSpec))
+    return frozenset(".".join(path) for path in schema.extra_fields())
 
 
 # --- saved restore plans -------------------------------------------------------------------

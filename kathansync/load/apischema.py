@@ -15,14 +15,12 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kathansync.load import yamlio
 from kathansync.load.problems import describe_value, did_you_mean, shown_path
+from kathansync.load.spec_shape import SHAPE
 from kathansync.tree import LeafPath, Loc
-
-if TYPE_CHECKING:  # imported where used: a cache-answered run never imports pydantic
-    from pydantic import BaseModel
 
 API_SCHEMA_NAME = "kathan-api-schema.json"
 FORMAT_VERSION = "1"
@@ -50,31 +48,29 @@ class ApiSchema:
     file: str
     properties: Mapping[str, Any]
 
-    def extra_fields(self, model: type[BaseModel]) -> dict[LeafPath, Any]:
-        """The documented fields `model` lacks, by path: at the top level, and inside the
-        objects the model does know (`voice.new_setting`). `id` is the manifest's own key."""
+    def extra_fields(self, shape: Mapping[str, Any] = SHAPE) -> dict[LeafPath, Any]:
+        """The documented fields the models lack, by path: at the top level, and inside the
+        objects the models do know (`voice.new_setting`). `id` is the manifest's own key.
+        `shape` is the models' (spec_shape.py): no pydantic is imported to read it."""
         found: dict[LeafPath, Any] = {}
-        _collect(self.properties, model, (), found)
+        _collect(self.properties, shape, (), found)
         found.pop(("id",), None)
         return found
 
 
 def _collect(
     properties: Mapping[str, Any],
-    model: type[BaseModel],
+    shape: Mapping[str, Any],
     path: LeafPath,
     found: dict[LeafPath, Any],
 ) -> None:
-    from pydantic import BaseModel
-
     for name, spec in properties.items():
-        if name not in model.model_fields:
+        if name not in shape:
             found[(*path, name)] = spec
             continue
         inner = _object_properties(spec)
-        annotation = model.model_fields[name].annotation
-        if inner is not None and isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            _collect(inner, annotation, (*path, name), found)
+        if inner is not None and isinstance(shape[name], dict):
+            _collect(inner, shape[name], (*path, name), found)
 
 
 def _object_properties(schema: Any) -> Mapping[str, Any] | None:

@@ -2,9 +2,9 @@
 
 One manifest goes: read (size cap, strict UTF-8) -> parse (C safe loader) -> resolve (`${VAR}`,
 `$${`, `!file`; alias-bomb budget) -> merge under its `_defaults.yaml` chain -> validate
-(`models.AssistantSpec`) -> `models.Manifest`. Nothing raises for a user error: every problem in
-every file becomes a `Problem`, and a file is parsed a second time (round-trip, for line and
-column) only when it has one.
+(conform.py; `models.AssistantSpec` for anything it leaves) -> `models.Manifest`. Nothing raises
+for a user error: every problem in every file becomes a `Problem`, and a file is parsed a second
+time (round-trip, for line and column) only when it has one.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
-
 from kathansync.errors import Problem, display_path
 from kathansync.load.apischema import (
     API_SCHEMA_NAME,
@@ -28,6 +26,7 @@ from kathansync.load.apischema import (
 )
 from kathansync.load.cache import paused_gc
 from kathansync.load.cached import WarmLoads, open_cache
+from kathansync.load.conform import conform
 from kathansync.load.defaults import DefaultsChain, merge, owner, provenance
 from kathansync.load.discover import DEFAULTS_NAMES, discover, find_root, handle_of
 from kathansync.load.ids import IdChecker
@@ -35,14 +34,16 @@ from kathansync.load.interpolate import Resolver
 from kathansync.load.problems import describe_errors, did_you_mean, mask_value
 from kathansync.load.result import LoadResult
 from kathansync.load.source import Source, is_utf8_name, shown_file
-from kathansync.load.specdict import FAST_FROM, spec_validator
-from kathansync.models import KNOWN_VALUES, AssistantSpec, Manifest
+from kathansync.manifest import KNOWN_VALUES, Manifest
 from kathansync.tree import LeafPath, Loc, copy_tree, dotted, has, value_at
 
 # KNOWN_VALUES by path, split once: per manifest the splitting cost more than the lookups.
 _KNOWN_AT: list[tuple[str, Loc, tuple[str, ...]]] = [
     (name, tuple(name.split(".")), known) for name, known in KNOWN_VALUES.items()
 ]
+
+# From this many manifests on, a clean load's objects are frozen out of the GC's sight (below).
+FREEZE_FROM = 200
 
 # What one assistant's PUT body may carry (defaults layers included): a real one is a few KiB.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -87,7 +88,7 @@ def load_manifests(
         # Out of every later collection's sight too (another 15 %), from a large fleet on: a
         # frozen cycle is never collected, so only when this run's garbage is surely gone (a
         # problem's position comes from a ruamel round-trip tree, which holds cycles).
-        if len(result.manifests) >= FAST_FROM and not result.problems:
+        if len(result.manifests) >= FREEZE_FROM and not result.problems:
             gc.freeze()
     return result
 
@@ -106,7 +107,6 @@ class _Loader:
         self.noted: set[LeafPath] = set()
         self.warm: WarmLoads | None = None
         self.defaults_problems: dict[Path, list[Problem]] = {}  # what each added to the run
-        self.fast: TypeAdapter[dict[str, Any]] | None = None  # see `validated`
 
     def result(self) -> LoadResult:
         """What the run found. The defaults chain's way back to this loader (a bound method)
@@ -118,10 +118,7 @@ class _Loader:
     def load_all(self, directory: Path) -> None:
         """Every manifest under `directory`, in order; one file per handle."""
         handles: dict[str, Path] = {}
-        paths = discover(directory)
-        if len(paths) >= FAST_FROM:
-            self.fast = spec_validator()
-        for path in paths:
+        for path in discover(directory):
             if not is_utf8_name(path):
                 message = "file name is not UTF-8: rename it (handles end up in plans and comments)"
                 self.problems.add(Problem(shown_file(path), 0, 0, message))
@@ -169,7 +166,7 @@ class _Loader:
             self.problems.add(Problem(file, 0, 0, str(exc)))
             return
         if schema is not None:
-            self.extra = schema.extra_fields(AssistantSpec)
+            self.extra = schema.extra_fields()
 
     def load(self, path: Path, handle: str) -> None:
         if self.warm is not None and self.replay(path, handle):
@@ -253,13 +250,12 @@ class _Loader:
         """Validate merged data; problems go to the layer each offending value came from."""
         self.check_known_values(merged, layers)
         extra = {path: value_at(merged, path) for path in self.extra if has(merged, path)}
-        found: list[tuple[Loc, str, bool]] = []
         known = _without(merged, extra)
-        try:
-            desired = self.validated(known)
-        except ValidationError as exc:
+        desired = conform(known)
+        found: list[tuple[Loc, str, bool]] = []
+        if desired is None:  # not plainly right: the model decides, and words every problem
             top_level = [path[0] for path in self.extra if len(path) == 1]
-            found = describe_errors(exc, AssistantSpec, extra_keys=("id", *top_level))
+            desired, found = _by_the_model(known, extra_keys=("id", *top_level))
         for path, value in extra.items():
             found.extend(check_value(value, self.extra[path], path))
             self.note(path, layers)
@@ -268,18 +264,7 @@ class _Loader:
             if layer.is_sensitive(loc):
                 message = mask_value(message)
             layer.problem(loc, message, at_key=at_key)
-        return None if found else _with(desired, extra)
-
-    def validated(self, known: dict[str, Any]) -> dict[str, Any]:
-        """The desired state as the model dumps it; through the TypedDicts when many manifests
-        are loaded (see specdict), and through the model again for any error, to word it."""
-        if self.fast is not None:
-            try:
-                return self.fast.validate_python(known)
-            except ValidationError:
-                pass
-        spec = AssistantSpec.model_validate(known)
-        return spec.model_dump(mode="json", exclude_unset=True)
+        return None if found or desired is None else _with(desired, extra)
 
     def note(self, path: LeafPath, layers: list[Source]) -> None:
         """Once a run per field: it is typed by the saved API schema, not the built-in models."""
@@ -314,6 +299,22 @@ class _Loader:
 # A body is at most this many times the characters of the texts it was parsed from, as JSON:
 # 4 bytes of UTF-8 a character, an escape for `"`, `9e15` read as 9000000000000000.0 (4.5x).
 _MAX_GROWTH = 16
+
+
+def _by_the_model(
+    known: dict[str, Any], extra_keys: tuple[str, ...]
+) -> tuple[dict[str, Any] | None, list[tuple[Loc, str, bool]]]:
+    """The desired state as AssistantSpec dumps it, or every problem it finds, worded. Imported
+    here: a run whose manifests all conform (see conform.py) never imports pydantic."""
+    from pydantic import ValidationError
+
+    from kathansync.models import AssistantSpec
+
+    try:
+        spec = AssistantSpec.model_validate(known)
+    except ValidationError as exc:
+        return None, describe_errors(exc, AssistantSpec, extra_keys=extra_keys)
+    return spec.model_dump(mode="json", exclude_unset=True), []
 
 
 def _body_size(desired: dict[str, Any], layers: list[Source]) -> int:
