@@ -125,7 +125,9 @@ WINDOW = 1.0  # the emulator's window: the walk's second page waits for its end 
 def limited(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
     """COUNT manifests (cache filled: the walk starts early), an emulator admitting one
     request per WINDOW seconds and holding every assistant."""
-    files = {f"assistants/line-{n:02}.yaml": f"id: {IDS[n]}\nname: Line {n}\n" for n in range(COUNT)}
+    files = {
+        f"assistants/line-{n:02}.yaml": f"id: {IDS[n]}\nname: Line {n}\n" for n in range(COUNT)
+    }
     make_repo(config="manifests: assistants\n", files=files)
     for name in ("CI", "KATHANSYNC_NO_CACHE"):
         monkeypatch.delenv(name, raising=False)
