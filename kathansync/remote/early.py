@@ -15,7 +15,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from kathansync.errors import ApiError
 from kathansync.remote.client import KathanClient
@@ -26,10 +26,19 @@ from kathansync.remote.redact import redact_json
 Listed = list[dict[str, Any]] | None
 
 
+@runtime_checkable
+class Restatable(Protocol):
+    """A line that can say what is true when it is shown later than it was said (a wait
+    announced as it began: pacing.WaitLine)."""
+
+    def restated(self) -> str: ...
+
+
 class Held:
     """A line sink that holds its lines until released, then passes them (and later ones) on.
     A sink made `beside` another shares its hold: the remarks and the log lines of a walk are
-    said in the order they came, not all of one sink's first."""
+    said in the order they came, not all of one sink's first. A held line that is Restatable
+    is said as restated when released; a line said live is passed on as it is."""
 
     def __init__(self, say: Callable[[str], None], *, beside: Held | None = None) -> None:
         self._say = say
@@ -48,7 +57,7 @@ class Held:
         with hold.lock:
             lines, hold.lines = hold.lines or [], None
             for say, line in lines:
-                say(line)
+                say(line.restated() if isinstance(line, Restatable) else line)
 
     def drop(self) -> None:
         """Forget what was held, and hold whatever comes later: nobody will read it."""
