@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import MakeRepo, invoke
 from test_e2e_process import _wait_for_url
 
+from kathansync.emulator import EmulatorServer
 from kathansync.remote.threads import run_abandoning
 
 LATENCY_MS = 20_000  # far past the test's patience: an exit that waits for a GET fails it
@@ -185,3 +187,42 @@ def test_results_come_in_input_order() -> None:
     assert run_abandoning(slow_first, list(range(10)), 4, name=NAME) == list(range(0, 20, 2))
     assert run_abandoning(slow_first, [3], 4, name=NAME) == [6]
     assert run_abandoning(slow_first, [], 4, name=NAME) == []
+
+
+CHAT_SUITE = """\
+assistant: support
+cases:
+  - name: greets
+    repeat: 3
+    turns:
+      - user: "hello"
+        expect: {not_empty: true}
+"""
+
+
+def test_ctrl_c_during_test_s_chat_turns_does_not_wait_for_the_answers(
+    make_repo: MakeRepo, kathan_env: EmulatorServer
+) -> None:
+    """A chat turn changes no assistant and nothing records its answer: `kathansync test`
+    stopped while the model thinks ends at once, as `plan` does."""
+    files = {"assistants/support.yaml": f"id: {IDS[0]}\nname: Support\n"}
+    make_repo(files={**files, "conversations/support.yaml": CHAT_SUITE})
+    kathan_env.seed(IDS[0], name="Support")
+    for _ in range(3):
+        kathan_env.inject({"method": "POST", "path": "/chat", "delay_ms": LATENCY_MS})
+
+    def interrupt_once_asked() -> None:
+        _wait_until(lambda: kathan_env.stats()["methods"].get("POST", 0) >= 2, 10, "no chat")
+        time.sleep(0.2)  # the threads now wait for the answers
+        os.kill(os.getpid(), signal.SIGINT)
+
+    watcher = threading.Thread(target=interrupt_once_asked, daemon=True)
+    watcher.start()
+    began = time.monotonic()
+    result = invoke("test", "--parallelism", "2", "--timeout", "60", "--rate-limit", "600")
+    took = time.monotonic() - began
+    watcher.join()
+    assert took < 5, f"`test` took {took:.1f} s: an answer in flight was waited for"
+    assert result.exit_code == 1
+    assert result.output.strip().endswith("Aborted.")
+    assert kathan_env.stats()["methods"]["POST"] == 2, "a conversation started after Ctrl-C"
