@@ -80,7 +80,7 @@ class KathanClient:
         self.budget = RateBudget(rate_limit, clock=wall, sleep=sleep, notify=self._notify)
         self._lock = threading.Lock()
         self._requests_sent = 0
-        pool = 2 * max(parallelism or 0, MAX_PARALLELISM)  # room for nested runs
+        pool = 2 * max(parallelism or 0, MAX_PARALLELISM)  # room for nested run_concurrently
         headers = {
             "Authorization": f"Bearer {credentials.api_key}",
             "X-User-ID": credentials.user_id,
@@ -228,8 +228,8 @@ class KathanClient:
 
     def run_abandonable(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """run_concurrently for requests whose outcome nobody records (GETs, chat turns): on
-        Ctrl-C (or an error) control comes back at once, no item starts after it, and the
-        requests in flight are abandoned on daemon threads (threads.run_abandoning)."""
+        Ctrl-C control comes back at once, no item starts after it, and the requests in flight
+        are abandoned on daemon threads, never joined (threads.run_abandoning)."""
         return threads.run_abandoning(fn, items, self.parallelism)
 
     @property
