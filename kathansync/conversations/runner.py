@@ -116,7 +116,9 @@ def run_suites(
             on_run()
         return result
 
-    results = client.run_concurrently(run, jobs)
+    # Abandonable: a turn changes no assistant and nothing records its answer, so Ctrl-C need
+    # not wait for a slow model (a run in flight would otherwise go on turn after turn).
+    results = client.run_abandonable(run, jobs)
     by_case: dict[tuple[int, int], list[RunResult]] = {}
     for job, result in zip(jobs, results, strict=True):
         by_case.setdefault((job.suite, job.case), []).append(result)

@@ -10,14 +10,13 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
 
 from kathansync import __version__
 from kathansync.errors import ApiError, ApiUnreachable, ConfigError
-from kathansync.remote import paging, wording
+from kathansync.remote import paging, threads, wording
 from kathansync.remote.credentials import Credentials, check_api_url
 from kathansync.remote.pacing import (
     AMBIGUOUS,
@@ -112,7 +111,7 @@ class KathanClient:
         listed = paging.walk_pages(
             self.list_page,
             batch=lambda needed: page_batch(self.parallelism, self.budget.remaining, needed),
-            run=self.run_concurrently,
+            run=self.run_abandonable,
             expected=expected,
         )
         if listed is not None:
@@ -169,7 +168,7 @@ class KathanClient:
                 on_each()
             return result
 
-        fetched = dict(zip(missing, self.run_concurrently(get, missing), strict=True))
+        fetched = dict(zip(missing, self.run_abandonable(get, missing), strict=True))
         return {i: found[i] if i in found else fetched[i] for i in unique}
 
     def update_assistant(self, assistant_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -219,22 +218,19 @@ class KathanClient:
         return parallelism_for(self._parallelism, self.budget.per_minute)
 
     def run_concurrently(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
-        """fn over items on at most `parallelism` threads; results in input order.
+        """fn over items on at most `parallelism` threads; results in input order. An exception
+        from fn (the first in input order) propagates: callers wanting per-item errors catch
+        them inside fn. For writes: on Ctrl-C, the requests already sent are waited for."""
+        # Where writes and reads part. A PUT/POST/DELETE on the wire may land: its answer is
+        # what an interrupted apply records in the backup and state (commands/interrupt.py),
+        # so it is waited for. Reads go through run_abandonable, which waits for nothing.
+        return threads.run_settling(fn, items, self.parallelism)
 
-        An exception from fn propagates (the first in input order) after pending items are
-        cancelled: callers that want per-item errors catch them inside fn.
-        """
-        workers = min(self.parallelism, len(items))
-        if workers <= 1:
-            return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kathansync") as pool:
-            futures = [pool.submit(fn, item) for item in items]
-            try:
-                return [future.result() for future in futures]
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+    def run_abandonable(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+        """run_concurrently for requests whose outcome nobody records (GETs, chat turns): on
+        Ctrl-C control comes back at once, no item starts after it, and the requests in flight
+        are abandoned on daemon threads, never joined (threads.run_abandoning)."""
+        return threads.run_abandoning(fn, items, self.parallelism)
 
     @property
     def requests_sent(self) -> int:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from kathansync.errors import ApiError
@@ -138,50 +138,14 @@ class EarlyClient(KathanClient):
             self._arrived.put(page)
         return page
 
-    def _run_daemons(self, fn: Callable[[int], Page | None], items: Sequence[int]) -> list[Any]:
-        """run_concurrently on daemon threads: ThreadPoolExecutor's workers are joined when the
-        process exits, so a walk nobody reads would hold a failed run's exit until its answers
-        came (up to the timeout). Items are taken in order; after an error none is started,
-        and the first error in input order is raised, as run_concurrently does."""
-        workers = min(self.parallelism, len(items))
-        if workers <= 1:
-            return [fn(item) for item in items]
-        results: list[Any] = [None] * len(items)
-        errors: dict[int, BaseException] = {}
-        indexes = iter(range(len(items)))
-        lock = threading.Lock()
-
-        def work() -> None:
-            while True:
-                with lock:
-                    index = None if errors else next(indexes, None)
-                if index is None:
-                    return
-                try:
-                    results[index] = fn(items[index])
-                except BaseException as error:
-                    with lock:
-                        errors[index] = error
-
-        threads = [
-            threading.Thread(target=work, name="kathansync-list-page", daemon=True)
-            for _ in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if errors:
-            raise errors[min(errors)]
-        return results
-
     def _walk(self) -> None:
         try:  # as KathanClient.list_assistants walks, through _page
             before = self.requests_sent
             listed = walk_pages(
                 self._page,
                 batch=lambda needed: page_batch(self.parallelism, self.budget.remaining, needed),
-                run=self._run_daemons,
+                # Daemon threads, never joined: a walk nobody reads holds no exit (threads.py).
+                run=self.run_abandonable,
                 expected=self._expected,
             )
             if listed is not None:

@@ -1,0 +1,109 @@
+"""A function over items on threads, results in input order: writes wait for what is in flight,
+reads (and anything else whose outcome nobody records) abandon it.
+
+ThreadPoolExecutor joins its workers when its `with` block ends, and concurrent.futures' atexit
+hook joins every executor's workers again when the process exits. A Ctrl-C during a read would
+then end the run only once every request in flight had its answer (up to the timeout), and a
+list walk nobody reads would hold a failed run's exit the same way. `run_abandoning` runs on
+daemon threads instead: on Ctrl-C the waiting thread leaves at once, no item starts after it,
+and a thread still waiting on its socket ends with its request, or with the process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def run_settling(fn: Callable[[T], R], items: Sequence[T], parallelism: int) -> list[R]:
+    """fn over items on at most `parallelism` threads; results in input order. An exception
+    from fn (the first in input order) propagates after pending items are cancelled; on any
+    exception, Ctrl-C included, the items already running are waited for."""
+    workers = min(parallelism, len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kathansync") as pool:
+        futures = [pool.submit(fn, item) for item in items]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def run_abandoning(
+    fn: Callable[[T], R], items: Sequence[T], parallelism: int, *, name: str = "kathansync-read"
+) -> list[R]:
+    """fn over items on at most `parallelism` daemon threads; results in input order.
+
+    Items start in input order, and none starts once the run is stopped: by an exception in
+    the waiting thread (Ctrl-C), raised at once, or by one from fn, raised once the items
+    before it have ended (the first in input order, as run_settling raises). Items still
+    running then are abandoned, never joined."""
+    workers = min(parallelism, len(items))
+    if workers <= 1:
+        return [fn(item) for item in items]
+    work = _Work(fn, items)
+    try:
+        for _ in range(workers):
+            threading.Thread(target=work.run, name=name, daemon=True).start()
+        return work.results()
+    except BaseException:
+        work.stop.set()  # before the next item of every thread: none starts from now on
+        raise
+
+
+class _Work(Generic[T, R]):
+    """The items of one run_abandoning, shared by its threads: the next one to start, and what
+    each that ended returned or raised."""
+
+    def __init__(self, fn: Callable[[T], R], items: Sequence[T]) -> None:
+        self._fn, self._items = fn, items
+        self.stop = threading.Event()
+        self._changed = threading.Condition()
+        self._next = 0  # the next item to start
+        self._ended = [False] * len(items)
+        self._prefix = 0  # items[:prefix] have all ended
+        self._values: list[Any] = [None] * len(items)
+        self._errors: dict[int, BaseException] = {}
+
+    def run(self) -> None:
+        """One thread's loop: the next item, until none is left or the run is stopped."""
+        while True:
+            with self._changed:
+                if self.stop.is_set() or self._errors or self._next == len(self._items):
+                    return
+                index, self._next = self._next, self._next + 1
+            value: Any = None
+            error: BaseException | None = None
+            try:
+                value = self._fn(self._items[index])
+            except BaseException as raised:  # the waiting thread's to raise
+                error = raised
+            with self._changed:
+                self._values[index] = value
+                if error is not None:
+                    self._errors[index] = error
+                self._ended[index] = True
+                while self._prefix < len(self._items) and self._ended[self._prefix]:
+                    self._prefix += 1
+                self._changed.notify_all()
+
+    def results(self) -> list[Any]:
+        """Every item's value once all have ended, or the first error in input order once
+        the items before it have ended (no later item can change which error that is)."""
+        with self._changed:
+            while True:
+                first = min(self._errors, default=len(self._items))
+                if self._prefix >= first:
+                    break
+                self._changed.wait()  # Ctrl-C lands here: the lock is taken back, then raised
+            if self._errors:
+                raise self._errors[first]
+            return list(self._values)
