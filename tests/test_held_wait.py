@@ -14,7 +14,8 @@ from conftest import MakeRepo, invoke
 
 from kathansync.emulator import EmulatorServer
 from kathansync.remote.early import Held
-from kathansync.remote.pacing import RateBudget, WaitLine
+from kathansync.remote.pacing import RateBudget
+from kathansync.remote.waitline import rate_limit_wait, retry_wait
 from kathansync.run import Run
 
 
@@ -46,7 +47,7 @@ def spent_budget(fake: FakeTime, said: list[str]) -> tuple[RateBudget, Held]:
 
 def test_the_line_is_the_live_wording_and_restates_as_time_passes() -> None:
     fake = FakeTime()
-    line = WaitLine(11.2, fake.now + 11.2, fake.clock)
+    line = rate_limit_wait(11.2, fake.now + 11.2, fake.clock)
     assert line == "rate limit: waiting 12 s" and line.restated() == "rate limit: waiting 12 s"
     fake.now += 7.0
     assert line.restated() == "rate limit: waiting 5 s"
@@ -112,6 +113,36 @@ def test_a_dropped_wait_is_never_said() -> None:
     held.drop()
     held.release()
     assert said == []
+
+
+def test_a_retry_line_restates_its_backoff() -> None:
+    fake = FakeTime()
+    line = retry_wait("HTTP 503", "2/5", 1.5, fake.clock)
+    assert line == "HTTP 503, retrying in 1.5 s (2/5)"  # the live wording, as before
+    fake.now += 1.0
+    assert line.restated() == "HTTP 503, retrying in 0.5 s (2/5)"
+    fake.now += 0.5
+    assert line.restated() == "HTTP 503, retried after 1.5 s (2/5)"
+
+
+def test_a_reason_with_braces_is_kept_as_it_is() -> None:
+    # A transport error's wording can hold any text: it is never used as a format string.
+    line = retry_wait("cannot connect ({host}:{port})", "2/5", 0.1, FakeTime().clock)
+    assert line == "cannot connect ({host}:{port}), retrying in 0.1 s (2/5)"
+
+
+def test_a_held_retry_of_the_client_says_it_retried() -> None:
+    # The client's own backoff line, held as the early walk holds it and released after it.
+    from test_client import ID, error, make_client, ok, sequence
+    from test_client import FakeTime as ClientTime
+
+    said: list[str] = []
+    held = Held(said.append)
+    fake = ClientTime()
+    handler, _ = sequence(error(503, "down"), ok())
+    make_client(handler, fake, notify=held).get_assistant(ID)
+    held.release()
+    assert said == ["HTTP 503, retried after 0.1 s (2/5)"]
 
 
 # --- end to end: the early walk against the emulator's real rate limit ------------------------

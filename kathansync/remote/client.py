@@ -34,6 +34,7 @@ from kathansync.remote.pacing import (
 )
 from kathansync.remote.redact import Redactor, redact_json
 from kathansync.remote.transport import encode_json, open_http
+from kathansync.remote.waitline import retry_wait
 
 REDIRECTS = frozenset({307, 308})  # the two that keep method and body
 MAX_REDIRECTS = 5
@@ -303,7 +304,7 @@ class KathanClient:
             )
             if wait > 0:  # a 429's wait is the budget's: announced and slept in acquire()
                 count = f"{tries.count + 1}/{self._retry.max_tries}"
-                self._notify(f"{reason}, retrying in {wait:.1f} s ({count})")
+                self._notify(retry_wait(reason, count, wait, self._clock))
                 self._sleep(wait)
 
     def _request(self, tries: Tries, content: bytes | None) -> httpx.Response:

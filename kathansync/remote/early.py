@@ -29,7 +29,7 @@ Listed = list[dict[str, Any]] | None
 @runtime_checkable
 class Restatable(Protocol):
     """A line that can say what is true when it is shown later than it was said (a wait
-    announced as it began: pacing.WaitLine)."""
+    announced as it began: waitline.WaitLine)."""
 
     def restated(self) -> str: ...
 

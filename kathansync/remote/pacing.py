@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 import httpx
 
 from kathansync.errors import ApiError, ConfigError
+from kathansync.remote.waitline import rate_limit_wait
 
 WINDOW = 60.0  # documented: limits are per minute
 MAX_WAIT = 300.0  # a reset further away than this is an error saying when to come back
@@ -176,27 +177,6 @@ def when_text(unix: float) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%H:%M:%S UTC")
 
 
-class WaitLine(str):
-    """`rate limit: waiting N s`, as said when the wait starts. A sink showing it later (the
-    early walk's held lines) shows `restated()`: what is true then, not a stale N."""
-
-    _wait: float
-    _until: float  # on `_clock`
-    _clock: Callable[[], float]
-
-    def __new__(cls, wait: float, until: float, clock: Callable[[], float]) -> WaitLine:
-        line = super().__new__(cls, f"rate limit: waiting {math.ceil(wait)} s")
-        line._wait, line._until, line._clock = wait, until, clock
-        return line
-
-    def restated(self) -> str:
-        """The seconds still left, or, once the wait is over, that it waited."""
-        left = self._until - self._clock()
-        if left > 0:
-            return f"rate limit: waiting {math.ceil(left)} s"
-        return f"rate limit: waited {math.ceil(self._wait)} s"
-
-
 class RateBudget:
     """How many requests may still go out before `reset` (Unix seconds), shared by all threads.
 
@@ -278,7 +258,7 @@ class RateBudget:
         self._check_wait(wait, until)
         if self._announced != until:
             self._announced = until
-            self._notify(WaitLine(wait, until, self._clock))
+            self._notify(rate_limit_wait(wait, until, self._clock))
         return wait
 
     def _new_window(self, now: float) -> None:
