@@ -7,10 +7,8 @@ started only when the run will read it, so it costs no request a plan would not 
 manifest files than the size past which the client lists rather than GETs each id, or
 `--prune`; never for `--target` (a few assistants, fetched one by one).
 
-Past COLD_WALK_MAX manifests, only when they load from the cache (`.kathansync/cache`): a
-load that builds the cache peaks as it writes it, and the walk's residue (the list read so
-far, ~3 KB an assistant) would add to that peak: 211-216 MB at 10,000, past issue 16's
-200 MB, against 192 MB walking after loading. Loading from the cache is short and light.
+Beside a cold load of 10,000 manifests, the list read so far (~3 KB an assistant) peaks at
+170 MB: the loader lets go of each manifest's parsed tree once it is built (loader.py).
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
     from kathansync.remote.early import EarlyClient
 
 Report = Callable[[str], None]
-COLD_WALK_MAX = 5_000  # a cold load of this many peaks near 120 MB: room for the list beside it
 
 
 @dataclass(frozen=True)
@@ -78,8 +75,6 @@ def listing_early(
     files = count_manifests(settings.manifests)
     if not prune and files <= lists_past:
         return None
-    if files > COLD_WALK_MAX and not loads_warm(settings):
-        return None
     from kathansync.errors import KathansyncError
     from kathansync.remote.credentials import Credentials
     from kathansync.remote.early import EarlyClient, Held
@@ -114,14 +109,6 @@ def _client_options(settings: Settings, network: Network, credentials: Any) -> d
         "parallelism": network.parallelism,
         "rate_limit": network.rate_limit or settings.rate_limit,
     }
-
-
-def loads_warm(settings: Settings) -> bool:
-    """The manifests will load from the cache (this run's cache file is there, the cache on)."""
-    from kathansync.settings import manifest_cache_file
-
-    path = manifest_cache_file(settings)
-    return path is not None and path.is_file()
 
 
 def count_manifests(directory: Path) -> int:

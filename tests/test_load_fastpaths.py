@@ -376,6 +376,33 @@ def test_a_clean_load_leaves_no_cycle_behind(make_repo: MakeRepo) -> None:
     assert len(result.manifests) == 250 and not result.problems
 
 
+def test_a_load_lets_go_of_every_manifests_parsed_tree(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The id checker keeps every Source to the end of the load, for a duplicate id's line (which
+    # reads the text); their parsed trees were 40 MB at 10,000, and the list walked beside the
+    # load then went past 200 MB.
+    bad = "id: 00000000-0000-4000-8000-000000000001\nname: 42\n"  # a duplicate, and invalid
+    root = _clean_fleet(make_repo, **{"assistants/bad.yaml": bad})
+    kept: list[Any] = []
+    real = loader._Loader.result
+
+    def result(self: Any) -> LoadResult:
+        kept.extend(source for _, _, source, _ in self.ids.ids)
+        return real(self)
+
+    monkeypatch.setattr(loader._Loader, "result", result)
+    found = load(root)
+    assert len(kept) == 251 and all(source.data is None for source in kept)
+    assert len(found.manifests) == 250  # and the duplicate id is still found, at its line:
+    assert [str(p) for p in found.problems if "also used" in p.message] == [
+        "assistants/bad.yaml:1:5: error: id 00000000-0000-4000-8000-000000000001 is also used by"
+        " assistants/t/m1.yaml",
+        "assistants/t/m1.yaml:1:5: error: id 00000000-0000-4000-8000-000000000001 is also used by"
+        " assistants/bad.yaml",
+    ]
+
+
 def test_a_load_with_problems_freezes_nothing(make_repo: MakeRepo) -> None:
     # A problem's position comes from a ruamel round-trip tree, which holds cycles.
     root = _clean_fleet(make_repo, **{"assistants/x.yaml": "speech_settings:\n  style: nuetral\n"})
