@@ -304,7 +304,37 @@ _DECORATORS = (
     "computed_fields",
 )
 
+# What a class may define that changes validation or the dump outside pydantic's decorators:
+# model_validate calls a model's own __init__ and model_post_init; the loader calls these two.
+_OVERRIDES = (
+    "__init__",
+    "model_post_init",
+    "__get_pydantic_core_schema__",
+    "model_validate",
+    "model_dump",
+)
+
+# The one config load/conform.py is written for; not Spec's, which may change with the models.
+_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
 _SCALARS: dict[Any, str] = {str: "str", bool: "bool", int: "int", float: "float", list[str]: "list"}
+
+
+def _refuse_model_rules(model: type[BaseModel]) -> None:
+    """Raise on a config, validator, serializer or override the plain shape cannot carry."""
+    decorators = model.__pydantic_decorators__
+    overridden = [
+        name
+        for cls in model.__mro__[: model.__mro__.index(BaseModel)]
+        for name in _OVERRIDES
+        if name in vars(cls)
+    ]
+    if (
+        model.model_config != _CONFIG
+        or overridden
+        or any(getattr(decorators, kind) for kind in _DECORATORS)
+    ):
+        raise TypeError(f"{model.__name__}: a validator or config the plain shape cannot carry")
 
 
 def shape_of(model: type[Spec]) -> dict[str, Any]:
@@ -315,20 +345,18 @@ def shape_of(model: type[Spec]) -> dict[str, Any]:
     that check does not know (a validator, a constraint, another type or config), so a model
     cannot change its rules without the check being taught them first.
     """
-    decorators = model.__pydantic_decorators__
-    if model.model_config != Spec.model_config or any(
-        getattr(decorators, kind) for kind in _DECORATORS
-    ):
-        raise TypeError(f"{model.__name__}: a validator or config the plain shape cannot carry")
+    _refuse_model_rules(model)
     shape: dict[str, Any] = {}
     for name, field in model.model_fields.items():
         where = f"{model.__name__}.{name}"
-        if field.alias or field.validation_alias or field.serialization_alias or field.exclude:
-            raise TypeError(f"{where}: an alias or exclusion the plain shape cannot carry")
+        if field.alias or field.validation_alias or field.serialization_alias:
+            raise TypeError(f"{where}: an alias the plain shape cannot carry")
+        if field.exclude or field.exclude_if is not None:
+            raise TypeError(f"{where}: an exclusion the plain shape cannot carry")
         if field.default is not None or field.validate_default or field.default_factory:
             raise TypeError(f"{where}: a default other than UNSET")
         annotation: Any = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, Spec):
+        if isinstance(annotation, type) and issubclass(annotation, Spec) and not field.metadata:
             shape[name] = shape_of(annotation)
             continue
         args = get_args(annotation)

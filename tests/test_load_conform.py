@@ -11,10 +11,10 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kathansync.load import load_manifests
 from kathansync.load.apischema import API_SCHEMA_NAME
@@ -83,13 +83,66 @@ class _OnOffOnly(Spec):
     mode: OnOff = UNSET
 
 
-@pytest.mark.parametrize(
-    "model", [ManifestSpec, _Bounded, _Aliased, _Mapped, _Lax, _Checked, _Defaulted, _Nested]
-)
+class _Inner(Spec):
+    name: str = UNSET
+
+
+class _NestedChecked(Spec):  # a validator on a nested model's field, not inside that model
+    inner: Annotated[_Inner, AfterValidator(lambda value: _Inner(name="changed"))] = UNSET
+
+
+class _ExcludedIf(Spec):  # dumped without the field when it says so
+    name: str = Field(default=None, exclude_if=lambda value: value == "")
+
+
+class _PostInit(Spec):
+    name: str = UNSET
+
+    def model_post_init(self, context: Any) -> None:
+        object.__setattr__(self, "name", "changed")
+
+
+class _Init(Spec):  # model_validate calls a model's own __init__
+    name: str = UNSET
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**{**data, "name": "changed"})
+
+
+class _Dumped(Spec):
+    name: str = UNSET
+
+    def model_dump(self, **options: Any) -> dict[str, Any]:
+        return {"name": "changed"}
+
+
+_RULES = [ManifestSpec, _Bounded, _Aliased, _Mapped, _Lax, _Checked, _Defaulted, _Nested]
+_RULES += [_NestedChecked, _ExcludedIf, _PostInit, _Init, _Dumped]
+
+
+@pytest.mark.parametrize("model", _RULES)
 def test_a_rule_the_shape_cannot_carry_stops_its_making(model: type[Spec]) -> None:
     # Else the check would take what the model refuses: a model change must teach it first.
     with pytest.raises(TypeError):
         shape_of(model)
+
+
+def test_a_config_the_check_does_not_know_stops_its_making_even_on_spec(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Spec's own config is not a safe reference: stripping whitespace there (the models and Spec
+    # alike) would leave the shape as it is, and the check would keep "  Bot " where the model
+    # gives "Bot". The check is written for one config: any other stops `make spec-shape`.
+    stripping = ConfigDict(**Spec.model_config, str_strip_whitespace=True)
+
+    class Stripped(BaseModel):
+        model_config = stripping
+        name: str = UNSET
+
+    assert Stripped.model_validate({"name": " Bot "}).name == "Bot"
+    monkeypatch.setattr(Spec, "model_config", stripping)
+    with pytest.raises(TypeError):
+        shape_of(Stripped)  # type: ignore[arg-type]
 
 
 def test_on_off_is_carried_as_its_own_kind() -> None:
