@@ -448,3 +448,60 @@ def test_discover_finds_and_orders_files_as_pathlib_does(tmp_path: Path) -> None
         key=lambda path: path.parts,
     )
     assert discover(tmp_path) == expected and len(expected) == 49
+
+
+# --- Values the check leaves to the model, or takes: worded and loaded as by the model alone ----
+
+_ODD_MANIFESTS = {
+    "nan": "voice:\n  speed: .nan\n",
+    "inf": "voice:\n  speed: -.inf\n",
+    "huge_float": "machine_detection_timeout_seconds: 1e400\n",
+    "minus_zero": "voice:\n  speed: -0.0\n",
+    "past_2_53": "voice:\n  speed: 9007199254740993\n",
+    "past_int64": "long_term_memory:\n  search_limit: 9223372036854775808\n",
+    "int_for_bool": "assistant_speaks_first: 1\n",
+    "bool_for_int": "short_term_memory:\n  search_limit: true\n",
+    "float_for_int": "call_actions:\n  webhook_timeout_ms: 3.0\n",
+    "null_object": "voice: null\n",
+    "empty_object": "voice:\n",
+    "text_object": "llm: gpt\n",
+    "list_object": "voice: []\n",
+    "mixed_list": "knowledge_base_ids: [a, 1]\n",
+    "text_list": "call_actions:\n  confirm_yes: yes\n",
+    "on_off": "speech_settings:\n  emotions: true\n  interruptions: 1\n",
+    "yaml11": "%YAML 1.1\n---\nspeech_settings:\n  interruptions: on\n",
+    "anchor": "voice: &v\n  speed: 1\nllm: *v\n",
+    "merge_key": "base: &b {voice_id: v}\nvoice:\n  <<: *b\n  speed: 1\n",
+    "alias_ok": "name: &n Bot\ndescription: *n\n",
+    "int_key": "1: x\nname: n\n",
+    "null_key": "null: x\n",
+    "nested_int_key": "voice:\n  2: x\n",
+    "tags": "name: !!str 3\nvoice:\n  speed: !!float 1\nicon: !!int '3'\n",
+    "binary": "name: !!binary aGk=\n",
+    "date": "name: 2025-01-01\n",
+    "variable": "voice:\n  speed: ${N}\nname: ${N}\n",
+    "file_tag": "voice:\n  speed: !file ../speed.txt\nname: !file ../speed.txt\n",
+    "bad_defaults/overrides": "voice:\n  speed: 2\n",
+    "defaults/merged": "name: Merged\nknowledge_base_ids: null\nvoice:\n  voice_id: v\n",
+    "defaults/nulled": "voice: null\n",
+}
+
+
+def test_odd_values_load_and_are_worded_as_by_the_model(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {f"assistants/{name}.yaml": text for name, text in _ODD_MANIFESTS.items()}
+    files["assistants/bad_defaults/_defaults.yaml"] = "voice:\n  speed: .nan\n"
+    files["assistants/defaults/_defaults.yaml"] = "voice:\n  speed: 1\nknowledge_base_ids: [kb]\n"
+    files["speed.txt"] = "1.5"
+    root = make_repo(config="", files=files)
+    taken: list[bool] = []
+    real = loader.conform
+    with monkeypatch.context() as patch:
+        patch.setattr(loader, "conform", lambda d: taken.append((r := real(d)) is not None) or r)
+        fast = as_data(load_manifests(root / "assistants", environ={"N": "1"}))
+    assert any(taken) and not all(taken)  # the check took some and left others to the model
+    slow(monkeypatch)
+    assert fast == as_data(load_manifests(root / "assistants", environ={"N": "1"}))
+    manifests, problems = fast
+    assert len(manifests) == 7 and len(problems) == 25
