@@ -196,3 +196,26 @@ def test_a_wrong_type_inside_a_known_object_is_an_error(repo: Path) -> None:
         "assistants/support.yaml:2:10: error: voice.pitch: expected a number, got string 'high'",
         "assistants/support.yaml:3:3: error: unknown key 'sped' in voice; did you mean 'speed'?",
     ]
+
+
+def test_the_extra_fields_are_the_ones_the_models_lack_for_load_and_restore(repo: Path) -> None:
+    # Read against the models' plain shape (load/spec_shape.py), not the models themselves: the
+    # same fields, top level and inside known objects, and never inside a field of another kind.
+    from kathansync.backup.restoring import _schema_fields
+
+    properties = {
+        **API_SCHEMA["schema"]["properties"],
+        "id": {"type": "string"},  # the manifest's own key
+        "icon": {"type": "object", "properties": {"size": {"type": "integer"}}},  # a string here
+        "llm": {"type": "object", "properties": {"model": {}, "temperature": {}}},
+        "call_actions": {"anyOf": [{"properties": {"enabled": {}, "escalation": {}}}]},
+    }
+    save_schema(repo, {**API_SCHEMA, "schema": {"properties": properties}})
+    assert _schema_fields(repo) == {
+        "voicemail_detection",
+        "max_turns",
+        "voice.pitch",
+        "handoff",
+        "llm.temperature",
+        "call_actions.escalation",
+    }
