@@ -247,3 +247,15 @@ def test_a_bad_id_names_its_key_path(repo: Path, text: str, expected: str) -> No
     write(repo, "assistants/badid.yaml", text)
     problems = [str(p) for p in load(repo).errors]
     assert any(p.startswith(f"assistants/badid.yaml:{expected}") for p in problems), problems
+
+
+def test_a_variable_whose_bytes_are_not_utf8_is_a_problem_at_its_line(repo: Path) -> None:
+    # os.environ hands such bytes over as lone surrogates, which no UTF-8 body can carry: the
+    # body's size was measured by encoding it, and the load ended in a UnicodeEncodeError.
+    write(repo, "assistants/a.yaml", "name: Bot\nfirst_message: Hi ${NAME}\n")
+    write(repo, "assistants/b.yaml", "name: Fine\n")
+    result = load_manifests(repo / "assistants", environ={"NAME": os.fsdecode(b"\xff\xfe")})
+    assert [str(p) for p in result.problems] == [
+        "assistants/a.yaml:2:16: error: variable ${NAME} is not UTF-8 text: set it to text"
+    ]
+    assert [m.handle for m in result.manifests] == ["b"]

@@ -21,6 +21,7 @@ MAX_PATH = 1024  # characters of a !file path; PATH_MAX is 4096 and real ones ar
 
 _INTERPOLATION = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def substitute(
@@ -48,6 +49,10 @@ def substitute(
                 f"variable ${{{name}}} is not set (set it in the environment"
                 " or in kathansync.yaml vars)"
             )
+            return ""
+        if not value.isascii() and _SURROGATE.search(value):
+            # Bytes that are not UTF-8, as os.environ hands them over: no body can carry them.
+            problem(f"variable ${{{name}}} is not UTF-8 text: set it to text")
             return ""
         return value
 
