@@ -259,3 +259,13 @@ def test_a_variable_whose_bytes_are_not_utf8_is_a_problem_at_its_line(repo: Path
         "assistants/a.yaml:2:16: error: variable ${NAME} is not UTF-8 text: set it to text"
     ]
     assert [m.handle for m in result.manifests] == ["b"]
+
+
+def test_a_problem_in_a_file_with_an_explicit_str_tag_keeps_its_line(repo: Path) -> None:
+    # `!!str 123` is how YAML says "this is text": ruamel's round-trip loader, which gives the
+    # positions, built a TaggedScalar the expansion check refused, and every problem of the
+    # file lost its line and column.
+    write(repo, "assistants/a.yaml", "phone_number_id: !!str 123\nvoice:\n  speed: fast\n")
+    assert [str(p) for p in load(repo).problems] == [
+        "assistants/a.yaml:3:10: error: voice.speed: expected a number, got string 'fast'"
+    ]

@@ -132,22 +132,19 @@ def _construct_file(constructor: Any, node: Any) -> FileRef:
 # Types the safe loaders build that JSON has no word for. `!!pairs`/`!!omap` build tuples the
 # expansion budget would not walk, and none of them is a value an assistant field can take.
 _REFUSED_TAGS = ("pairs", "omap", "set", "binary")
-_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_AS_TEXT = ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:str")  # see _construct_text
 
 
 def _refuse_tag(constructor: Any, node: Any) -> Any:
     from ruamel.yaml.constructor import ConstructorError
 
-    raise ConstructorError(
-        None,
-        None,
-        f"unsupported tag {node.tag}: only plain YAML values and {FILE_TAG}",
-        node.start_mark,
-    )
+    message = f"unsupported tag {node.tag}: only plain YAML values and {FILE_TAG}"
+    raise ConstructorError(None, None, message, node.start_mark)
 
 
-def _construct_timestamp(constructor: Any, node: Any) -> Any:
-    # YAML 1.2 (core schema) has no timestamps: `2025-01-01` is the text the user wrote.
+def _construct_text(constructor: Any, node: Any) -> Any:
+    # YAML 1.2 (core schema) has no timestamps: `2025-01-01` is the text the user wrote. And
+    # `!!str 3` is text, not the round trip's TaggedScalar (which check_expansion refused).
     return constructor.construct_scalar(node)
 
 
@@ -155,7 +152,8 @@ def _register(constructor: Any) -> None:
     constructor.add_constructor(FILE_TAG, _construct_file)
     for name in _REFUSED_TAGS:
         constructor.add_constructor(f"tag:yaml.org,2002:{name}", _refuse_tag)
-    constructor.add_constructor(_TIMESTAMP, _construct_timestamp)
+    for tag in _AS_TEXT:
+        constructor.add_constructor(tag, _construct_text)
 
 
 def _fast_loader() -> YAML:
