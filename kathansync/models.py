@@ -351,7 +351,7 @@ def shape_of(model: type[Spec]) -> dict[str, Any]:
         where = f"{model.__name__}.{name}"
         if field.alias or field.validation_alias or field.serialization_alias:
             raise TypeError(f"{where}: an alias the plain shape cannot carry")
-        if field.exclude or field.exclude_if is not None:
+        if field.exclude or getattr(field, "exclude_if", None) is not None:  # pydantic 2.11+
             raise TypeError(f"{where}: an exclusion the plain shape cannot carry")
         if field.default is not None or field.validate_default or field.default_factory:
             raise TypeError(f"{where}: a default other than UNSET")
