@@ -104,7 +104,8 @@ def test_ctrl_c_during_the_per_id_gets_exits_at_once(
         if plan.poll() is None:
             plan.kill()
             plan.communicate()
-    assert took < 2.0, f"exit took {took:.1f} s after SIGINT: a GET in flight was waited for"
+    # Far below the GETs' 20 s, far above an exit's time on a loaded 2-core CI machine.
+    assert took < 6.0, f"exit took {took:.1f} s after SIGINT: a GET in flight was waited for"
     assert plan.returncode == 1, (stdout, stderr)
     assert stderr.strip().endswith("Aborted."), stderr  # click turns a Ctrl-C into Abort
     assert "Traceback" not in stderr, stderr
@@ -211,18 +212,23 @@ def test_ctrl_c_during_test_s_chat_turns_does_not_wait_for_the_answers(
     for _ in range(3):
         kathan_env.inject({"method": "POST", "path": "/chat", "delay_ms": LATENCY_MS})
 
+    interrupted: list[float] = []  # when: the time to exit counts from the signal, not
+    # from the command's start (its loading takes seconds on a loaded machine)
+
     def interrupt_once_asked() -> None:
         _wait_until(lambda: kathan_env.stats()["methods"].get("POST", 0) >= 2, 10, "no chat")
         time.sleep(0.2)  # the threads now wait for the answers
+        interrupted.append(time.monotonic())
         os.kill(os.getpid(), signal.SIGINT)
 
     watcher = threading.Thread(target=interrupt_once_asked, daemon=True)
     watcher.start()
-    began = time.monotonic()
     result = invoke("test", "--parallelism", "2", "--timeout", "60", "--rate-limit", "600")
-    took = time.monotonic() - began
+    ended = time.monotonic()
     watcher.join()
-    assert took < 5, f"`test` took {took:.1f} s: an answer in flight was waited for"
+    assert interrupted, result.output
+    took = ended - interrupted[0]
+    assert took < 6, f"`test` took {took:.1f} s after Ctrl-C: an answer in flight was waited for"
     assert result.exit_code == 1
     assert result.output.strip().endswith("Aborted.")
     assert kathan_env.stats()["methods"]["POST"] == 2, "a conversation started after Ctrl-C"

@@ -75,13 +75,16 @@ def test_history_and_restore_refuse_an_edited_backup_cleanly(
 
 
 def _interrupt_when_posted(emulator: EmulatorServer) -> threading.Thread:
-    """SIGINT to this process once the emulator has the POST (answered 3 s later)."""
+    """SIGINT to this process once the emulator has the POST (answered 3 s later), and again
+    while apply waits for that answer: the user who will not wait."""
 
     def watch() -> None:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if emulator.stats()["methods"].get("POST", 0) >= 1:
                 time.sleep(0.2)  # the client is now waiting for the answer
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.3)  # the first Ctrl-C waits for the request on the wire
                 os.kill(os.getpid(), signal.SIGINT)
                 return
             time.sleep(0.02)
@@ -94,8 +97,9 @@ def _interrupt_when_posted(emulator: EmulatorServer) -> threading.Thread:
 def test_a_create_in_flight_at_ctrl_c_is_remembered_and_not_sent_again(
     make_repo: MakeRepo, kathan_env: EmulatorServer
 ) -> None:
-    """The POST was on the wire when Ctrl-C came: it may land. The next apply must not create
-    the assistant a second time (issue 12: an ambiguous create is remembered)."""
+    """The POST was on the wire when the apply was left (Ctrl-C twice): it may land. The next
+    apply must not create the assistant a second time (issue 12: an ambiguous create is
+    remembered)."""
     repo = make_repo(config="manifests: assistants\n", files={"assistants/new.yaml": NEW})
     kathan_env.inject({"method": "POST", "path": "/assistants", "delay_ms": 3000})
     watcher = _interrupt_when_posted(kathan_env)

@@ -7,13 +7,14 @@ then end the run only once every request in flight had its answer (up to the tim
 list walk nobody reads would hold a failed run's exit the same way. `run_abandoning` runs on
 daemon threads instead: on Ctrl-C the waiting thread leaves at once, no item starts after it,
 and a thread still waiting on its socket ends with its request, or with the process.
+`run_settling` shares their bookkeeping (`_Work`) on threads that are not daemons: after an
+exception it waits for every item started, and the process's exit waits for them too.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -22,19 +23,22 @@ R = TypeVar("R")
 
 def run_settling(fn: Callable[[T], R], items: Sequence[T], parallelism: int) -> list[R]:
     """fn over items on at most `parallelism` threads; results in input order. An exception
-    from fn (the first in input order) propagates after pending items are cancelled; on any
-    exception, Ctrl-C included, the items already running are waited for."""
-    workers = min(parallelism, len(items))
-    if workers <= 1:
-        return [fn(item) for item in items]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kathansync") as pool:
-        futures = [pool.submit(fn, item) for item in items]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    from fn (the first in input order) propagates once no item starts any more; on any
+    exception, Ctrl-C included, every item already started is waited for first."""
+    if not items:
+        return []
+    # Our own threads, not ThreadPoolExecutor's: a Ctrl-C while it started a worker (inside
+    # submit) left that worker out of the ones its shutdown joins, and its write unwaited. And
+    # a lone item runs on a thread too: on the caller's, a Ctrl-C would cut its request off
+    # mid-flight, a write that landed then unrecorded (one change to apply, --parallelism 1).
+    work = _Work(fn, items)
+    try:
+        for _ in range(max(1, min(parallelism, len(items)))):
+            threading.Thread(target=work.run, name="kathansync-write").start()
+        return work.results()
+    except BaseException:
+        work.settle()  # a second Ctrl-C ends this wait: the interrupt report names the rest
+        raise
 
 
 def run_abandoning(
@@ -70,6 +74,7 @@ class _Work(Generic[T, R]):
         self._next = 0  # the next item to start
         self._ended = [False] * len(items)
         self._prefix = 0  # items[:prefix] have all ended
+        self._running = 0  # items started and not ended
         self._values: list[Any] = [None] * len(items)
         self._errors: dict[int, BaseException] = {}
 
@@ -80,6 +85,7 @@ class _Work(Generic[T, R]):
                 if self.stop.is_set() or self._errors or self._next == len(self._items):
                     return
                 index, self._next = self._next, self._next + 1
+                self._running += 1
             value: Any = None
             error: BaseException | None = None
             try:
@@ -91,6 +97,7 @@ class _Work(Generic[T, R]):
                 if error is not None:
                     self._errors[index] = error
                 self._ended[index] = True
+                self._running -= 1
                 while self._prefix < len(self._items) and self._ended[self._prefix]:
                     self._prefix += 1
                 self._changed.notify_all()
@@ -107,3 +114,10 @@ class _Work(Generic[T, R]):
             if self._errors:
                 raise self._errors[first]
             return list(self._values)
+
+    def settle(self) -> None:
+        """Stop the run, then wait until every item already started has ended."""
+        self.stop.set()  # seen under the lock: once it is taken here, no item starts
+        with self._changed:
+            while self._running:
+                self._changed.wait()
