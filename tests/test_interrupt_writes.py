@@ -29,9 +29,25 @@ def test_a_lone_write_in_flight_at_ctrl_c_is_waited_for(items: list[int], parall
         ended.append(item)
         return item
 
+    said: list[int] = []
     with pytest.raises(KeyboardInterrupt):
-        run_settling(write, items, parallelism)
+        run_settling(write, items, parallelism, waiting=said.append)
     assert ended == [1]
+    assert said == [1], "the user is told what the wait is for"
+
+
+def test_an_error_waits_without_a_word() -> None:
+    said: list[int] = []
+
+    def write(item: int) -> int:
+        if item == 0:
+            raise ValueError("item 0")
+        time.sleep(0.2)
+        return item
+
+    with pytest.raises(ValueError, match="item 0"):
+        run_settling(write, [0, 1], 2, waiting=said.append)
+    assert said == []
 
 
 def test_an_error_waits_for_the_writes_after_it_and_starts_none() -> None:
@@ -74,6 +90,7 @@ def test_a_lone_create_answered_after_ctrl_c_is_recorded_as_created(
     watcher.join()
     assert interrupted.exit_code == 1
     assert "done: new (created)" in interrupted.output, interrupted.output
+    assert "interrupted: waiting for the answer to 1 request(s) already sent" in interrupted.output
     [created] = kathan_env.assistants
     assert f"id: {created}" in (repo / "assistants" / "new.yaml").read_text()
     pending = repo / ".kathansync" / "pending-creates.json"

@@ -225,7 +225,13 @@ class KathanClient:
         # Where writes and reads part. A PUT/POST/DELETE on the wire may land: its answer is
         # what an interrupted apply records in the backup and state (commands/interrupt.py),
         # so it is waited for. Reads go through run_abandonable, which waits for nothing.
-        return threads.run_settling(fn, items, self.parallelism)
+        return threads.run_settling(fn, items, self.parallelism, waiting=self._settling)
+
+    def _settling(self, running: int) -> None:
+        self._notify(
+            f"interrupted: waiting for the answer to {running} request(s) already sent"
+            " (Ctrl-C again to stop waiting)"
+        )
 
     def run_abandonable(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         """run_concurrently for requests whose outcome nobody records (GETs, chat turns): on

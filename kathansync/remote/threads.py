@@ -21,10 +21,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def run_settling(fn: Callable[[T], R], items: Sequence[T], parallelism: int) -> list[R]:
+def run_settling(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    parallelism: int,
+    *,
+    waiting: Callable[[int], None] | None = None,
+) -> list[R]:
     """fn over items on at most `parallelism` threads; results in input order. An exception
     from fn (the first in input order) propagates once no item starts any more; on any
-    exception, Ctrl-C included, every item already started is waited for first."""
+    exception, Ctrl-C included, every item already started is waited for first. On Ctrl-C,
+    `waiting` hears how many that is (when any): the user is not left at a silent prompt."""
     if not items:
         return []
     # Our own threads, not ThreadPoolExecutor's: a Ctrl-C while it started a worker (inside
@@ -36,8 +43,11 @@ def run_settling(fn: Callable[[T], R], items: Sequence[T], parallelism: int) -> 
         for _ in range(max(1, min(parallelism, len(items)))):
             threading.Thread(target=work.run, name="kathansync-write").start()
         return work.results()
+    except KeyboardInterrupt:
+        work.settle(waiting)  # a second Ctrl-C ends this wait: the interrupt report names the rest
+        raise
     except BaseException:
-        work.settle()  # a second Ctrl-C ends this wait: the interrupt report names the rest
+        work.settle()
         raise
 
 
@@ -115,9 +125,12 @@ class _Work(Generic[T, R]):
                 raise self._errors[first]
             return list(self._values)
 
-    def settle(self) -> None:
-        """Stop the run, then wait until every item already started has ended."""
+    def settle(self, waiting: Callable[[int], None] | None = None) -> None:
+        """Stop the run, then wait until every item already started has ended (`waiting`
+        hears how many, when any)."""
         self.stop.set()  # seen under the lock: once it is taken here, no item starts
         with self._changed:
+            if self._running and waiting is not None:
+                waiting(self._running)
             while self._running:
                 self._changed.wait()
