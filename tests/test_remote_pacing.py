@@ -192,6 +192,49 @@ def test_answers_out_of_order_keep_the_lowest_remaining_in_a_window() -> None:
     assert budget.remaining == 99  # a new window
 
 
+def rate(remaining: int, reset: float, date: float | None = None) -> dict[str, str]:
+    """An answer's X-RateLimit-* headers (limit 100), and a Date header when `date` is given."""
+    from email.utils import formatdate
+
+    headers = {"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": str(remaining)}
+    headers["X-RateLimit-Reset"] = str(int(reset))
+    return {**headers, "Date": formatdate(date, usegmt=True)} if date is not None else headers
+
+
+def test_a_late_answer_from_an_earlier_window_changes_nothing() -> None:
+    # Taken, it moved the reset back: a window opened that was not there, a probe went, and the
+    # next answer of the real window counted as a new one, blind to the requests in flight
+    # beside it: up to `parallelism` 429s at once.
+    fake = SharedTime(1_000.0)
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.observe(rate(0, 1003))
+    fake.now = 1_003.0
+    budget.acquire()  # the probe of the next window
+    budget.observe(rate(99, 1006))
+    for _ in range(9):
+        budget.acquire()  # nine more in flight: 90 left
+    budget.observe(rate(1, 1003))  # late, from the window before
+    assert (budget.reset, budget.remaining) == (1006.0, 90)
+    budget.observe(rate(97, 1006))
+    assert budget.remaining == 90, "an answer of this window is not a new window"
+    assert fake.sleeps == []
+
+
+def test_the_clock_skew_is_read_once_so_a_window_keeps_one_reset() -> None:
+    # A Date header is whole seconds, and a server caches it for a second: read from every
+    # answer, the skew crossed the noise threshold now and then, the reset jumped by seconds,
+    # and an answer of the same window read as a new window's whole budget (the bench saw 4
+    # to 8 429s in one apply in two).
+    fake = SharedTime(1_000.9)
+    budget = RateBudget(None, clock=fake.clock, sleep=fake.sleep)
+    budget.observe(rate(50, 1030, date=1_000.0))  # 0.9 s behind: noise, no skew
+    for _ in range(10):
+        budget.acquire()
+    fake.now = 1_004.2
+    budget.observe(rate(45, 1030, date=1_001.0))  # a cached Date: 3.2 s "behind"
+    assert (budget.reset, budget.remaining) == (1030.0, 40)
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

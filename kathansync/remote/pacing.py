@@ -31,6 +31,8 @@ MAX_WAIT = 300.0  # a reset further away than this is an error saying when to co
 MAX_RATE_WAITS = 10
 PROBE_POLL = 0.1  # seconds between looks while the first request of a new window is out
 PROBE_PATIENCE = 10.0  # a probe unanswered this long (lost?) lets another request go
+# Clocks closer than this read as one: Date is whole seconds, servers cache it for a second.
+SKEW_NOISE = 3.0
 # Answers that mean "not now, try again": rate limited, or a gateway/server briefly down.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # A POST is retried only on answers that say the request was refused before any processing.
@@ -160,16 +162,16 @@ def _unix(value: str | None) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
-def _skew(headers: Mapping[str, str], now: float) -> float:
-    """Seconds our clock is ahead of the server's, from its Date header (0 when unknown or
-    within the header's one-second resolution): a Reset is the server's Unix time."""
+def _skew(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds our clock is ahead of the server's, from its Date header (None without one; 0
+    within SKEW_NOISE): a Reset is the server's Unix time."""
     lowered = {name.lower(): value for name, value in headers.items()}
     try:
         server = email.utils.parsedate_to_datetime(lowered.get("date", "")).timestamp()
     except (TypeError, ValueError, IndexError):
-        return 0.0
+        return None
     skew = now - server
-    return skew if abs(skew) > 2.0 else 0.0
+    return skew if abs(skew) > SKEW_NOISE else 0.0
 
 
 def when_text(unix: float) -> str:
@@ -211,6 +213,10 @@ class RateBudget:
         self._probe_at: float | None = None  # when the first request of a new window left
         self._prober: int | None = None  # the thread whose request goes before any answer
         self._answered = False  # some answer (with headers or not) came back
+        # Read from each answer, the skew moved by up to 2 s (Date is whole seconds, and
+        # servers cache it for a second): each time it crossed SKEW_NOISE a reset jumped, an
+        # answer of the same window read as a new one, and a burst of requests met 429s.
+        self._skew: float | None = None
 
     def acquire(self) -> None:
         """Take one request from the budget, sleeping until the reset when it is spent."""
@@ -297,7 +303,14 @@ class RateBudget:
         seen = RateHeaders.parse(headers)
         if seen.remaining is None or seen.reset is None:
             return
-        reset = seen.reset + _skew(headers, now)
+        if self._skew is None:  # measured once: one clock for every answer's reset (below)
+            self._skew = _skew(headers, now)
+        reset = seen.reset + (self._skew or 0.0)
+        if self.reset is not None and reset < self.reset - 0.5:
+            # A late answer from a window before the one known: nothing it says holds now.
+            # Taken, it moved the reset back, a window opened that was not there, and the next
+            # answer's Remaining counted as a whole new window's: a burst of 429s.
+            return
         reset = max(reset, now)  # a reset in the past: the window is over already
         self.from_headers, self._probe_at = True, None
         if seen.limit is not None:
