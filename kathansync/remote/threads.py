@@ -56,10 +56,11 @@ def run_abandoning(
 ) -> list[R]:
     """fn over items on at most `parallelism` daemon threads; results in input order.
 
-    Items start in input order, and none starts once the run is stopped: by an exception in
-    the waiting thread (Ctrl-C), raised at once, or by one from fn, raised once the items
-    before it have ended (the first in input order, as run_settling raises). Items still
-    running then are abandoned, never joined."""
+    Items start in input order, and none starts once the run is stopped. Ctrl-C (an
+    exception in the waiting thread) is raised at once: the items still running are
+    abandoned, never joined. An error from fn (the first in input order, as run_settling
+    raises) is raised once every item started has ended: abandoned, a read still retrying
+    would speak and spend the rate budget while the caller moved on (to per-id GETs)."""
     workers = min(parallelism, len(items))
     if workers <= 1:
         return [fn(item) for item in items]
@@ -68,8 +69,11 @@ def run_abandoning(
         for _ in range(workers):
             threading.Thread(target=work.run, name=name, daemon=True).start()
         return work.results()
-    except BaseException:
+    except KeyboardInterrupt:
         work.stop.set()  # before the next item of every thread: none starts from now on
+        raise
+    except BaseException:
+        work.settle()
         raise
 
 
