@@ -38,17 +38,9 @@ def run_settling(
     # submit) left that worker out of the ones its shutdown joins, and its write unwaited. And
     # a lone item runs on a thread too: on the caller's, a Ctrl-C would cut its request off
     # mid-flight, a write that landed then unrecorded (one change to apply, --parallelism 1).
-    work = _Work(fn, items)
-    try:
-        for _ in range(max(1, min(parallelism, len(items)))):
-            threading.Thread(target=work.run, name="kathansync-write").start()
-        return work.results()
-    except KeyboardInterrupt:
-        work.settle(waiting)  # a second Ctrl-C ends this wait: the interrupt report names the rest
-        raise
-    except BaseException:
-        work.settle()
-        raise
+    workers = max(1, min(parallelism, len(items)))
+    # A second Ctrl-C ends the settling wait: the interrupt report names the rest.
+    return _run(_Work(fn, items), workers, "kathansync-write", False, lambda w: w.settle(waiting))
 
 
 def run_abandoning(
@@ -64,13 +56,26 @@ def run_abandoning(
     workers = min(parallelism, len(items))
     if workers <= 1:
         return [fn(item) for item in items]
-    work = _Work(fn, items)
+    # On Ctrl-C no item starts from now on (each thread looks before its next), none is waited.
+    return _run(_Work(fn, items), workers, name, True, lambda w: w.stop.set())
+
+
+def _run(
+    work: _Work[T, R],
+    workers: int,
+    name: str,
+    daemon: bool,
+    on_interrupt: Callable[[_Work[T, R]], None],
+) -> list[R]:
+    """`work` on `workers` threads, its results in input order. An error from an item is
+    raised once every item started has ended (none starts after it); on Ctrl-C,
+    `on_interrupt` settles or abandons what is running."""
     try:
         for _ in range(workers):
-            threading.Thread(target=work.run, name=name, daemon=True).start()
+            threading.Thread(target=work.run, name=name, daemon=daemon).start()
         return work.results()
     except KeyboardInterrupt:
-        work.stop.set()  # before the next item of every thread: none starts from now on
+        on_interrupt(work)
         raise
     except BaseException:
         work.settle()
@@ -78,7 +83,7 @@ def run_abandoning(
 
 
 class _Work(Generic[T, R]):
-    """The items of one run_abandoning, shared by its threads: the next one to start, and what
+    """The items of one run, shared by its threads: the next one to start, and what
     each that ended returned or raised."""
 
     def __init__(self, fn: Callable[[T], R], items: Sequence[T]) -> None:
